@@ -1,0 +1,171 @@
+//! Actions: what a target's `kind` runs. The engine calls them through the [`Action`] trait and
+//! knows nothing else about them; training and figures are actions like `shell`.
+
+pub mod shell;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use serde_json::Value as Json;
+
+/// A cooperative cancellation flag, set on Ctrl-C. Long actions poll it.
+#[derive(Debug, Clone, Default)]
+pub struct CancelFlag(Arc<AtomicBool>);
+
+impl CancelFlag {
+    /// Requests cancellation.
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether cancellation was requested.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// Options of the whole build that actions may depend on.
+#[derive(Debug, Clone, Default)]
+pub struct BuildOptions {
+    /// `--profile`.
+    pub profile: String,
+    /// Free-form settings (`--backend`, say) that later kinds read.
+    pub settings: BTreeMap<String, String>,
+}
+
+/// A built dependency, as its dependents see it.
+#[derive(Debug, Clone)]
+pub struct DepOutput {
+    /// The dependency's key.
+    pub key: String,
+    /// The kind that built it.
+    pub kind: String,
+    /// The verified, read-only unpacked `files/` directory of its bundle.
+    pub files: PathBuf,
+}
+
+/// Where an action reports progress (a line per epoch, say).
+pub trait Progress: Send + Sync {
+    /// Reports one progress message for the running target.
+    fn message(&self, message: &str);
+}
+
+/// Everything an action may use while it runs.
+pub struct ActionContext<'a> {
+    /// The target's name.
+    pub target: &'a str,
+    /// Its resolved params.
+    pub params: &'a Json,
+    /// The project root (where recipes live; the working directory of shell commands).
+    pub project_root: &'a Path,
+    /// The directory whose contents become the bundle's `files/`.
+    pub out_dir: &'a Path,
+    /// The dependencies, by target name.
+    pub deps: &'a BTreeMap<String, DepOutput>,
+    /// The declared input files, relative to the project root, sorted.
+    pub inputs: &'a [PathBuf],
+    /// The target's log file.
+    pub log: &'a mut dyn Write,
+    /// Where to report progress.
+    pub progress: &'a dyn Progress,
+    /// Set on Ctrl-C.
+    pub cancel: &'a CancelFlag,
+    /// Build-wide options.
+    pub options: &'a BuildOptions,
+    /// Files under `out_dir` to copy back into the working tree after the build, as paths
+    /// relative to both `out_dir` and the project root.
+    pub worktree_outputs: Vec<String>,
+    /// Facts for the manifest's `info` (backend, device, epochs trained, …). They become part
+    /// of the bundle bytes, so record only what is deterministic for the same inputs.
+    pub info: BTreeMap<String, Json>,
+}
+
+/// Why an action failed.
+#[derive(Debug)]
+pub enum ActionError {
+    /// It ran and failed.
+    Failed {
+        /// One line saying what went wrong.
+        message: String,
+        /// The last lines of its error output.
+        stderr_tail: Vec<String>,
+    },
+    /// It stopped because of Ctrl-C.
+    Cancelled,
+}
+
+impl ActionError {
+    /// A failure with no captured output.
+    pub fn failed(message: impl Into<String>) -> ActionError {
+        ActionError::Failed {
+            message: message.into(),
+            stderr_tail: Vec::new(),
+        }
+    }
+}
+
+/// A kind of target.
+pub trait Action: Send + Sync {
+    /// The `kind` name used in recipes.
+    fn kind(&self) -> &'static str;
+
+    /// The action's own version: bump it when its outputs change for the same params.
+    fn version(&self) -> &'static str;
+
+    /// One line for `cpbuild list --kinds`.
+    fn description(&self) -> &'static str;
+
+    /// Checks params when the recipes are loaded, so mistakes surface before anything runs.
+    fn check_params(&self, params: &Json) -> Result<(), String>;
+
+    /// Build options that change this action's outputs (the backend, say); hashed into keys.
+    fn key_context(&self, _options: &BuildOptions) -> Json {
+        Json::Null
+    }
+
+    /// Relative cost, for scheduling the most expensive chains first.
+    fn cost(&self, _params: &Json) -> u64 {
+        1
+    }
+
+    /// Does the work, writing outputs under `ctx.out_dir`.
+    fn run(&self, ctx: &mut ActionContext<'_>) -> Result<(), ActionError>;
+}
+
+/// The kinds cpbuild knows.
+#[derive(Clone, Default)]
+pub struct Registry {
+    actions: BTreeMap<&'static str, Arc<dyn Action>>,
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn new() -> Registry {
+        Registry::default()
+    }
+
+    /// The built-in kinds.
+    pub fn builtin() -> Registry {
+        let mut registry = Registry::new();
+        registry.register(Arc::new(shell::Shell));
+        registry
+    }
+
+    /// Adds (or replaces) a kind.
+    pub fn register(&mut self, action: Arc<dyn Action>) {
+        self.actions.insert(action.kind(), action);
+    }
+
+    /// The action for `kind`.
+    pub fn get(&self, kind: &str) -> Option<&Arc<dyn Action>> {
+        self.actions.get(kind)
+    }
+
+    /// Every kind, sorted.
+    pub fn kinds(&self) -> impl Iterator<Item = &Arc<dyn Action>> {
+        self.actions.values()
+    }
+}

@@ -1,0 +1,490 @@
+//! What each command does, on top of the library.
+
+use std::collections::BTreeSet;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use super::{Cli, Command, GlobalOptions};
+use crate::action::{BuildOptions, CancelFlag, Registry};
+use crate::error::{Error, Result, exit_code};
+use crate::execute::Executor;
+use crate::graph::Graph;
+use crate::plan::{ItemState, Plan, Planner};
+use crate::recipe::Recipes;
+use crate::report::{Event, HumanReporter, JsonReporter, Reporter};
+use crate::store::Store;
+use crate::store::lock::LockMode;
+
+/// A loaded project: recipes, graph, store location.
+struct Project {
+    root: PathBuf,
+    recipes: Recipes,
+    graph: Graph,
+    registry: Registry,
+    store_dir: PathBuf,
+    options: BuildOptions,
+}
+
+impl Project {
+    fn load(global: &GlobalOptions) -> Result<Project> {
+        let current = std::env::current_dir().map_err(|e| Error::io(".", e))?;
+        let root = match &global.directory {
+            Some(dir) => {
+                let dir = current.join(dir);
+                if !dir.is_dir() {
+                    return Err(Error::usage(format!(
+                        "`-C {}`: no such directory",
+                        dir.display()
+                    )));
+                }
+                dir
+            }
+            None => current,
+        };
+        let root = root.canonicalize().map_err(|e| Error::io(&root, e))?;
+        let recipes = Recipes::load_dir(&root, &root.join("recipes"))?;
+        let registry = crate::registry();
+        let graph = Graph::build(&recipes, &global.profile, &registry)?;
+        let store_dir = match &global.store {
+            Some(dir) => root.join(dir),
+            None => root.join("artifacts"),
+        };
+        Ok(Project {
+            root,
+            recipes,
+            graph,
+            registry,
+            store_dir,
+            options: BuildOptions {
+                profile: global.profile.clone(),
+                settings: Default::default(),
+            },
+        })
+    }
+
+    fn store(&self) -> Result<Store> {
+        Store::open(&self.store_dir)
+    }
+
+    fn store_display(&self) -> String {
+        crate::recipe::display_relative(&self.root, &self.store_dir)
+            .display()
+            .to_string()
+    }
+
+    fn planner<'a>(&'a self, store: &'a Store, force: bool) -> Planner<'a> {
+        Planner {
+            graph: &self.graph,
+            registry: &self.registry,
+            store,
+            project_root: &self.root,
+            options: &self.options,
+            force,
+        }
+    }
+}
+
+fn reporter(global: &GlobalOptions) -> Box<dyn Reporter> {
+    if global.json {
+        Box::new(JsonReporter)
+    } else {
+        Box::new(HumanReporter::new(
+            global.explain || global.dry_run,
+            std::io::stderr().is_terminal(),
+        ))
+    }
+}
+
+/// Runs the parsed command line; returns the exit code.
+pub fn run(cli: Cli) -> Result<i32> {
+    let global = cli.global.clone();
+    match cli.command {
+        None => build(&global, &cli.targets),
+        Some(Command::Build { targets }) => build(&global, &targets),
+        Some(Command::List { kinds }) => list(&global, kinds),
+        Some(Command::Graph { target, dot }) => graph(&global, target.as_deref(), dot),
+        Some(Command::Status { targets }) => status(&global, &targets),
+        Some(Command::Show { target }) => show(&global, &target),
+        Some(Command::Gc) => gc(&global),
+        Some(Command::Clean { yes }) => clean(&global, yes),
+    }
+}
+
+fn wait_message(reporter: &dyn Reporter, store: &str) -> impl FnOnce(Option<u32>) {
+    move |pid| {
+        let holder = pid.map(|p| format!(" (pid {p})")).unwrap_or_default();
+        reporter.report(&Event::Waiting {
+            message: format!("for the lock on store `{store}`, held by another cpbuild{holder}"),
+        });
+    }
+}
+
+fn build(global: &GlobalOptions, targets: &[String]) -> Result<i32> {
+    let project = Project::load(global)?;
+    let roots = project.graph.resolve_all(targets)?;
+    let reporter = reporter(global);
+    let store = project.store()?;
+    let _store_lock = store.lock(
+        LockMode::Shared,
+        wait_message(reporter.as_ref(), &project.store_display()),
+    )?;
+    let full = project.planner(&store, global.always_make).plan(&roots)?;
+    let plan = full.needed(&project.graph, &roots);
+    let dirty: Vec<_> = plan.items.iter().filter(|i| i.is_dirty()).collect();
+    reporter.report(&Event::Plan {
+        profile: global.profile.clone(),
+        store: project.store_display(),
+        targets: plan.items.len(),
+        dirty: dirty.len(),
+    });
+    if global.dry_run {
+        for item in dirty {
+            if let ItemState::Dirty(reasons) = &item.state {
+                reporter.report(&Event::WouldRun {
+                    target: project.graph.target(item.id).spec.name.clone(),
+                    key: item.key.clone(),
+                    reasons: reasons.clone(),
+                });
+            }
+        }
+        return Ok(exit_code::SUCCESS);
+    }
+    let cancel = CancelFlag::default();
+    install_interrupt_handler(&cancel);
+    let jobs = global.jobs.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
+    if jobs == 0 {
+        return Err(Error::usage("`-j 0` would run nothing; give at least 1"));
+    }
+    let executor = Executor {
+        graph: &project.graph,
+        registry: &project.registry,
+        store: &store,
+        project_root: &project.root,
+        options: &project.options,
+        reporter: reporter.as_ref(),
+        jobs,
+        keep_going: global.keep_going,
+        no_rebuild: global.no_rebuild,
+        cancel,
+    };
+    let outcome = executor.run(&plan)?;
+    if outcome.interrupted {
+        return Err(Error::Interrupted);
+    }
+    if !outcome.failed.is_empty() {
+        return Err(Error::BuildFailed {
+            failed: outcome.failed,
+        });
+    }
+    Ok(exit_code::SUCCESS)
+}
+
+fn install_interrupt_handler(cancel: &CancelFlag) {
+    let cancel = cancel.clone();
+    let _ = ctrlc::set_handler(move || {
+        if cancel.is_cancelled() {
+            // A second Ctrl-C: leave now. Nothing partial is committed either way.
+            std::process::exit(exit_code::INTERRUPTED);
+        }
+        eprintln!("cpbuild: interrupted; stopping running actions (Ctrl-C again to quit now)");
+        cancel.cancel();
+    });
+}
+
+fn list(global: &GlobalOptions, kinds: bool) -> Result<i32> {
+    let mut out = std::io::stdout().lock();
+    if kinds {
+        for action in crate::registry().kinds() {
+            let _ = writeln!(
+                out,
+                "{:<16} v{:<4} {}",
+                action.kind(),
+                action.version(),
+                action.description()
+            );
+        }
+        return Ok(exit_code::SUCCESS);
+    }
+    let project = Project::load(global)?;
+    let defaults: BTreeSet<usize> = project.graph.default.iter().copied().collect();
+    for (id, target) in project.graph.targets.iter().enumerate() {
+        let spec = &target.spec;
+        let mark = if defaults.contains(&id) && project.recipes.default.is_some() {
+            "*"
+        } else {
+            " "
+        };
+        let description = spec.description.as_deref().unwrap_or("");
+        let _ = writeln!(
+            out,
+            "{mark} {:<32} {:<14} {description}",
+            spec.name, spec.kind
+        )
+        .map(|_| ());
+    }
+    for (group, members) in &project.graph.groups {
+        let _ = writeln!(out, "  {group:<32} (grid of {} targets)", members.len());
+    }
+    Ok(exit_code::SUCCESS)
+}
+
+fn graph(global: &GlobalOptions, target: Option<&str>, dot: bool) -> Result<i32> {
+    let project = Project::load(global)?;
+    let roots = match target {
+        Some(name) => project.graph.resolve(name)?,
+        None => (0..project.graph.targets.len()).collect(),
+    };
+    let order = project.graph.closure(&roots);
+    let mut out = std::io::stdout().lock();
+    let name = |id: usize| project.graph.target(id).spec.name.as_str();
+    if dot {
+        let _ = writeln!(out, "digraph cpbuild {{\n  rankdir=LR;");
+        for &id in &order {
+            let spec = &project.graph.target(id).spec;
+            let _ = writeln!(
+                out,
+                "  \"{}\" [label=\"{}\\n{}\"];",
+                spec.name, spec.name, spec.kind
+            );
+            for &dep in &project.graph.target(id).deps {
+                let _ = writeln!(out, "  \"{}\" -> \"{}\";", name(dep), spec.name);
+            }
+        }
+        let _ = writeln!(out, "}}");
+    } else {
+        for &id in &order {
+            let target = project.graph.target(id);
+            let deps: Vec<&str> = target.deps.iter().map(|&d| name(d)).collect();
+            if deps.is_empty() {
+                let _ = writeln!(out, "{} [{}]", target.spec.name, target.spec.kind);
+            } else {
+                let _ = writeln!(
+                    out,
+                    "{} [{}] <- {}",
+                    target.spec.name,
+                    target.spec.kind,
+                    deps.join(", ")
+                );
+            }
+        }
+    }
+    Ok(exit_code::SUCCESS)
+}
+
+fn status(global: &GlobalOptions, targets: &[String]) -> Result<i32> {
+    let project = Project::load(global)?;
+    let roots = project.graph.resolve_all(targets)?;
+    let store = project.store()?;
+    let plan: Plan = project.planner(&store, false).plan(&roots)?;
+    let mut out = std::io::stdout().lock();
+    let mut dirty = 0;
+    for item in &plan.items {
+        let name = &project.graph.target(item.id).spec.name;
+        if global.json {
+            let (state, reasons) = match &item.state {
+                ItemState::Fresh => ("fresh", Vec::new()),
+                ItemState::Dirty(reasons) => ("dirty", reasons.clone()),
+            };
+            let line = serde_json::json!({"target": name, "key": item.key, "state": state, "reasons": reasons});
+            let _ = writeln!(out, "{line}");
+            continue;
+        }
+        match &item.state {
+            ItemState::Fresh => {
+                let _ = writeln!(out, "fresh  {name}");
+            }
+            ItemState::Dirty(reasons) => {
+                dirty += 1;
+                let text: Vec<String> = reasons.iter().map(ToString::to_string).collect();
+                let _ = writeln!(out, "dirty  {name}: {}", text.join("; "));
+            }
+        }
+    }
+    if !global.json {
+        let _ = writeln!(
+            out,
+            "{} fresh, {dirty} dirty (profile `{}`)",
+            plan.items.len() - dirty,
+            global.profile
+        );
+    }
+    Ok(exit_code::SUCCESS)
+}
+
+fn show(global: &GlobalOptions, target: &str) -> Result<i32> {
+    let project = Project::load(global)?;
+    let ids = project.graph.resolve(target)?;
+    let store = project.store()?;
+    let plan = project.planner(&store, false).plan(&ids)?;
+    let mut out = std::io::stdout().lock();
+    for id in ids {
+        let item = plan.item(id).expect("planned");
+        let name = &project.graph.target(id).spec.name;
+        if let ItemState::Dirty(reasons) = &item.state {
+            let text: Vec<String> = reasons.iter().map(ToString::to_string).collect();
+            return Err(Error::Usage {
+                message: format!(
+                    "target `{name}` is not built for its current inputs ({})",
+                    text.join("; ")
+                ),
+                help: Some(format!("run `cpbuild {name}` first")),
+            });
+        }
+        let (directory, manifest) = store.unpacked(&item.key)?;
+        let value = serde_json::json!({
+            "bundle": store.bundle_path(&item.key),
+            "unpacked": directory,
+            "manifest": manifest,
+            "run": store.read_run(&item.key),
+        });
+        let _ = write!(out, "{}", crate::util::canonical::to_pretty(&value));
+    }
+    Ok(exit_code::SUCCESS)
+}
+
+/// Every key any current target has, in any profile.
+fn live_keys(project: &Project, store: &Store) -> Result<BTreeSet<String>> {
+    let mut profiles: Vec<String> = project.recipes.profiles.keys().cloned().collect();
+    if profiles.is_empty() {
+        profiles.push(crate::recipe::DEFAULT_PROFILE.to_string());
+    }
+    let mut keys = BTreeSet::new();
+    for profile in profiles {
+        let graph = Graph::build(&project.recipes, &profile, &project.registry)?;
+        let options = BuildOptions {
+            profile: profile.clone(),
+            settings: project.options.settings.clone(),
+        };
+        let planner = Planner {
+            graph: &graph,
+            registry: &project.registry,
+            store,
+            project_root: &project.root,
+            options: &options,
+            force: false,
+        };
+        let all: Vec<usize> = (0..graph.targets.len()).collect();
+        let plan = planner.plan(&all).map_err(|e| {
+            Error::usage(format!(
+                "cannot compute the keys of profile `{profile}`, so gc cannot tell what is live: {e}"
+            ))
+        })?;
+        keys.extend(plan.items.into_iter().map(|i| i.key));
+    }
+    Ok(keys)
+}
+
+fn gc(global: &GlobalOptions) -> Result<i32> {
+    let project = Project::load(global)?;
+    let reporter = reporter(global);
+    let store = project.store()?;
+    let _lock = store.lock(
+        LockMode::Exclusive,
+        wait_message(reporter.as_ref(), &project.store_display()),
+    )?;
+    let live = live_keys(&project, &store)?;
+    let mut removed = 0usize;
+    let mut freed = 0u64;
+    for key in store.keys()? {
+        if !live.contains(&key) {
+            freed += store.remove(&key)?;
+            removed += 1;
+        }
+    }
+    // Unpacked copies whose bundle is gone.
+    let unpacked = store.root().join("unpacked");
+    for entry in std::fs::read_dir(&unpacked)
+        .map_err(|e| Error::io(&unpacked, e))?
+        .flatten()
+    {
+        let key = entry.file_name().to_string_lossy().into_owned();
+        if !store.bundle_path(&key).exists() {
+            crate::util::fs::remove_tree(&entry.path()).map_err(|e| Error::io(entry.path(), e))?;
+        }
+    }
+    store.remove_scratch()?;
+    println!(
+        "cpbuild gc: removed {removed} bundle{} ({}), kept {}",
+        if removed == 1 { "" } else { "s" },
+        human_bytes(freed),
+        live.len().min(store.keys()?.len())
+    );
+    Ok(exit_code::SUCCESS)
+}
+
+fn human_bytes(bytes: u64) -> String {
+    if bytes >= 1 << 30 {
+        format!("{:.1} GiB", bytes as f64 / (1u64 << 30) as f64)
+    } else if bytes >= 1 << 20 {
+        format!("{:.1} MiB", bytes as f64 / (1u64 << 20) as f64)
+    } else if bytes >= 1 << 10 {
+        format!("{:.1} KiB", bytes as f64 / 1024.0)
+    } else {
+        format!("{bytes} B")
+    }
+}
+
+fn store_size(dir: &Path) -> u64 {
+    crate::util::fs::walk(dir)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|p| std::fs::symlink_metadata(p).ok())
+        .filter(|m| m.is_file())
+        .map(|m| m.len())
+        .sum()
+}
+
+fn clean(global: &GlobalOptions, yes: bool) -> Result<i32> {
+    let current = std::env::current_dir().map_err(|e| Error::io(".", e))?;
+    let root = match &global.directory {
+        Some(dir) => current.join(dir),
+        None => current,
+    };
+    let store_dir = match &global.store {
+        Some(dir) => root.join(dir),
+        None => root.join("artifacts"),
+    };
+    if !store_dir.exists() {
+        println!("cpbuild clean: no store at `{}`", store_dir.display());
+        return Ok(exit_code::SUCCESS);
+    }
+    let store = Store::open(&store_dir)?;
+    let bundles = store.keys()?.len();
+    let size = human_bytes(store_size(&store_dir));
+    if !yes {
+        if !std::io::stdin().is_terminal() {
+            return Err(Error::Usage {
+                message: format!(
+                    "refusing to remove the store `{}` ({bundles} bundles, {size}) without confirmation",
+                    store_dir.display()
+                ),
+                help: Some("pass `--yes`".into()),
+            });
+        }
+        eprint!(
+            "remove the store `{}` ({bundles} bundles, {size})? [y/N] ",
+            store_dir.display()
+        );
+        let mut answer = String::new();
+        let _ = std::io::stdin().read_line(&mut answer);
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            println!("cpbuild clean: kept the store");
+            return Ok(exit_code::SUCCESS);
+        }
+    }
+    let reporter = reporter(global);
+    let _lock = store.lock(
+        LockMode::Exclusive,
+        wait_message(reporter.as_ref(), &store_dir.display().to_string()),
+    )?;
+    crate::util::fs::remove_tree(&store_dir).map_err(|e| Error::io(&store_dir, e))?;
+    println!(
+        "cpbuild clean: removed `{}` ({bundles} bundles, {size})",
+        store_dir.display()
+    );
+    Ok(exit_code::SUCCESS)
+}

@@ -1,0 +1,155 @@
+//! The command line: `cpbuild [TARGET]...` builds; subcommands inspect and maintain the store.
+
+mod commands;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::error::{Error, exit_code};
+
+/// make for reproducible ML artifacts.
+#[derive(Debug, Parser)]
+#[command(
+    name = "cpbuild",
+    version,
+    about = "make for reproducible ML artifacts: content-addressed, byte-reproducible bundles",
+    args_conflicts_with_subcommands = true,
+    after_help = "Exit codes: 0 success, 1 a target failed, 2 usage or recipe error, 3 store error, 130 interrupted."
+)]
+pub struct Cli {
+    /// Targets to build (default: the recipes' `default` list).
+    #[arg(value_name = "TARGET")]
+    pub targets: Vec<String>,
+
+    #[command(flatten)]
+    pub global: GlobalOptions,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Options every command accepts.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalOptions {
+    /// Run as if started in DIR (the project root, holding `recipes/`).
+    #[arg(short = 'C', long = "directory", value_name = "DIR", global = true)]
+    pub directory: Option<PathBuf>,
+
+    /// The profile whose variables fill the recipes.
+    #[arg(long, value_name = "NAME", default_value = crate::recipe::DEFAULT_PROFILE, global = true)]
+    pub profile: String,
+
+    /// The store directory (relative paths are relative to the project root).
+    #[arg(long, value_name = "DIR", env = "CPBUILD_STORE", global = true)]
+    pub store: Option<PathBuf>,
+
+    /// Print one JSON event per line on stdout instead of human output.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// Run at most N actions at once (default: the number of cores).
+    #[arg(short = 'j', long, value_name = "N", global = true)]
+    pub jobs: Option<usize>,
+
+    /// Keep building what does not depend on a failed target.
+    #[arg(short = 'k', long, global = true)]
+    pub keep_going: bool,
+
+    /// List what would run and why, and run nothing.
+    #[arg(short = 'n', long, global = true)]
+    pub dry_run: bool,
+
+    /// Rebuild every requested target and its dependencies, fresh or not.
+    #[arg(short = 'B', long, global = true)]
+    pub always_make: bool,
+
+    /// Say why each target runs.
+    #[arg(long, global = true)]
+    pub explain: bool,
+
+    /// Refuse (instead of rebuilding) when a bundle fails verification.
+    #[arg(long, global = true)]
+    pub no_rebuild: bool,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build targets (the same as `cpbuild TARGET...`).
+    Build {
+        /// Targets to build (default: the recipes' `default` list).
+        #[arg(value_name = "TARGET")]
+        targets: Vec<String>,
+    },
+    /// List the targets (or, with `--kinds`, the kinds).
+    List {
+        /// List the kinds instead.
+        #[arg(long)]
+        kinds: bool,
+    },
+    /// Show the dependency graph of a target (or of everything).
+    Graph {
+        /// The target (default: every target).
+        target: Option<String>,
+        /// Print Graphviz dot.
+        #[arg(long)]
+        dot: bool,
+    },
+    /// Say for each target whether it is fresh, and if not, why.
+    Status {
+        /// Targets (default: the defaults).
+        #[arg(value_name = "TARGET")]
+        targets: Vec<String>,
+    },
+    /// Print a built target's manifest and run record.
+    Show {
+        /// The target.
+        target: String,
+    },
+    /// Remove bundles that no current target (in any profile) references.
+    Gc,
+    /// Remove the whole store.
+    Clean {
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+/// Runs cpbuild with the process's arguments; returns the exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let code = if error.use_stderr() {
+                exit_code::USAGE
+            } else {
+                exit_code::SUCCESS
+            };
+            let _ = error.print();
+            return code;
+        }
+    };
+    match commands::run(cli) {
+        Ok(code) => code,
+        Err(error) => {
+            report_error(&error);
+            error.exit_code()
+        }
+    }
+}
+
+fn report_error(error: &Error) {
+    if let Error::BuildFailed { .. } | Error::Interrupted = error {
+        eprintln!("error: {error}");
+        return;
+    }
+    let colour = std::io::stderr().is_terminal();
+    if colour {
+        eprintln!("\x1b[1;31merror\x1b[0m: {error}");
+    } else {
+        eprintln!("error: {error}");
+    }
+}

@@ -1,0 +1,3 @@
+//! Data loaders: the real THINGS behavioural files.
+
+pub mod things;

@@ -1,0 +1,261 @@
+//! Planning: fingerprint every target in the requested closure, look its key up in the store,
+//! and decide what must run.
+//!
+//! Only what is needed runs: a requested target is needed; a needed target that is dirty
+//! needs its dependencies' bundles; a fresh target needs nothing below it. So a fresh figure
+//! whose training runs were garbage-collected is not retrained.
+
+pub mod fingerprint;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use crate::action::{BuildOptions, Registry};
+use crate::error::{Error, Result};
+use crate::graph::{Graph, TargetId};
+use crate::recipe::InputPattern;
+use crate::store::{BundleState, Store};
+pub use fingerprint::{DirtyReason, Fingerprint};
+
+/// What the plan says about one target.
+#[derive(Debug, Clone)]
+pub struct PlanItem {
+    /// The target.
+    pub id: TargetId,
+    /// Its fingerprint.
+    pub fingerprint: Fingerprint,
+    /// Its key.
+    pub key: String,
+    /// The input files, relative to the project root, sorted.
+    pub inputs: Vec<PathBuf>,
+    /// Fresh or not, and why.
+    pub state: ItemState,
+}
+
+/// Fresh or dirty.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ItemState {
+    /// A valid bundle exists for the key.
+    Fresh,
+    /// It must run, for these reasons.
+    Dirty(Vec<DirtyReason>),
+}
+
+impl PlanItem {
+    /// Whether the target must run.
+    pub fn is_dirty(&self) -> bool {
+        matches!(self.state, ItemState::Dirty(_))
+    }
+
+    /// Whether its bundle failed verification.
+    pub fn is_corrupt(&self) -> bool {
+        match &self.state {
+            ItemState::Dirty(reasons) => reasons
+                .iter()
+                .any(|r| matches!(r, DirtyReason::BundleCorrupt { .. })),
+            ItemState::Fresh => false,
+        }
+    }
+}
+
+/// The evaluated closure of some targets.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Items in dependency order (dependencies first).
+    pub items: Vec<PlanItem>,
+    /// Target id → index in `items`.
+    pub index: HashMap<TargetId, usize>,
+}
+
+impl Plan {
+    /// The item for `id`.
+    pub fn item(&self, id: TargetId) -> Option<&PlanItem> {
+        self.index.get(&id).map(|&i| &self.items[i])
+    }
+
+    /// Keeps only what is needed to bring `roots` up to date (see the module doc).
+    pub fn needed(&self, graph: &Graph, roots: &[TargetId]) -> Plan {
+        let mut needed = vec![false; graph.targets.len()];
+        let mut stack: Vec<TargetId> = roots.to_vec();
+        while let Some(id) = stack.pop() {
+            if needed[id] {
+                continue;
+            }
+            needed[id] = true;
+            if self.item(id).is_some_and(PlanItem::is_dirty) {
+                stack.extend(graph.targets[id].deps.iter().copied());
+            }
+        }
+        let items: Vec<PlanItem> = self
+            .items
+            .iter()
+            .filter(|item| needed[item.id])
+            .cloned()
+            .collect();
+        let index = items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| (item.id, i))
+            .collect();
+        Plan { items, index }
+    }
+}
+
+/// Computes fingerprints and states for everything `roots` depend on.
+pub struct Planner<'a> {
+    /// The graph.
+    pub graph: &'a Graph,
+    /// The kinds.
+    pub registry: &'a Registry,
+    /// The store.
+    pub store: &'a Store,
+    /// The project root (inputs are relative to it).
+    pub project_root: &'a Path,
+    /// Build options (actions may hash some into their keys).
+    pub options: &'a BuildOptions,
+    /// `-B`: every target is dirty.
+    pub force: bool,
+}
+
+impl Planner<'_> {
+    /// Evaluates the closure of `roots`.
+    pub fn plan(&self, roots: &[TargetId]) -> Result<Plan> {
+        let order = self.graph.closure(roots);
+        let mut items: Vec<PlanItem> = Vec::with_capacity(order.len());
+        let mut index: HashMap<TargetId, usize> = HashMap::with_capacity(order.len());
+        let mut hashes: HashMap<PathBuf, String> = HashMap::new();
+        for id in order {
+            let target = self.graph.target(id);
+            let spec = &target.spec;
+            let action = self
+                .registry
+                .get(&spec.kind)
+                .expect("the graph checked every kind");
+            let mut inputs = BTreeMap::new();
+            let mut input_files = Vec::new();
+            for pattern in &spec.inputs {
+                for file in self.resolve_input(&spec.name, pattern)? {
+                    let hash = match hashes.get(&file) {
+                        Some(hash) => hash.clone(),
+                        None => {
+                            let absolute = self.project_root.join(&file);
+                            let (hash, _) = crate::util::hash::file(&absolute)
+                                .map_err(|e| Error::io(&absolute, e))?;
+                            hashes.insert(file.clone(), hash.clone());
+                            hash
+                        }
+                    };
+                    inputs.insert(file.to_string_lossy().into_owned(), hash);
+                    input_files.push(file);
+                }
+            }
+            input_files.sort();
+            input_files.dedup();
+            let deps = target
+                .deps
+                .iter()
+                .map(|dep| {
+                    let item = &items[index[dep]];
+                    (self.graph.target(*dep).spec.name.clone(), item.key.clone())
+                })
+                .collect();
+            let fingerprint = Fingerprint {
+                cpbuild: crate::VERSION.to_string(),
+                target: spec.name.clone(),
+                kind: spec.kind.clone(),
+                action_version: action.version().to_string(),
+                context: action.key_context(self.options),
+                params: spec.params.clone(),
+                deps,
+                inputs,
+            };
+            let key = fingerprint.key();
+            let state = match self.store.state(&key) {
+                BundleState::Valid if self.force => ItemState::Dirty(vec![DirtyReason::Forced]),
+                BundleState::Valid => ItemState::Fresh,
+                BundleState::Corrupt(detail) => {
+                    ItemState::Dirty(vec![DirtyReason::BundleCorrupt { detail }])
+                }
+                BundleState::Missing => {
+                    let reasons = match self.store.read_record(&self.options.profile, &spec.name) {
+                        None => vec![DirtyReason::NeverBuilt],
+                        Some(old) if old == fingerprint => vec![DirtyReason::BundleMissing],
+                        Some(old) => {
+                            let reasons = fingerprint.diff(&old);
+                            if reasons.is_empty() {
+                                vec![DirtyReason::BundleMissing]
+                            } else {
+                                reasons
+                            }
+                        }
+                    };
+                    ItemState::Dirty(reasons)
+                }
+            };
+            index.insert(id, items.len());
+            items.push(PlanItem {
+                id,
+                fingerprint,
+                key,
+                inputs: input_files,
+                state,
+            });
+        }
+        Ok(Plan { items, index })
+    }
+
+    /// The files an input pattern stands for: a file, every file below a directory, or a glob.
+    fn resolve_input(&self, target: &str, pattern: &InputPattern) -> Result<Vec<PathBuf>> {
+        let text = &pattern.pattern;
+        let missing = |what: String| Error::Recipe {
+            location: pattern.location.clone(),
+            message: format!("input `{text}` of target `{target}` {what}"),
+            help: Some(
+                "create the file, fix the path (relative to the project root), or remove the input"
+                    .into(),
+            ),
+        };
+        let mut files = Vec::new();
+        if text.contains(['*', '?', '[']) {
+            let absolute = self.project_root.join(text);
+            let matches = glob::glob(&absolute.to_string_lossy()).map_err(|e| Error::Recipe {
+                location: pattern.location.clone(),
+                message: format!("input `{text}` of target `{target}` is not a valid glob: {e}"),
+                help: None,
+            })?;
+            for entry in matches {
+                let path = entry.map_err(|e| Error::io(e.path().to_path_buf(), e.into()))?;
+                self.add_path(&path, &mut files)?;
+            }
+            if files.is_empty() {
+                return Err(missing("matches no file".into()));
+            }
+        } else {
+            let absolute = self.project_root.join(text);
+            if !absolute.exists() {
+                return Err(missing("does not exist".into()));
+            }
+            self.add_path(&absolute, &mut files)?;
+        }
+        files.sort();
+        Ok(files)
+    }
+
+    fn add_path(&self, path: &Path, files: &mut Vec<PathBuf>) -> Result<()> {
+        let relative = |p: &Path| {
+            p.strip_prefix(self.project_root)
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|_| p.to_path_buf())
+        };
+        if path.is_dir() {
+            for child in crate::util::fs::walk(path).map_err(|e| Error::io(path, e))? {
+                if child.is_file() {
+                    files.push(relative(&child));
+                }
+            }
+        } else if path.is_file() {
+            files.push(relative(path));
+        }
+        Ok(())
+    }
+}

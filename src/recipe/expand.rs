@@ -1,0 +1,518 @@
+//! Expansion of recipe entries into concrete targets for one profile.
+//!
+//! Profile variables are substituted everywhere (`${name}`), `foreach` grids are expanded
+//! (cartesian product, first variable in name order outermost) and grid variables are
+//! substituted into the name template, params, deps, inputs, command and outputs (`{name}`).
+
+use std::collections::BTreeMap;
+
+use serde_json::Value as Json;
+
+use super::node::{Node, NodeValue, TableEntry};
+use super::template::{self, Bindings, SubstituteError};
+use super::{Entry, Recipes, did_you_mean, string_list};
+use crate::error::{Error, Location, Result};
+
+/// The most targets one `foreach` may create (a guard against typos like `to = 1e9`).
+pub const MAX_GRID_POINTS: usize = 1_000_000;
+
+/// A dependency as written in a recipe.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DepRef {
+    /// The target (or grid group) name, after substitution.
+    pub name: String,
+    /// Where it is written.
+    pub location: Location,
+}
+
+/// An input file or glob as written in a recipe.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InputPattern {
+    /// The pattern, after substitution, relative to the project root.
+    pub pattern: String,
+    /// Where it is written.
+    pub location: Location,
+}
+
+/// One concrete target.
+#[derive(Debug, Clone)]
+pub struct TargetSpec {
+    /// The target's name.
+    pub name: String,
+    /// The `[target.KEY]` it came from (equal to `name` outside grids).
+    pub group: String,
+    /// Which action runs it.
+    pub kind: String,
+    /// Where `kind` is written.
+    pub kind_location: Location,
+    /// Where the target is declared (its `[target.KEY]` key).
+    pub location: Location,
+    /// The resolved params (always a JSON object).
+    pub params: Json,
+    /// Where `params` (or, without it, the target) is written.
+    pub params_location: Location,
+    /// The dependencies, in recipe order.
+    pub deps: Vec<DepRef>,
+    /// Input files and globs.
+    pub inputs: Vec<InputPattern>,
+    /// A human description, if any.
+    pub description: Option<String>,
+    /// The grid point that produced this target (empty outside grids).
+    pub grid: BTreeMap<String, Json>,
+}
+
+/// Expands every entry of `recipes` under profile `profile_name`.
+pub fn expand(recipes: &Recipes, profile_name: &str) -> Result<Vec<TargetSpec>> {
+    let profile = recipes.profile(profile_name)?;
+    let mut targets = Vec::new();
+    for entry in &recipes.entries {
+        Expander {
+            recipes,
+            entry,
+            profile_name,
+            profile: &profile,
+        }
+        .expand(&mut targets)?;
+    }
+    Ok(targets)
+}
+
+struct Expander<'a> {
+    recipes: &'a Recipes,
+    entry: &'a Entry,
+    profile_name: &'a str,
+    profile: &'a BTreeMap<String, Json>,
+}
+
+impl Expander<'_> {
+    fn field(&self, name: &str) -> Option<&TableEntry> {
+        self.entry.fields.get(name)
+    }
+
+    fn entry_location(&self) -> Location {
+        self.recipes.location(self.entry.file, &self.entry.key_span)
+    }
+
+    fn expand(&self, out: &mut Vec<TargetSpec>) -> Result<()> {
+        let key = &self.entry.key;
+        let kind_field = self.field("kind").ok_or_else(|| Error::Recipe {
+            location: self.entry_location(),
+            message: format!("target `{key}` has no `kind`"),
+            help: Some(
+                "add `kind = \"shell\"` (or another kind; `cpbuild list --kinds` shows them)"
+                    .into(),
+            ),
+        })?;
+        let kind = kind_field.node.as_str().ok_or_else(|| {
+            self.recipes.error_at(
+                &kind_field.node,
+                format!("`kind` of target `{key}` must be a string"),
+                None,
+            )
+        })?;
+        let is_shell = kind == "shell";
+        for shell_only in ["command", "outputs"] {
+            if let Some(field) = self.field(shell_only)
+                && !is_shell
+            {
+                return Err(Error::Recipe {
+                    location: self.recipes.location(field.node.file, &field.key_span),
+                    message: format!(
+                        "`{shell_only}` is a field of `shell` targets, but target `{key}` is of kind `{kind}`"
+                    ),
+                    help: Some(format!("put it in `params` if kind `{kind}` takes it")),
+                });
+            }
+        }
+        if is_shell && self.field("command").is_none() {
+            return Err(Error::Recipe {
+                location: self.entry_location(),
+                message: format!("shell target `{key}` has no `command`"),
+                help: Some("add `command = \"...\"`, run with `sh -c` in the project root".into()),
+            });
+        }
+
+        let grid_points = match (self.field("foreach"), self.field("name")) {
+            (Some(foreach), Some(name)) => {
+                let points = self.grid(&foreach.node)?;
+                self.check_name_template(&name.node, &points)?;
+                points
+            }
+            (Some(foreach), None) => {
+                return Err(Error::Recipe {
+                    location: self.recipes.location(foreach.node.file, &foreach.key_span),
+                    message: format!(
+                        "bad grid: target `{key}` has `foreach` but no `name` template"
+                    ),
+                    help: Some(format!(
+                        "add e.g. `name = \"{key}_{{var}}\"` using every grid variable"
+                    )),
+                });
+            }
+            (None, Some(name)) => {
+                return Err(Error::Recipe {
+                    location: self.recipes.location(name.node.file, &name.key_span),
+                    message: format!("target `{key}` has a `name` template but no `foreach` grid"),
+                    help: Some("remove `name` (the table key is the name) or add `foreach`".into()),
+                });
+            }
+            (None, None) => vec![BTreeMap::new()],
+        };
+
+        let kind_location = self.recipes.node_location(&kind_field.node);
+        let location = self.entry_location();
+        let params_location = self
+            .field("params")
+            .map(|p| self.recipes.node_location(&p.node))
+            .unwrap_or_else(|| location.clone());
+        let description = match self.field("description") {
+            Some(d) => Some(
+                d.node
+                    .as_str()
+                    .ok_or_else(|| {
+                        self.recipes.error_at(
+                            &d.node,
+                            "`description` must be a string".into(),
+                            None,
+                        )
+                    })?
+                    .to_string(),
+            ),
+            None => None,
+        };
+
+        for grid in grid_points {
+            let bindings = Bindings {
+                profile_name: self.profile_name,
+                profile: self.profile,
+                grid: &grid,
+            };
+            let name = match self.field("name") {
+                Some(template) => self.substituted_string(&template.node, bindings, "`name`")?,
+                None => key.clone(),
+            };
+            let mut params = match self.field("params") {
+                Some(p) => {
+                    let value = self.substitute_node(&p.node, bindings)?;
+                    if !value.is_object() {
+                        return Err(self.recipes.error_at(
+                            &p.node,
+                            format!("`params` of target `{key}` must be a table"),
+                            Some("write `params = { name = value }` or a `[target.NAME.params]` table".into()),
+                        ));
+                    }
+                    value
+                }
+                None => Json::Object(Default::default()),
+            };
+            if is_shell {
+                let object = params.as_object_mut().expect("checked above");
+                for field in ["command", "outputs"] {
+                    if let Some(value) = self.field(field) {
+                        if object.contains_key(field) {
+                            return Err(self.recipes.error_at(
+                                &value.node,
+                                format!(
+                                    "target `{key}` sets `{field}` both as a field and in `params`"
+                                ),
+                                Some("keep one".into()),
+                            ));
+                        }
+                        object.insert(field.into(), self.substitute_node(&value.node, bindings)?);
+                    }
+                }
+            }
+            let deps = self.string_list_field("deps", bindings)?;
+            let inputs = self.string_list_field("inputs", bindings)?;
+            out.push(TargetSpec {
+                name,
+                group: key.clone(),
+                kind: kind.to_string(),
+                kind_location: kind_location.clone(),
+                location: location.clone(),
+                params,
+                params_location: params_location.clone(),
+                deps: deps
+                    .into_iter()
+                    .map(|(name, location)| DepRef { name, location })
+                    .collect(),
+                inputs: inputs
+                    .into_iter()
+                    .map(|(pattern, location)| InputPattern { pattern, location })
+                    .collect(),
+                description: description.clone(),
+                grid,
+            });
+        }
+        Ok(())
+    }
+
+    fn string_list_field(
+        &self,
+        field: &str,
+        bindings: Bindings<'_>,
+    ) -> Result<Vec<(String, Location)>> {
+        let Some(entry) = self.field(field) else {
+            return Ok(Vec::new());
+        };
+        let what = format!("`{field}` of target `{}`", self.entry.key);
+        string_list(self.recipes, &entry.node, &what)?
+            .into_iter()
+            .map(|(_, node)| {
+                Ok((
+                    self.substituted_string(node, bindings, &what)?,
+                    self.recipes.node_location(node),
+                ))
+            })
+            .collect()
+    }
+
+    fn substituted_string(
+        &self,
+        node: &Node,
+        bindings: Bindings<'_>,
+        what: &str,
+    ) -> Result<String> {
+        match self.substitute_node(node, bindings)? {
+            Json::String(s) => Ok(s),
+            other => template::scalar_text(&other)
+                .filter(|_| !other.is_null())
+                .ok_or_else(|| {
+                    self.recipes.error_at(
+                        node,
+                        format!("{what} must be a string, but substitution gives `{other}`"),
+                        None,
+                    )
+                }),
+        }
+    }
+
+    fn substitute_node(&self, node: &Node, bindings: Bindings<'_>) -> Result<Json> {
+        Ok(match &node.value {
+            NodeValue::String(text) => template::substitute(text, bindings)
+                .map_err(|e| self.substitute_error(node, e, bindings))?,
+            NodeValue::Array(items) => Json::Array(
+                items
+                    .iter()
+                    .map(|item| self.substitute_node(item, bindings))
+                    .collect::<Result<_>>()?,
+            ),
+            NodeValue::Table(table) => Json::Object(
+                table
+                    .iter()
+                    .map(|(k, v)| Ok((k.clone(), self.substitute_node(&v.node, bindings)?)))
+                    .collect::<Result<_>>()?,
+            ),
+            _ => super::to_json(node),
+        })
+    }
+
+    fn substitute_error(
+        &self,
+        node: &Node,
+        error: SubstituteError,
+        bindings: Bindings<'_>,
+    ) -> Error {
+        let key = &self.entry.key;
+        match error {
+            SubstituteError::UnknownProfileVariable { name, defined } => {
+                let suggestion = did_you_mean(&name, defined.iter().map(String::as_str));
+                let listed: Vec<String> = defined.iter().map(|d| format!("`{d}`")).collect();
+                let mut help = match suggestion {
+                    Some(s) => format!("did you mean `${{{s}}}`? "),
+                    None => String::new(),
+                };
+                if listed.is_empty() {
+                    help.push_str(&format!(
+                        "profile `{}` defines no variables; declare `{name}` in every `[profile.NAME]` table",
+                        bindings.profile_name
+                    ));
+                } else {
+                    help.push_str(&format!(
+                        "profile `{}` defines {}; declare `{name}` in every `[profile.NAME]` table",
+                        bindings.profile_name,
+                        listed.join(", ")
+                    ));
+                }
+                self.recipes.error_at(
+                    node,
+                    format!("unknown profile variable `{name}` in target `{key}`"),
+                    Some(help),
+                )
+            }
+            SubstituteError::NotText { name, type_name } => self.recipes.error_at(
+                node,
+                format!("variable `{name}` is {type_name} and cannot be interpolated into text in target `{key}`"),
+                Some(format!("use it as the whole string (`\"${{{name}}}\"`) to keep its type")),
+            ),
+            SubstituteError::Syntax(message) => {
+                self.recipes
+                    .error_at(node, format!("bad substitution in target `{key}`: {message}"), None)
+            }
+        }
+    }
+
+    fn bad_grid(&self, node: &Node, message: String, help: &str) -> Error {
+        self.recipes.error_at(
+            node,
+            format!("bad grid in target `{}`: {message}", self.entry.key),
+            Some(help.to_string()),
+        )
+    }
+
+    /// The grid points of a `foreach` table.
+    fn grid(&self, foreach: &Node) -> Result<Vec<BTreeMap<String, Json>>> {
+        const HELP: &str = "write `foreach = { k = [1, 2, 3], e = { from = 1, to = 98 } }`: each variable is a non-empty list of scalars or an inclusive integer range";
+        let Some(table) = foreach.as_table() else {
+            return Err(self.bad_grid(
+                foreach,
+                format!("`foreach` must be a table, not {}", foreach.type_name()),
+                HELP,
+            ));
+        };
+        if table.is_empty() {
+            return Err(self.bad_grid(foreach, "`foreach` has no variables".into(), HELP));
+        }
+        let empty = BTreeMap::new();
+        let bindings = Bindings {
+            profile_name: self.profile_name,
+            profile: self.profile,
+            grid: &empty,
+        };
+        let mut axes: Vec<(String, Vec<Json>)> = Vec::new();
+        for (variable, entry) in table {
+            let node = &entry.node;
+            let value = self.substitute_node(node, bindings)?;
+            let values = match value {
+                Json::Array(items) => {
+                    if let Some(bad) = items.iter().find(|v| v.is_array() || v.is_object()) {
+                        return Err(self.bad_grid(
+                            node,
+                            format!("`{variable}` holds `{bad}`, but grid values are scalars"),
+                            HELP,
+                        ));
+                    }
+                    items
+                }
+                Json::Object(range) => self.range(node, variable, &range, HELP)?,
+                other => {
+                    return Err(self.bad_grid(
+                        node,
+                        format!("`{variable}` is `{other}`, not a list or a range"),
+                        HELP,
+                    ));
+                }
+            };
+            if values.is_empty() {
+                return Err(self.bad_grid(node, format!("`{variable}` has no values"), HELP));
+            }
+            axes.push((variable.clone(), values));
+        }
+        let total = axes
+            .iter()
+            .try_fold(1usize, |acc, (_, values)| acc.checked_mul(values.len()))
+            .filter(|n| *n <= MAX_GRID_POINTS);
+        if total.is_none() {
+            return Err(self.bad_grid(
+                foreach,
+                format!("the grid has more than {MAX_GRID_POINTS} points"),
+                "check the ranges (`to` is inclusive)",
+            ));
+        }
+        let mut points = vec![BTreeMap::new()];
+        for (variable, values) in &axes {
+            let mut next = Vec::with_capacity(points.len() * values.len());
+            for point in &points {
+                for value in values {
+                    let mut extended = point.clone();
+                    extended.insert(variable.clone(), value.clone());
+                    next.push(extended);
+                }
+            }
+            points = next;
+        }
+        Ok(points)
+    }
+
+    fn range(
+        &self,
+        node: &Node,
+        variable: &str,
+        range: &serde_json::Map<String, Json>,
+        help: &str,
+    ) -> Result<Vec<Json>> {
+        if let Some(unknown) = range
+            .keys()
+            .find(|k| !["from", "to", "step"].contains(&k.as_str()))
+        {
+            return Err(self.bad_grid(
+                node,
+                format!(
+                    "range `{variable}` has unknown key `{unknown}` (expected `from`, `to`, `step`)"
+                ),
+                help,
+            ));
+        }
+        let integer = |key: &str, default: Option<i64>| -> Result<i64> {
+            match range.get(key) {
+                Some(v) => v.as_i64().ok_or_else(|| {
+                    self.bad_grid(
+                        node,
+                        format!("range `{variable}`: `{key}` must be an integer, not `{v}`"),
+                        help,
+                    )
+                }),
+                None => default.ok_or_else(|| {
+                    self.bad_grid(node, format!("range `{variable}` has no `{key}`"), help)
+                }),
+            }
+        };
+        let from = integer("from", None)?;
+        let to = integer("to", None)?;
+        let step = integer("step", Some(1))?;
+        if step < 1 {
+            return Err(self.bad_grid(
+                node,
+                format!("range `{variable}` has step {step}; it must be at least 1"),
+                help,
+            ));
+        }
+        if from > to {
+            return Err(self.bad_grid(
+                node,
+                format!("range `{variable}` is empty: `from` {from} is past `to` {to}"),
+                help,
+            ));
+        }
+        if (to - from) / step >= MAX_GRID_POINTS as i64 {
+            return Err(self.bad_grid(
+                node,
+                format!("range `{variable}` has more than {MAX_GRID_POINTS} values"),
+                help,
+            ));
+        }
+        Ok((from..=to).step_by(step as usize).map(Json::from).collect())
+    }
+
+    fn check_name_template(&self, name: &Node, points: &[BTreeMap<String, Json>]) -> Result<()> {
+        let Some(template) = name.as_str() else {
+            return Err(self.recipes.error_at(
+                name,
+                "`name` must be a string template".into(),
+                None,
+            ));
+        };
+        if let Some(point) = points.first() {
+            for variable in point.keys() {
+                if !template.contains(&format!("{{{variable}}}")) {
+                    return Err(self.bad_grid(
+                        name,
+                        format!("the name template `{template}` does not use grid variable `{variable}`, so several targets would share a name"),
+                        &format!("add `{{{variable}}}` to `name`"),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}

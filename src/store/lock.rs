@@ -1,0 +1,87 @@
+//! Advisory file locks (`flock`), released by the kernel when the process dies, so a killed
+//! cpbuild never leaves a stale lock behind.
+//!
+//! - `store.lock`: shared by every build, exclusive for `gc` and `clean`.
+//! - `locks/<key>.lock`: exclusive while one process builds that key; a second process waits,
+//!   then finds the bundle committed and does not build it again.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{Read, Seek, Write};
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// A held lock; dropping it releases the lock.
+#[derive(Debug)]
+pub struct FileLock {
+    file: File,
+    path: PathBuf,
+}
+
+/// Shared or exclusive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockMode {
+    /// Many holders.
+    Shared,
+    /// One holder.
+    Exclusive,
+}
+
+impl FileLock {
+    /// Takes the lock at `path`, calling `on_wait` once (with the holder's pid, if it wrote
+    /// one) before blocking when another process holds it.
+    pub fn acquire(
+        path: &Path,
+        mode: LockMode,
+        on_wait: impl FnOnce(Option<u32>),
+    ) -> Result<FileLock> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+        }
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(|e| Error::io(path, e))?;
+        let attempt = match mode {
+            LockMode::Shared => file.try_lock_shared(),
+            LockMode::Exclusive => file.try_lock(),
+        };
+        match attempt {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                let mut text = String::new();
+                let _ = file.read_to_string(&mut text);
+                on_wait(text.trim().parse().ok());
+                match mode {
+                    LockMode::Shared => file.lock_shared(),
+                    LockMode::Exclusive => file.lock(),
+                }
+                .map_err(|e| Error::io(path, e))?;
+            }
+            Err(TryLockError::Error(e)) => return Err(Error::io(path, e)),
+        }
+        if mode == LockMode::Exclusive {
+            let _ = file.set_len(0);
+            let _ = file.rewind();
+            let _ = write!(file, "{}", std::process::id());
+        }
+        Ok(FileLock {
+            file,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The lock file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for FileLock {
+    fn drop(&mut self) {
+        let _ = self.file.unlock();
+    }
+}

@@ -1,0 +1,367 @@
+//! The store: one bundle per key, committed atomically, verified when read.
+//!
+//! ```text
+//! artifacts/
+//!   store.lock                 shared by builds, exclusive for gc/clean
+//!   bundles/<key>.tar.zst      the bundle (read-only)
+//!   bundles/<key>.sha256       its recorded sha256, written before the bundle appears
+//!   bundles/<key>.run.json     wall-clock facts of the build (not part of the bundle bytes)
+//!   verified/<key>             size/mtime/inode of the last verification, to skip re-hashing
+//!   unpacked/<key>/            verified, read-only copy: manifest.json + files/
+//!   records/<profile>/<t>.json the last fingerprint built for target t (for `--explain`)
+//!   logs/<target>.log          the last build log of each target
+//!   locks/<key>.lock           held while a key is being built
+//!   corrupt/                   bundles that failed verification, kept for inspection
+//!   tmp/                       staging; anything here is unfinished work
+//! ```
+//!
+//! A bundle is complete only when both `<key>.tar.zst` and `<key>.sha256` exist and agree:
+//! the bundle is written under `tmp/`, fsynced, its sha256 recorded, and only then renamed into
+//! `bundles/`. A build killed at any point leaves nothing that looks complete.
+
+pub mod bundle;
+pub mod lock;
+pub mod manifest;
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::plan::fingerprint::Fingerprint;
+use lock::{FileLock, LockMode};
+use manifest::{Manifest, RunRecord};
+
+/// What the store holds for a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BundleState {
+    /// No complete bundle.
+    Missing,
+    /// A bundle whose sha256 matches the recorded one.
+    Valid,
+    /// A bundle that fails verification; the detail says how.
+    Corrupt(String),
+}
+
+/// A store directory.
+#[derive(Debug, Clone)]
+pub struct Store {
+    root: PathBuf,
+}
+
+const SUBDIRECTORIES: &[&str] = &[
+    "bundles", "verified", "unpacked", "records", "logs", "locks", "corrupt", "tmp",
+];
+
+impl Store {
+    /// Opens (creating if needed) the store at `root`.
+    pub fn open(root: &Path) -> Result<Store> {
+        for sub in SUBDIRECTORIES {
+            let dir = root.join(sub);
+            std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        }
+        Ok(Store {
+            root: root.to_path_buf(),
+        })
+    }
+
+    /// The store directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// `bundles/<key>.tar.zst`.
+    pub fn bundle_path(&self, key: &str) -> PathBuf {
+        self.root.join("bundles").join(format!("{key}.tar.zst"))
+    }
+
+    fn sha_path(&self, key: &str) -> PathBuf {
+        self.root.join("bundles").join(format!("{key}.sha256"))
+    }
+
+    /// `bundles/<key>.run.json`.
+    pub fn run_path(&self, key: &str) -> PathBuf {
+        self.root.join("bundles").join(format!("{key}.run.json"))
+    }
+
+    fn stamp_path(&self, key: &str) -> PathBuf {
+        self.root.join("verified").join(key)
+    }
+
+    /// `unpacked/<key>`.
+    pub fn unpacked_path(&self, key: &str) -> PathBuf {
+        self.root.join("unpacked").join(key)
+    }
+
+    /// `logs/<target>.log`.
+    pub fn log_path(&self, target: &str) -> PathBuf {
+        self.root.join("logs").join(format!("{target}.log"))
+    }
+
+    fn record_path(&self, profile: &str, target: &str) -> PathBuf {
+        self.root
+            .join("records")
+            .join(profile)
+            .join(format!("{target}.json"))
+    }
+
+    /// Takes the store-wide lock.
+    pub fn lock(&self, mode: LockMode, on_wait: impl FnOnce(Option<u32>)) -> Result<FileLock> {
+        FileLock::acquire(&self.root.join("store.lock"), mode, on_wait)
+    }
+
+    /// Takes the lock for building `key`.
+    pub fn lock_key(&self, key: &str, on_wait: impl FnOnce(Option<u32>)) -> Result<FileLock> {
+        FileLock::acquire(
+            &self.root.join("locks").join(format!("{key}.lock")),
+            LockMode::Exclusive,
+            on_wait,
+        )
+    }
+
+    /// Checks the bundle for `key`. A bundle is re-hashed unless its size, mtime and inode
+    /// match those of its last successful verification.
+    pub fn state(&self, key: &str) -> BundleState {
+        let bundle = self.bundle_path(key);
+        let Ok(metadata) = std::fs::metadata(&bundle) else {
+            return BundleState::Missing;
+        };
+        let Ok(recorded) = std::fs::read_to_string(self.sha_path(key)) else {
+            return BundleState::Corrupt("no recorded sha256 beside it".into());
+        };
+        let recorded = recorded.split_whitespace().next().unwrap_or("").to_string();
+        let stamp = stamp_text(&metadata, &recorded);
+        if std::fs::read_to_string(self.stamp_path(key)).is_ok_and(|s| s == stamp) {
+            return BundleState::Valid;
+        }
+        match crate::util::hash::file(&bundle) {
+            Ok((actual, _)) if actual == recorded => {
+                let _ = std::fs::write(self.stamp_path(key), stamp);
+                BundleState::Valid
+            }
+            Ok((actual, _)) => BundleState::Corrupt(format!(
+                "sha256 {} does not match the recorded {}",
+                &actual[..12],
+                &recorded[..recorded.len().min(12)]
+            )),
+            Err(e) => BundleState::Corrupt(format!("unreadable: {e}")),
+        }
+    }
+
+    /// Moves a corrupt bundle aside (into `corrupt/`) so it is rebuilt, and returns where.
+    pub fn quarantine(&self, key: &str) -> Result<PathBuf> {
+        let bundle = self.bundle_path(key);
+        let mut destination = self.root.join("corrupt").join(format!("{key}.tar.zst"));
+        let mut n = 1;
+        while destination.exists() {
+            destination = self.root.join("corrupt").join(format!("{key}.{n}.tar.zst"));
+            n += 1;
+        }
+        if bundle.exists() {
+            std::fs::rename(&bundle, &destination).map_err(|e| Error::io(&bundle, e))?;
+        }
+        let _ = std::fs::remove_file(self.sha_path(key));
+        let _ = std::fs::remove_file(self.stamp_path(key));
+        crate::util::fs::remove_tree(&self.unpacked_path(key))
+            .map_err(|e| Error::io(self.unpacked_path(key), e))?;
+        Ok(destination)
+    }
+
+    /// A fresh staging directory for building `key` (the caller holds the key's lock, so
+    /// leftovers of killed builds of the same key are removed first).
+    pub fn staging(&self, key: &str) -> Result<PathBuf> {
+        self.remove_leftovers(key)?;
+        let dir = self
+            .root
+            .join("tmp")
+            .join(format!("{key}.{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("files")).map_err(|e| Error::io(&dir, e))?;
+        Ok(dir)
+    }
+
+    fn remove_leftovers(&self, key: &str) -> Result<()> {
+        let tmp = self.root.join("tmp");
+        let entries = std::fs::read_dir(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            if name.to_string_lossy().starts_with(&format!("{key}.")) {
+                let path = entry.path();
+                let result = if path.is_dir() {
+                    crate::util::fs::remove_tree(&path)
+                } else {
+                    std::fs::remove_file(&path)
+                };
+                result.map_err(|e| Error::io(&path, e))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Packs `staging` (manifest.json + files/) into the bundle for `manifest.key` and commits
+    /// it atomically; the staging directory becomes the unpacked copy. Returns the bundle sha256.
+    pub fn commit(
+        &self,
+        staging: &Path,
+        manifest: &Manifest,
+        mut run: RunRecord,
+    ) -> Result<String> {
+        let key = &manifest.key;
+        let manifest_text = crate::util::canonical::to_pretty(
+            &serde_json::to_value(manifest).expect("manifests always serialise"),
+        );
+        std::fs::write(staging.join(bundle::MANIFEST), &manifest_text)
+            .map_err(|e| Error::io(staging, e))?;
+        let temporary = self
+            .root
+            .join("tmp")
+            .join(format!("{key}.{}.tar.zst", std::process::id()));
+        let sha = bundle::write(manifest, &staging.join("files"), &temporary)
+            .map_err(|e| Error::store(e.to_string()))?;
+        crate::util::fs::write_atomic(
+            &self.sha_path(key),
+            format!("{sha}  {key}.tar.zst\n").as_bytes(),
+        )?;
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&temporary, std::fs::Permissions::from_mode(0o444))
+                .map_err(|e| Error::io(&temporary, e))?;
+        }
+        let destination = self.bundle_path(key);
+        std::fs::rename(&temporary, &destination).map_err(|e| Error::io(&destination, e))?;
+        crate::util::fs::sync_dir(&self.root.join("bundles"))?;
+        if let Ok(metadata) = std::fs::metadata(&destination) {
+            let _ = std::fs::write(self.stamp_path(key), stamp_text(&metadata, &sha));
+        }
+        run.bundle_sha256 = sha.clone();
+        let run_text = serde_json::to_string_pretty(&run).expect("run records always serialise");
+        crate::util::fs::write_atomic(&self.run_path(key), run_text.as_bytes())?;
+        let unpacked = self.unpacked_path(key);
+        let _ = crate::util::fs::remove_tree(&unpacked);
+        match std::fs::rename(staging, &unpacked) {
+            Ok(()) => {
+                let _ = crate::util::fs::make_read_only(&unpacked);
+            }
+            Err(_) => {
+                let _ = crate::util::fs::remove_tree(staging);
+            }
+        }
+        Ok(sha)
+    }
+
+    /// The verified unpacked copy of `key`'s bundle (unpacking it if needed) and its manifest.
+    pub fn unpacked(&self, key: &str) -> Result<(PathBuf, Manifest)> {
+        let directory = self.unpacked_path(key);
+        let manifest_path = directory.join(bundle::MANIFEST);
+        if let Ok(text) = std::fs::read_to_string(&manifest_path)
+            && let Ok(manifest) = serde_json::from_str::<Manifest>(&text)
+        {
+            return Ok((directory, manifest));
+        }
+        match self.state(key) {
+            BundleState::Valid => {}
+            BundleState::Missing => {
+                return Err(Error::store(format!(
+                    "no bundle for key {key} in the store"
+                )));
+            }
+            BundleState::Corrupt(detail) => {
+                return Err(Error::store(format!(
+                    "bundle `{}` is corrupt: {detail}",
+                    self.bundle_path(key).display()
+                )));
+            }
+        }
+        let temporary = self
+            .root
+            .join("tmp")
+            .join(format!("unpack-{key}.{}", std::process::id()));
+        let _ = crate::util::fs::remove_tree(&temporary);
+        let manifest = bundle::unpack(&self.bundle_path(key), &temporary).map_err(|e| {
+            let _ = crate::util::fs::remove_tree(&temporary);
+            Error::store(e.to_string())
+        })?;
+        let _ = crate::util::fs::remove_tree(&directory);
+        if std::fs::rename(&temporary, &directory).is_err() {
+            // Another process unpacked it first; theirs is as good as ours.
+            let _ = crate::util::fs::remove_tree(&temporary);
+        } else {
+            let _ = crate::util::fs::make_read_only(&directory);
+        }
+        Ok((directory, manifest))
+    }
+
+    /// The fingerprint last built for `target` under `profile`.
+    pub fn read_record(&self, profile: &str, target: &str) -> Option<Fingerprint> {
+        let text = std::fs::read_to_string(self.record_path(profile, target)).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
+    /// Saves the fingerprint just built for `target` under `profile`.
+    pub fn write_record(
+        &self,
+        profile: &str,
+        target: &str,
+        fingerprint: &Fingerprint,
+    ) -> Result<()> {
+        let text =
+            serde_json::to_string_pretty(fingerprint).expect("fingerprints always serialise");
+        crate::util::fs::write_atomic(&self.record_path(profile, target), text.as_bytes())
+    }
+
+    /// The run record of `key`, if any.
+    pub fn read_run(&self, key: &str) -> Option<RunRecord> {
+        serde_json::from_str(&std::fs::read_to_string(self.run_path(key)).ok()?).ok()
+    }
+
+    /// The keys of every complete-looking bundle.
+    pub fn keys(&self) -> Result<Vec<String>> {
+        let dir = self.root.join("bundles");
+        let mut keys = Vec::new();
+        for entry in std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))? {
+            let entry = entry.map_err(|e| Error::io(&dir, e))?;
+            if let Some(key) = entry.file_name().to_string_lossy().strip_suffix(".tar.zst") {
+                keys.push(key.to_string());
+            }
+        }
+        keys.sort();
+        Ok(keys)
+    }
+
+    /// Removes everything the store holds for `key`; returns the bytes freed.
+    pub fn remove(&self, key: &str) -> Result<u64> {
+        let mut freed = 0;
+        for path in [
+            self.bundle_path(key),
+            self.sha_path(key),
+            self.run_path(key),
+            self.stamp_path(key),
+        ] {
+            if let Ok(metadata) = std::fs::metadata(&path) {
+                freed += metadata.len();
+                std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+            }
+        }
+        let unpacked = self.unpacked_path(key);
+        crate::util::fs::remove_tree(&unpacked).map_err(|e| Error::io(&unpacked, e))?;
+        Ok(freed)
+    }
+
+    /// Removes staging leftovers and quarantined bundles (caller holds the exclusive lock).
+    pub fn remove_scratch(&self) -> Result<()> {
+        for sub in ["tmp", "corrupt"] {
+            let dir = self.root.join(sub);
+            crate::util::fs::remove_tree(&dir).map_err(|e| Error::io(&dir, e))?;
+            std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        }
+        Ok(())
+    }
+}
+
+fn stamp_text(metadata: &std::fs::Metadata, sha: &str) -> String {
+    use std::os::unix::fs::MetadataExt;
+    format!(
+        "{} {} {} {} {sha}",
+        metadata.len(),
+        metadata.mtime(),
+        metadata.mtime_nsec(),
+        metadata.ino()
+    )
+}
