@@ -1,1 +1,75 @@
-fn main() {}
+//! Benchmark: how long cpbuild takes to plan and to check a 10,000-target graph.
+//!
+//! Run with `cargo bench --bench fresh_check`. It generates a 100 × 100 grid of shell targets
+//! in a temporary project, then times, side by side in one run: a dry run on an empty store,
+//! the cold build, and a fully fresh build (nothing to do). Times are printed, never asserted.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
+
+const RECIPE: &str = r#"
+[target.grid]
+name = "cell_{row}_{column}"
+foreach = { row = { from = 1, to = 100 }, column = { from = 1, to = 100 } }
+kind = "shell"
+params = { row = "{row}", column = "{column}" }
+command = "true"
+"#;
+
+fn time(root: &Path, args: &[&str]) -> f64 {
+    let started = Instant::now();
+    let output = Command::new(env!("CARGO_BIN_EXE_cpbuild"))
+        .args(args)
+        .current_dir(root)
+        .output()
+        .expect("cpbuild runs");
+    assert!(
+        output.status.success(),
+        "cpbuild {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    started.elapsed().as_secs_f64()
+}
+
+fn cpu() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into())
+}
+
+fn main() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    std::fs::create_dir_all(dir.path().join("recipes")).unwrap();
+    std::fs::write(dir.path().join("recipes/grid.toml"), RECIPE).unwrap();
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    println!("machine: {} ({cores} cores)", cpu());
+    let dry = time(dir.path(), &["-n", "grid"]);
+    let cold = time(dir.path(), &["grid"]);
+    let mut fresh = Vec::new();
+    for _ in 0..5 {
+        fresh.push(time(dir.path(), &["grid"]));
+    }
+    fresh.sort_by(f64::total_cmp);
+    let fresh_median = fresh[fresh.len() / 2];
+    println!("10,000 targets:");
+    println!("  dry run (plan, empty store) {dry:>8.3} s");
+    println!("  cold build (10,000 actions) {cold:>8.3} s");
+    println!(
+        "  fresh check (median of 5)   {fresh_median:>8.3} s   ({:.1} µs per target)",
+        fresh_median * 1e6 / 10_000.0
+    );
+    println!(
+        "  ratios: fresh / dry run = {:.2}, fresh / cold build = {:.4}",
+        fresh_median / dry,
+        fresh_median / cold
+    );
+}

@@ -107,6 +107,33 @@ impl ActionError {
     }
 }
 
+/// A param that an action rejects, with the param's name so the error can point at it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParamError {
+    /// The top-level param concerned (`command`, `epochs`, …), if one is.
+    pub field: Option<String>,
+    /// What is wrong and what to write instead.
+    pub message: String,
+}
+
+impl ParamError {
+    /// An error about param `field`.
+    pub fn at(field: &str, message: impl Into<String>) -> ParamError {
+        ParamError {
+            field: Some(field.to_string()),
+            message: message.into(),
+        }
+    }
+
+    /// An error about the params as a whole.
+    pub fn whole(message: impl Into<String>) -> ParamError {
+        ParamError {
+            field: None,
+            message: message.into(),
+        }
+    }
+}
+
 /// A kind of target.
 pub trait Action: Send + Sync {
     /// The `kind` name used in recipes.
@@ -119,7 +146,7 @@ pub trait Action: Send + Sync {
     fn description(&self) -> &'static str;
 
     /// Checks params when the recipes are loaded, so mistakes surface before anything runs.
-    fn check_params(&self, params: &Json) -> Result<(), String>;
+    fn check_params(&self, params: &Json) -> Result<(), ParamError>;
 
     /// Build options that change this action's outputs (the backend, say); hashed into keys.
     fn key_context(&self, _options: &BuildOptions) -> Json {

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value as Json;
 
-use super::{Action, ActionContext, ActionError};
+use super::{Action, ActionContext, ActionError, ParamError};
 
 /// How many lines of stderr a failure shows.
 pub const STDERR_TAIL_LINES: usize = 20;
@@ -108,21 +108,37 @@ impl Action for Shell {
         "runs `command` with `sh -ec` in the project root; captures `outputs`"
     }
 
-    fn check_params(&self, params: &Json) -> Result<(), String> {
+    fn check_params(&self, params: &Json) -> Result<(), ParamError> {
         match params.get("command") {
             Some(Json::String(_)) => {}
-            Some(other) => return Err(format!("`command` must be a string, not `{other}`")),
-            None => return Err("`command` is missing".into()),
+            Some(other) => {
+                return Err(ParamError::at(
+                    "command",
+                    format!("`command` must be a string, not `{other}`"),
+                ));
+            }
+            None => {
+                return Err(ParamError::whole(
+                    "`command` is missing; add `command = \"...\"` (run with `sh -ec` in the project root)",
+                ));
+            }
         }
         if let Some(outputs) = params.get("outputs") {
             let Some(items) = outputs.as_array() else {
-                return Err("`outputs` must be an array of paths".into());
+                return Err(ParamError::at(
+                    "outputs",
+                    "`outputs` must be an array of paths",
+                ));
             };
             for item in items {
                 let Some(path) = item.as_str() else {
-                    return Err(format!("`outputs` must hold strings, not `{item}`"));
+                    return Err(ParamError::at(
+                        "outputs",
+                        format!("`outputs` must hold strings, not `{item}`"),
+                    ));
                 };
-                check_relative_path(path).map_err(|e| format!("output {e}"))?;
+                check_relative_path(path)
+                    .map_err(|e| ParamError::at("outputs", format!("output {e}")))?;
             }
         }
         Ok(())

@@ -171,7 +171,7 @@ fn build(global: &GlobalOptions, targets: &[String]) -> Result<i32> {
         no_rebuild: global.no_rebuild,
         cancel,
     };
-    let outcome = executor.run(&plan)?;
+    let outcome = executor.run(&plan, &roots)?;
     if outcome.interrupted {
         return Err(Error::Interrupted);
     }

@@ -22,7 +22,7 @@ pub fn worktree(directory: &Path, manifest: &Manifest, project_root: &Path) -> R
         let parent = destination.parent().unwrap_or(project_root);
         std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
         let contents = std::fs::read(&source).map_err(|e| Error::io(&source, e))?;
-        crate::util::fs::write_atomic(&destination, &contents)?;
+        crate::util::fs::write_replace(&destination, &contents, false)?;
     }
     Ok(())
 }

@@ -113,8 +113,8 @@ impl Executor<'_> {
         &self.graph.target(id).spec.name
     }
 
-    /// Runs the plan.
-    pub fn run(&self, plan: &Plan) -> Result<Outcome> {
+    /// Runs the plan, then says where the working-tree outputs of `roots` are.
+    pub fn run(&self, plan: &Plan, roots: &[TargetId]) -> Result<Outcome> {
         let started = Instant::now();
         let mut outcome = Outcome::default();
         let corrupt: Vec<&PlanItem> = plan.items.iter().filter(|i| i.is_corrupt()).collect();
@@ -277,6 +277,9 @@ impl Executor<'_> {
                 }
             }
         });
+        if !outcome.interrupted {
+            self.report_outputs(plan, roots)?;
+        }
         self.reporter.report(&Event::Summary {
             built: outcome.built,
             fresh: outcome.fresh,
@@ -285,6 +288,27 @@ impl Executor<'_> {
             seconds: started.elapsed().as_secs_f64(),
         });
         Ok(outcome)
+    }
+
+    fn report_outputs(&self, plan: &Plan, roots: &[TargetId]) -> Result<()> {
+        let mut seen = std::collections::BTreeSet::new();
+        for &root in roots {
+            let Some(item) = plan.item(root) else {
+                continue;
+            };
+            if !seen.insert(root) || self.store.state(&item.key) != crate::store::BundleState::Valid
+            {
+                continue;
+            }
+            let (_, manifest) = self.store.unpacked(&item.key)?;
+            if !manifest.worktree.is_empty() {
+                self.reporter.report(&Event::Outputs {
+                    target: self.name(root).to_string(),
+                    files: manifest.worktree.clone(),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Builds one target: lock, re-check, stage, run, commit. Never leaves a partial bundle.

@@ -119,11 +119,34 @@ impl Graph {
                     }),
                 });
             };
+            if spec.kind != "shell"
+                && let Some((field, location)) = spec.shell_fields.first()
+            {
+                return Err(Error::Recipe {
+                    location: location.clone(),
+                    message: format!(
+                        "`{field}` is a field of `shell` targets, but target `{}` is of kind `{}`",
+                        spec.name, spec.kind
+                    ),
+                    help: Some(format!(
+                        "put it in `params` if kind `{}` takes it",
+                        spec.kind
+                    )),
+                });
+            }
             action
                 .check_params(&spec.params)
-                .map_err(|message| Error::Recipe {
-                    location: spec.params_location.clone(),
-                    message: format!("target `{}` (kind `{}`): {message}", spec.name, spec.kind),
+                .map_err(|error| Error::Recipe {
+                    location: error
+                        .field
+                        .as_ref()
+                        .and_then(|f| spec.field_locations.get(f))
+                        .unwrap_or(&spec.params_location)
+                        .clone(),
+                    message: format!(
+                        "target `{}` (kind `{}`): {}",
+                        spec.name, spec.kind, error.message
+                    ),
                     help: None,
                 })?;
             for input in &spec.inputs {

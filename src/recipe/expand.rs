@@ -59,6 +59,11 @@ pub struct TargetSpec {
     pub description: Option<String>,
     /// The grid point that produced this target (empty outside grids).
     pub grid: BTreeMap<String, Json>,
+    /// Where each top-level param is written (for errors about one param).
+    pub field_locations: BTreeMap<String, Location>,
+    /// `command` / `outputs` written as target fields (only `shell` takes them), with the
+    /// location of each key.
+    pub shell_fields: Vec<(String, Location)>,
 }
 
 /// Expands every entry of `recipes` under profile `profile_name`.
@@ -110,28 +115,6 @@ impl Expander<'_> {
                 None,
             )
         })?;
-        let is_shell = kind == "shell";
-        for shell_only in ["command", "outputs"] {
-            if let Some(field) = self.field(shell_only)
-                && !is_shell
-            {
-                return Err(Error::Recipe {
-                    location: self.recipes.location(field.node.file, &field.key_span),
-                    message: format!(
-                        "`{shell_only}` is a field of `shell` targets, but target `{key}` is of kind `{kind}`"
-                    ),
-                    help: Some(format!("put it in `params` if kind `{kind}` takes it")),
-                });
-            }
-        }
-        if is_shell && self.field("command").is_none() {
-            return Err(Error::Recipe {
-                location: self.entry_location(),
-                message: format!("shell target `{key}` has no `command`"),
-                help: Some("add `command = \"...\"`, run with `sh -c` in the project root".into()),
-            });
-        }
-
         let grid_points = match (self.field("foreach"), self.field("name")) {
             (Some(foreach), Some(name)) => {
                 let points = self.grid(&foreach.node)?;
@@ -205,7 +188,16 @@ impl Expander<'_> {
                 }
                 None => Json::Object(Default::default()),
             };
-            if is_shell {
+            let mut field_locations: BTreeMap<String, Location> = BTreeMap::new();
+            if let Some(p) = self.field("params")
+                && let Some(table) = p.node.as_table()
+            {
+                for (name, entry) in table {
+                    field_locations.insert(name.clone(), self.recipes.node_location(&entry.node));
+                }
+            }
+            let mut shell_fields = Vec::new();
+            {
                 let object = params.as_object_mut().expect("checked above");
                 for field in ["command", "outputs"] {
                     if let Some(value) = self.field(field) {
@@ -219,6 +211,12 @@ impl Expander<'_> {
                             ));
                         }
                         object.insert(field.into(), self.substitute_node(&value.node, bindings)?);
+                        let location = self.recipes.node_location(&value.node);
+                        field_locations.insert(field.into(), location.clone());
+                        shell_fields.push((
+                            field.to_string(),
+                            self.recipes.location(value.node.file, &value.key_span),
+                        ));
                     }
                 }
             }
@@ -242,6 +240,8 @@ impl Expander<'_> {
                     .collect(),
                 description: description.clone(),
                 grid,
+                field_locations,
+                shell_fields,
             });
         }
         Ok(())

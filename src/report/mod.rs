@@ -63,6 +63,8 @@ pub enum Event {
     },
     /// A target was not built because a dependency failed.
     Skipped { target: String, because: String },
+    /// Where a requested target's files are in the working tree.
+    Outputs { target: String, files: Vec<String> },
     /// The end.
     Summary {
         built: usize,
@@ -163,7 +165,7 @@ impl Reporter for HumanReporter {
                 }
                 if *dirty == 0 {
                     self.line(&format!(
-                        "cpbuild: all {targets} target{} fresh, nothing to do (profile `{profile}`, store `{store}`)",
+                        "cpbuild: nothing to do, {targets} target{} fresh (profile `{profile}`, store `{store}`)",
                         if *targets == 1 { "" } else { "s" }
                     ));
                 } else {
@@ -232,6 +234,11 @@ impl Reporter for HumanReporter {
                 text.push_str(&format!("\n          log: {log}"));
                 self.line(&text);
                 self.finish_running(target);
+            }
+            Event::Outputs { target, files } => {
+                for file in files {
+                    self.line(&format!("{:>9} {target}: {file}", "output"));
+                }
             }
             Event::Skipped { target, because } => self.line(&format!(
                 "{:>9} {target} (dependency `{because}` failed)",

@@ -232,7 +232,7 @@ impl Store {
         }
         run.bundle_sha256 = sha.clone();
         let run_text = serde_json::to_string_pretty(&run).expect("run records always serialise");
-        crate::util::fs::write_atomic(&self.run_path(key), run_text.as_bytes())?;
+        crate::util::fs::write_replace(&self.run_path(key), run_text.as_bytes(), false)?;
         let unpacked = self.unpacked_path(key);
         let _ = crate::util::fs::remove_tree(&unpacked);
         match std::fs::rename(staging, &unpacked) {
@@ -303,7 +303,7 @@ impl Store {
     ) -> Result<()> {
         let text =
             serde_json::to_string_pretty(fingerprint).expect("fingerprints always serialise");
-        crate::util::fs::write_atomic(&self.record_path(profile, target), text.as_bytes())
+        crate::util::fs::write_replace(&self.record_path(profile, target), text.as_bytes(), false)
     }
 
     /// The run record of `key`, if any.

@@ -1,0 +1,345 @@
+//! Building, freshness, rebuilds and their explanations.
+
+use crate::support::{Project, THREE_LEVELS};
+
+fn three_levels() -> Project {
+    let project = Project::new();
+    project.recipe(THREE_LEVELS).file("input.txt", "hello\n");
+    project
+}
+
+#[test]
+fn three_levels_build_then_nothing_runs() {
+    let project = three_levels();
+    let first = project.run(&["--json"]).success();
+    assert_eq!(
+        first.targets_with("start"),
+        ["data", "left", "report", "right"]
+    );
+    assert_eq!(project.read("report.txt"), "HELLO\nHELLO\n6\n");
+
+    let second = project.run(&["--json"]).success();
+    assert!(second.targets_with("start").is_empty(), "{}", second.stdout);
+    let human = project.run(&[]).success();
+    assert!(human.stderr.contains("nothing to do"), "{}", human.stderr);
+    // The commands ran exactly once each.
+    assert_eq!(project.read("runs.log").lines().count(), 3);
+}
+
+#[test]
+fn changed_input_rebuilds_exactly_its_dependents() {
+    let project = three_levels();
+    project.run(&["report", "other"]).success();
+    project.file("input.txt", "changed\n");
+    let run = project.run(&["--json", "report", "other"]).success();
+    assert_eq!(
+        run.targets_with("start"),
+        ["data", "left", "report", "right"]
+    );
+    let explain = project.run(&["-n", "--explain", "report"]).success();
+    assert!(explain.stderr.contains("nothing to do"));
+
+    project.file("input.txt", "again\n");
+    let explain = project.run(&["-n", "report"]).success();
+    assert!(
+        explain
+            .stderr
+            .contains("would run data (input `input.txt` changed: sha256"),
+        "{}",
+        explain.stderr
+    );
+    assert!(
+        explain
+            .stderr
+            .contains("would run left (dependency `data` changed: key"),
+        "{}",
+        explain.stderr
+    );
+    let status = project.run(&["status", "report", "other"]).success();
+    assert!(status.stdout.contains("fresh  other"), "{}", status.stdout);
+    assert!(
+        status
+            .stdout
+            .contains("dirty  data: input `input.txt` changed"),
+        "{}",
+        status.stdout
+    );
+}
+
+#[test]
+fn changed_param_rebuilds_exactly_its_dependents_and_explains() {
+    let project = three_levels();
+    project.run(&[]).success();
+    project.recipe(&THREE_LEVELS.replace("factor = 3", "factor = 4"));
+    let run = project.run(&["--json", "--explain"]).success();
+    assert_eq!(run.targets_with("start"), ["left", "report"]);
+    let start = run
+        .events()
+        .into_iter()
+        .find(|e| e["event"] == "start" && e["target"] == "left")
+        .unwrap();
+    assert_eq!(start["reasons"][0]["reason"], "param");
+    assert_eq!(start["reasons"][0]["path"], "params.factor");
+    assert_eq!(start["reasons"][0]["old"], "3");
+    assert_eq!(start["reasons"][0]["new"], "4");
+
+    project.recipe(&THREE_LEVELS.replace("factor = 3", "factor = 5"));
+    let human = project.run(&["--explain"]).success();
+    assert!(
+        human
+            .stderr
+            .contains("building left (param `params.factor` changed: 4 → 5)"),
+        "{}",
+        human.stderr
+    );
+}
+
+#[test]
+fn profiles_change_params_and_keys() {
+    let project = three_levels();
+    project.run(&["--profile", "ci"]).success();
+    let paper = project.run(&["--json", "--profile", "paper"]).success();
+    assert_eq!(paper.targets_with("start"), ["left", "report"]);
+    assert!(project.read("runs.log").contains("left 10"));
+    let back = project.run(&["--json", "--profile", "ci"]).success();
+    assert!(
+        back.targets_with("start").is_empty(),
+        "both profiles' bundles stay in the store"
+    );
+    let unknown = project.run(&["--profile", "papr"]);
+    assert_eq!(unknown.code, 2);
+    assert!(
+        unknown.stderr.contains("unknown profile `papr`"),
+        "{}",
+        unknown.stderr
+    );
+}
+
+#[test]
+fn outputs_are_materialised_back_into_the_working_tree() {
+    let project = three_levels();
+    project.run(&[]).success();
+    std::fs::remove_file(project.path("report.txt")).unwrap();
+    project.file("left.txt", "tampered");
+    let run = project.run(&["--json"]).success();
+    assert!(run.targets_with("start").is_empty());
+    assert_eq!(project.read("report.txt"), "HELLO\nHELLO\n6\n");
+
+    // A fresh clone with the same store gets every output back without running anything.
+    let clone = Project::new();
+    clone.recipe(THREE_LEVELS).file("input.txt", "hello\n");
+    let store = project.path("artifacts");
+    let run = clone
+        .run(&["--json", "--store", store.to_str().unwrap()])
+        .success();
+    assert!(run.targets_with("start").is_empty());
+    assert_eq!(clone.read("report.txt"), "HELLO\nHELLO\n6\n");
+}
+
+#[test]
+fn failure_shows_stderr_tail_and_log_and_keeps_going() {
+    let project = Project::new();
+    project.recipe(
+        r#"
+[target.ok]
+kind = "shell"
+command = "echo fine > ok.txt"
+outputs = ["ok.txt"]
+
+[target.bad]
+kind = "shell"
+command = "echo some output; echo 'it broke here' >&2; exit 3"
+
+[target.after_bad]
+kind = "shell"
+deps = ["bad"]
+command = "true"
+
+[target.all]
+kind = "shell"
+deps = ["ok", "after_bad"]
+command = "true"
+"#,
+    );
+    let run = project.run(&["-k", "-j1", "all"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("FAILED bad: command exited with status 3"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("| it broke here"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("artifacts/logs/bad.log"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("skipped after_bad (dependency `bad` failed)"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("error: 1 target failed: `bad`"),
+        "{}",
+        run.stderr
+    );
+    let log = project.read("artifacts/logs/bad.log");
+    assert!(
+        log.contains("some output") && log.contains("it broke here"),
+        "{log}"
+    );
+    // `ok` was kept; nothing of `bad` was committed.
+    let again = project.run(&["--json", "-k", "all"]);
+    assert_eq!(again.targets_with("start"), ["bad"]);
+    assert!(
+        std::fs::read_dir(project.path("artifacts/tmp"))
+            .unwrap()
+            .next()
+            .is_none()
+    );
+}
+
+#[test]
+fn missing_declared_output_fails_the_target() {
+    let project = Project::new();
+    project.recipe(
+        r#"
+[target.liar]
+kind = "shell"
+command = "true"
+outputs = ["never.txt"]
+"#,
+    );
+    let run = project.run(&["liar"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr
+            .contains("did not write its declared output `never.txt`"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        project
+            .path("artifacts/bundles")
+            .read_dir()
+            .unwrap()
+            .next()
+            .is_none()
+    );
+}
+
+#[test]
+fn always_make_rebuilds_and_dry_run_runs_nothing() {
+    let project = three_levels();
+    let dry = project.run(&["-n"]).success();
+    assert!(
+        dry.stderr.contains("would run report (never built)"),
+        "{}",
+        dry.stderr
+    );
+    assert!(!project.path("report.txt").exists());
+    project.run(&[]).success();
+    let forced = project.run(&["--json", "-B"]).success();
+    assert_eq!(
+        forced.targets_with("start"),
+        ["data", "left", "report", "right"]
+    );
+    assert_eq!(project.read("runs.log").lines().count(), 6);
+}
+
+#[test]
+fn grid_groups_expand_in_deps_and_on_the_command_line() {
+    let project = Project::new();
+    project.recipe(
+        r#"
+[profile.ci]
+epochs = [1, 3]
+[profile.paper]
+epochs = { from = 1, to = 5 }
+
+[target.sweep]
+name = "sweep_e{k}_l{len}"
+foreach = { k = "${epochs}", len = [2, 5] }
+kind = "shell"
+params = { epoch = "{k}", length = "{len}" }
+command = "echo {k}-{len} > sweep_{k}_{len}.txt"
+outputs = ["sweep_{k}_{len}.txt"]
+
+[target.fig]
+kind = "shell"
+deps = ["sweep"]
+command = "cat sweep_*.txt | sort > fig.txt"
+outputs = ["fig.txt"]
+"#,
+    );
+    project.run(&["fig"]).success();
+    assert_eq!(project.read("fig.txt"), "1-2\n1-5\n3-2\n3-5\n");
+    let list = project.run(&["list"]).success();
+    assert!(list.stdout.contains("sweep_e3_l5"), "{}", list.stdout);
+    assert!(
+        list.stdout.contains("(grid of 4 targets)"),
+        "{}",
+        list.stdout
+    );
+    let paper = project
+        .run(&["--json", "--profile", "paper", "sweep"])
+        .success();
+    // The 4 grid points both profiles share have the same keys: only 6 are new.
+    assert_eq!(paper.targets_with("start").len(), 6);
+    let graph = project.run(&["graph", "fig", "--dot"]).success();
+    assert!(
+        graph.stdout.contains("\"sweep_e1_l2\" -> \"fig\";"),
+        "{}",
+        graph.stdout
+    );
+    let show = project.run(&["show", "sweep_e3_l2"]).success();
+    let shown: serde_json::Value = serde_json::from_str(&show.stdout).unwrap();
+    assert_eq!(shown["manifest"]["fingerprint"]["params"]["epoch"], 3);
+    assert_eq!(shown["manifest"]["fingerprint"]["params"]["length"], 2);
+    assert_eq!(shown["manifest"]["worktree"][0], "sweep_3_2.txt");
+    assert!(
+        shown["run"]["finished"].as_f64().unwrap() >= shown["run"]["started"].as_f64().unwrap()
+    );
+}
+
+#[test]
+fn dependencies_see_each_other_through_the_environment() {
+    let project = Project::new();
+    project.recipe(
+        r#"
+[target.producer]
+kind = "shell"
+command = "echo 42 > $CPBUILD_OUT/answer.txt"
+
+[target.consumer]
+kind = "shell"
+deps = ["producer"]
+command = "cp $CPBUILD_DEP_PRODUCER/answer.txt consumer.txt"
+outputs = ["consumer.txt"]
+"#,
+    );
+    project.run(&["consumer"]).success();
+    assert_eq!(project.read("consumer.txt"), "42\n");
+}
+
+#[test]
+fn unknown_target_on_the_command_line_is_a_usage_error() {
+    let project = three_levels();
+    let run = project.run(&["reprot"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("unknown target `reprot`"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("did you mean `report`?"),
+        "{}",
+        run.stderr
+    );
+    let run = project.run(&["--frobnicate"]);
+    assert_eq!(run.code, 2);
+}

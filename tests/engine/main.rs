@@ -1,0 +1,9 @@
+//! Integration tests of the build engine, each through the real `cpbuild` binary.
+
+mod support;
+
+mod build;
+mod concurrency;
+mod recipe_errors;
+mod scale;
+mod store;

@@ -1,0 +1,44 @@
+//! Large grids stay cheap to plan and to check.
+
+use std::time::Instant;
+
+use crate::support::Project;
+
+/// A 10,000-target grid: 100 × 100 shell targets with no command output.
+pub fn ten_thousand_targets() -> String {
+    r#"
+[target.grid]
+name = "cell_{row}_{column}"
+foreach = { row = { from = 1, to = 100 }, column = { from = 1, to = 100 } }
+kind = "shell"
+params = { row = "{row}", column = "{column}" }
+command = "true"
+"#
+    .to_string()
+}
+
+#[test]
+fn ten_thousand_targets_dry_run_and_fresh_check() {
+    let project = Project::new();
+    project.recipe(&ten_thousand_targets());
+    let started = Instant::now();
+    let dry = project.run(&["-n", "grid"]).success();
+    let dry_seconds = started.elapsed().as_secs_f64();
+    assert!(
+        dry.stderr.contains("10000 of 10000 targets to build"),
+        "{}",
+        dry.stderr
+    );
+    assert_eq!(dry.stderr.matches("would run cell_").count(), 10_000);
+    project.run(&["grid"]).success();
+    let started = Instant::now();
+    let fresh = project.run(&["grid"]).success();
+    let fresh_seconds = started.elapsed().as_secs_f64();
+    assert!(
+        fresh.stderr.contains("nothing to do, 10000 targets fresh"),
+        "{}",
+        fresh.stderr
+    );
+    // Times are printed, not asserted: machines are shared and noisy (see `benches/`).
+    eprintln!("10,000 targets: dry run {dry_seconds:.2}s, fresh check {fresh_seconds:.2}s");
+}

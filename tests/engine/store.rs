@@ -1,0 +1,190 @@
+//! The store: reproducible bundles, corruption, interrupted builds, gc and clean.
+
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::time::{Duration, Instant};
+
+use crate::support::{Project, THREE_LEVELS};
+
+#[test]
+fn the_same_recipe_gives_byte_identical_bundles_in_two_fresh_stores() {
+    let project = Project::new();
+    project.recipe(THREE_LEVELS).file("input.txt", "hello\n");
+    project.run(&["--store", "store-one"]).success();
+    // Different working files in between must not matter: only declared inputs do.
+    project.file("unrelated.txt", "noise");
+    project.run(&["--store", "store-two", "-j1"]).success();
+    let one = project.bundles("store-one");
+    let two = project.bundles("store-two");
+    assert_eq!(one.len(), 4);
+    assert_eq!(one, two, "bundles differ between two fresh stores");
+}
+
+fn flip_a_byte(path: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .unwrap();
+    let length = file.metadata().unwrap().len();
+    file.seek(SeekFrom::Start(length / 2)).unwrap();
+    let mut byte = [0u8];
+    file.read_exact(&mut byte).unwrap();
+    file.seek(SeekFrom::Start(length / 2)).unwrap();
+    file.write_all(&[byte[0] ^ 0x10]).unwrap();
+}
+
+#[test]
+fn a_flipped_byte_is_detected_and_rebuilt_or_refused() {
+    let project = Project::new();
+    project.recipe(THREE_LEVELS).file("input.txt", "hello\n");
+    let run = project.run(&["--json"]).success();
+    let key = run
+        .events()
+        .into_iter()
+        .find(|e| e["event"] == "finished" && e["target"] == "left")
+        .unwrap()["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let bundle = project.path(&format!("artifacts/bundles/{key}.tar.zst"));
+    flip_a_byte(&bundle);
+
+    // `report` is fresh and needs nothing below it, so a plain build does not read `left`.
+    let refused = project.run(&["--no-rebuild", "left"]);
+    assert_eq!(refused.code, 3, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("corrupt bundle for `left`"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused.stderr.contains(&format!("{key}.tar.zst")),
+        "{}",
+        refused.stderr
+    );
+
+    let status = project.run(&["status"]).success();
+    assert!(
+        status
+            .stdout
+            .contains("dirty  left: bundle corrupt (sha256"),
+        "{}",
+        status.stdout
+    );
+
+    let rebuilt = project.run(&["--json", "left"]).success();
+    assert_eq!(rebuilt.targets_with("corrupt"), ["left"]);
+    assert_eq!(rebuilt.targets_with("start"), ["left"]);
+    // The rebuilt bundle is the same bytes as before the damage, and verifies.
+    assert!(
+        project
+            .path(&format!("artifacts/corrupt/{key}.tar.zst"))
+            .exists()
+    );
+    let again = project.run(&["--json"]).success();
+    assert!(again.targets_with("start").is_empty());
+}
+
+#[test]
+fn a_truncated_bundle_is_detected() {
+    let project = Project::new();
+    project.recipe(THREE_LEVELS).file("input.txt", "hello\n");
+    project.run(&[]).success();
+    for (name, _) in project.bundles("artifacts") {
+        let path = project.path(&format!("artifacts/bundles/{name}"));
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        file.set_len(10).unwrap();
+    }
+    let run = project.run(&["--json"]).success();
+    assert_eq!(run.targets_with("corrupt").len(), 4, "{}", run.stdout);
+    assert_eq!(
+        run.targets_with("start"),
+        ["data", "left", "report", "right"]
+    );
+}
+
+#[test]
+fn kill_9_during_an_action_leaves_a_consistent_store() {
+    let project = Project::new();
+    project.recipe(
+        r#"
+[target.quick]
+kind = "shell"
+command = "echo quick > quick.txt"
+outputs = ["quick.txt"]
+
+[target.slow]
+kind = "shell"
+deps = ["quick"]
+command = "if [ ! -f started.flag ]; then touch started.flag; sleep 30; fi; echo slow > slow.txt"
+outputs = ["slow.txt"]
+"#,
+    );
+    let mut child = project.command(&["slow", "-j1"]).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !project.path("started.flag").exists() {
+        assert!(Instant::now() < deadline, "the slow action never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // SAFETY: plain syscall on our own child.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGKILL);
+    }
+    child.wait().unwrap();
+
+    // Only `quick` is committed; `slow` left no bundle that looks complete.
+    let status = project.run(&["status", "slow"]).success();
+    assert!(status.stdout.contains("fresh  quick"), "{}", status.stdout);
+    assert!(
+        status.stdout.contains("dirty  slow: never built"),
+        "{}",
+        status.stdout
+    );
+    assert_eq!(project.bundles("artifacts").len(), 1);
+
+    let run = project.run(&["--json", "slow"]).success();
+    assert_eq!(run.targets_with("start"), ["slow"]);
+    assert_eq!(project.read("slow.txt"), "slow\n");
+    // The killed build's staging directory was cleaned up.
+    let leftovers: Vec<_> = std::fs::read_dir(project.path("artifacts/tmp"))
+        .unwrap()
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn gc_removes_only_unreferenced_bundles() {
+    let project = Project::new();
+    project.recipe(THREE_LEVELS).file("input.txt", "hello\n");
+    project.run(&["report", "other"]).success();
+    project.run(&["--profile", "paper"]).success();
+    assert_eq!(project.bundles("artifacts").len(), 7);
+    project.file("input.txt", "new\n");
+    project.run(&[]).success();
+    // 4 old ci bundles of the report chain and 2 paper ones are now stale (`data` changed).
+    let gc = project.run(&["gc"]).success();
+    assert!(gc.stdout.contains("removed 6 bundles"), "{}", gc.stdout);
+    let run = project.run(&["--json", "report", "other"]).success();
+    assert!(run.targets_with("start").is_empty(), "{}", run.stdout);
+}
+
+#[test]
+fn clean_asks_for_confirmation() {
+    let project = Project::new();
+    project.recipe(THREE_LEVELS).file("input.txt", "hello\n");
+    project.run(&[]).success();
+    let refused = project.run(&["clean"]);
+    assert_eq!(refused.code, 2);
+    assert!(
+        refused.stderr.contains("pass `--yes`"),
+        "{}",
+        refused.stderr
+    );
+    assert!(project.path("artifacts/bundles").exists());
+    project.run(&["clean", "--yes"]).success();
+    assert!(!project.path("artifacts").exists());
+}
