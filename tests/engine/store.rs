@@ -188,3 +188,35 @@ fn clean_asks_for_confirmation() {
     project.run(&["clean", "--yes"]).success();
     assert!(!project.path("artifacts").exists());
 }
+
+#[test]
+fn ctrl_c_stops_cleanly_and_keeps_nothing_partial() {
+    let project = Project::new();
+    project.recipe(
+        r#"
+[target.slow]
+kind = "shell"
+command = "touch started.flag; sleep 30; echo slow > slow.txt"
+outputs = ["slow.txt"]
+"#,
+    );
+    let child = project.command(&["slow"]).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !project.path("started.flag").exists() {
+        assert!(Instant::now() < deadline, "the slow action never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // SAFETY: plain syscall on our own child.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    assert!(project.bundles("artifacts").is_empty());
+    // Had the command not been stopped, it would have written `slow.txt` before exiting.
+    assert!(!project.path("slow.txt").exists());
+    let leftovers: Vec<_> = std::fs::read_dir(project.path("artifacts/tmp")).unwrap().collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
