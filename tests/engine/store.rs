@@ -217,6 +217,8 @@ outputs = ["slow.txt"]
     assert!(project.bundles("artifacts").is_empty());
     // Had the command not been stopped, it would have written `slow.txt` before exiting.
     assert!(!project.path("slow.txt").exists());
-    let leftovers: Vec<_> = std::fs::read_dir(project.path("artifacts/tmp")).unwrap().collect();
+    let leftovers: Vec<_> = std::fs::read_dir(project.path("artifacts/tmp"))
+        .unwrap()
+        .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }

@@ -14,7 +14,7 @@ pub mod weights;
 
 pub use clip::{ClipConfig, ClipModel, ClipTextConfig, ClipVisionConfig, OutProjWeights};
 pub use dora::{DoraAdapters, DoraConfig, DoraLinear, DoraLinearConfig};
-pub use error::{Error, WeightProblem};
+pub use error::{Error, LISTED_PROBLEMS, WeightProblem};
 pub use hba::{ClipHba, ClipHbaConfig};
 pub use weights::load_clip;
 

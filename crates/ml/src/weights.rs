@@ -9,7 +9,7 @@
 //! - f16 and bf16 tensors are widened to f32.
 //!
 //! Every missing or mis-shaped tensor is collected before failing, so one error names them all
-//! (the first [`LISTED_PROBLEMS`](crate::error) of them, with expected and found shapes).
+//! (the first [`crate::LISTED_PROBLEMS`] of them, with expected and found shapes).
 //! Tensors in the file that the model does not use are ignored.
 
 use std::path::{Path, PathBuf};
