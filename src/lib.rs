@@ -1,38 +1,18 @@
 //! cpbuild: make for reproducible ML artifacts.
 //!
-//! Data flows one way, and `src/` is laid out in that order:
-//! **recipe → graph → plan → execute → store → report**.
-//!
-//! - [`recipe`] reads the TOML files in `recipes/`, with spans for every value, and expands
-//!   profiles and `foreach` grids into concrete target specifications.
-//! - [`graph`] resolves dependencies between targets, checks kinds and cycles.
-//! - [`plan`] computes each target's fingerprint (its key) and decides what is fresh.
-//! - [`execute`] runs the dirty targets' [`action::Action`]s in parallel, most downstream work first.
-//! - [`store`] holds one byte-reproducible bundle per key, with atomic commits and locking.
-//! - [`report`] turns engine events into human lines, progress bars or JSON.
-//!
-//! The engine knows nothing about machine learning: training and figures are actions plugged
-//! into the [`action::Registry`].
+//! This crate is the command line and the kinds that plug machine learning into the engine:
+//! - [`cpbuild_engine`]: recipe → graph → plan → execute → store → report, no ML;
+//! - [`cpbuild_ml`]: CLIP, DoRA, CLIP-HBA, training bookkeeping, RSA, tokenizer (burn);
+//! - [`data`]: the THINGS loaders and the embedded things-synth world;
+//! - [`cli`]: `cpbuild [TARGET]...` and its subcommands.
 
-pub mod action;
 pub mod cli;
 pub mod data;
-pub mod error;
-pub mod execute;
-pub mod graph;
-pub mod ml;
-pub mod plan;
-pub mod recipe;
-pub mod report;
-pub mod store;
-pub mod util;
 
-pub use error::Error;
-
-/// The version of cpbuild, hashed into every key.
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+pub use cpbuild_engine as engine;
+pub use cpbuild_ml as ml;
 
 /// Every kind this build of cpbuild knows: the built-in `shell` plus the ML kinds.
-pub fn registry() -> action::Registry {
-    action::Registry::builtin()
+pub fn registry() -> engine::action::Registry {
+    engine::action::Registry::builtin()
 }

@@ -5,15 +5,15 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use super::{Cli, Command, GlobalOptions};
-use crate::action::{BuildOptions, CancelFlag, Registry};
-use crate::error::{Error, Result, exit_code};
-use crate::execute::Executor;
-use crate::graph::Graph;
-use crate::plan::{ItemState, Plan, Planner};
-use crate::recipe::Recipes;
-use crate::report::{Event, HumanReporter, JsonReporter, Reporter};
-use crate::store::Store;
-use crate::store::lock::LockMode;
+use cpbuild_engine::action::{BuildOptions, CancelFlag, Registry};
+use cpbuild_engine::error::{Error, Result, exit_code};
+use cpbuild_engine::execute::Executor;
+use cpbuild_engine::graph::Graph;
+use cpbuild_engine::plan::{ItemState, Plan, Planner};
+use cpbuild_engine::recipe::Recipes;
+use cpbuild_engine::report::{Event, HumanReporter, JsonReporter, Reporter};
+use cpbuild_engine::store::Store;
+use cpbuild_engine::store::lock::LockMode;
 
 /// A loaded project: recipes, graph, store location.
 struct Project {
@@ -67,7 +67,7 @@ impl Project {
     }
 
     fn store_display(&self) -> String {
-        crate::recipe::display_relative(&self.root, &self.store_dir)
+        cpbuild_engine::recipe::display_relative(&self.root, &self.store_dir)
             .display()
             .to_string()
     }
@@ -341,7 +341,11 @@ fn show(global: &GlobalOptions, target: &str) -> Result<i32> {
             "manifest": manifest,
             "run": store.read_run(&item.key),
         });
-        let _ = write!(out, "{}", crate::util::canonical::to_pretty(&value));
+        let _ = write!(
+            out,
+            "{}",
+            cpbuild_engine::util::canonical::to_pretty(&value)
+        );
     }
     Ok(exit_code::SUCCESS)
 }
@@ -350,7 +354,7 @@ fn show(global: &GlobalOptions, target: &str) -> Result<i32> {
 fn live_keys(project: &Project, store: &Store) -> Result<BTreeSet<String>> {
     let mut profiles: Vec<String> = project.recipes.profiles.keys().cloned().collect();
     if profiles.is_empty() {
-        profiles.push(crate::recipe::DEFAULT_PROFILE.to_string());
+        profiles.push(cpbuild_engine::recipe::DEFAULT_PROFILE.to_string());
     }
     let mut keys = BTreeSet::new();
     for profile in profiles {
@@ -403,7 +407,8 @@ fn gc(global: &GlobalOptions) -> Result<i32> {
     {
         let key = entry.file_name().to_string_lossy().into_owned();
         if !store.bundle_path(&key).exists() {
-            crate::util::fs::remove_tree(&entry.path()).map_err(|e| Error::io(entry.path(), e))?;
+            cpbuild_engine::util::fs::remove_tree(&entry.path())
+                .map_err(|e| Error::io(entry.path(), e))?;
         }
     }
     store.remove_scratch()?;
@@ -429,7 +434,7 @@ fn human_bytes(bytes: u64) -> String {
 }
 
 fn store_size(dir: &Path) -> u64 {
-    crate::util::fs::walk(dir)
+    cpbuild_engine::util::fs::walk(dir)
         .unwrap_or_default()
         .iter()
         .filter_map(|p| std::fs::symlink_metadata(p).ok())
@@ -481,7 +486,7 @@ fn clean(global: &GlobalOptions, yes: bool) -> Result<i32> {
         LockMode::Exclusive,
         wait_message(reporter.as_ref(), &store_dir.display().to_string()),
     )?;
-    crate::util::fs::remove_tree(&store_dir).map_err(|e| Error::io(&store_dir, e))?;
+    cpbuild_engine::util::fs::remove_tree(&store_dir).map_err(|e| Error::io(&store_dir, e))?;
     println!(
         "cpbuild clean: removed `{}` ({bundles} bundles, {size})",
         store_dir.display()

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::error::{Error, exit_code};
+use cpbuild_engine::error::{Error, exit_code};
 
 /// make for reproducible ML artifacts.
 #[derive(Debug, Parser)]
@@ -38,7 +38,7 @@ pub struct GlobalOptions {
     pub directory: Option<PathBuf>,
 
     /// The profile whose variables fill the recipes.
-    #[arg(long, value_name = "NAME", default_value = crate::recipe::DEFAULT_PROFILE, global = true)]
+    #[arg(long, value_name = "NAME", default_value = cpbuild_engine::recipe::DEFAULT_PROFILE, global = true)]
     pub profile: String,
 
     /// The store directory (relative paths are relative to the project root).

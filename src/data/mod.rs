@@ -1,3 +1,4 @@
-//! Data loaders: the real THINGS behavioural files.
+//! Data: the real THINGS behavioural files and the embedded things-synth image world.
 
+pub mod synth;
 pub mod things;

@@ -8,8 +8,15 @@
 
 pub mod clip;
 pub mod dora;
+pub mod early_stopping;
 mod error;
 pub mod hba;
+pub mod perturbation;
+pub mod results;
+pub mod rsa;
+pub mod split;
+pub mod streams;
+pub mod tokenizer;
 pub mod weights;
 
 pub use clip::{ClipConfig, ClipModel, ClipTextConfig, ClipVisionConfig, OutProjWeights};

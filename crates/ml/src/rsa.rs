@@ -328,9 +328,9 @@ mod tests {
 
     use super::*;
 
-    /// Root of the cpbuild repository.
+    /// Root of the cpbuild repository (this crate is `crates/ml`).
     fn repo_root() -> PathBuf {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
     }
 
     /// The rows of a SPoSE CSV (header `,image_name,0..65`) as f64, parsed here so that this

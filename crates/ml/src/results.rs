@@ -83,7 +83,7 @@ pub fn to_csv(rows: &[EpochResult], perturbed: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ml::perturbation::PerturbationKind;
+    use crate::perturbation::PerturbationKind;
 
     #[test]
     fn columns_are_the_papers() {

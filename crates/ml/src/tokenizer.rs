@@ -504,9 +504,9 @@ mod tests {
 
     use super::*;
 
-    /// Root of the cpbuild repository.
+    /// Root of the cpbuild repository (this crate is `crates/ml`).
     fn repo_root() -> PathBuf {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
     }
 
     fn clip_tokenizer() -> Tokenizer {
