@@ -61,7 +61,7 @@ pub struct GlobalOptions {
     #[arg(short = 'n', long, global = true)]
     pub dry_run: bool,
 
-    /// Rebuild every requested target and its dependencies, fresh or not.
+    /// Rebuild the requested targets even if fresh (dependencies only if they are dirty).
     #[arg(short = 'B', long, global = true)]
     pub always_make: bool,
 

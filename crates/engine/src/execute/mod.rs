@@ -347,10 +347,6 @@ impl Executor<'_> {
             materialize::worktree(&directory, &manifest, self.project_root)?;
             return Ok(WorkResult::BuiltElsewhere);
         }
-        if forced {
-            // `-B` replaces the bundle: take the old one out of the way first.
-            self.store.remove(&item.key)?;
-        }
         let mut deps = BTreeMap::new();
         for dep in &target.deps {
             let dep_item = plan.item(*dep).ok_or_else(|| {

@@ -113,7 +113,8 @@ pub struct Planner<'a> {
     pub project_root: &'a Path,
     /// Build options (actions may hash some into their keys).
     pub options: &'a BuildOptions,
-    /// `-B`: every target is dirty.
+    /// `-B`: the requested targets (not their dependencies) are dirty even when fresh. Rebuilding
+    /// a figure must not retrain every run below it; dependencies rebuild only if they are dirty.
     pub force: bool,
 }
 
@@ -121,6 +122,11 @@ impl Planner<'_> {
     /// Evaluates the closure of `roots`.
     pub fn plan(&self, roots: &[TargetId]) -> Result<Plan> {
         let order = self.graph.closure(roots);
+        let forced: std::collections::HashSet<TargetId> = if self.force {
+            roots.iter().copied().collect()
+        } else {
+            Default::default()
+        };
         let mut items: Vec<PlanItem> = Vec::with_capacity(order.len());
         let mut index: HashMap<TargetId, usize> = HashMap::with_capacity(order.len());
         let mut hashes: HashMap<PathBuf, String> = HashMap::new();
@@ -171,7 +177,9 @@ impl Planner<'_> {
             };
             let key = fingerprint.key();
             let state = match self.store.state(&key) {
-                BundleState::Valid if self.force => ItemState::Dirty(vec![DirtyReason::Forced]),
+                BundleState::Valid if forced.contains(&id) => {
+                    ItemState::Dirty(vec![DirtyReason::Forced])
+                }
                 BundleState::Valid => ItemState::Fresh,
                 BundleState::Corrupt(detail) => {
                     ItemState::Dirty(vec![DirtyReason::BundleCorrupt { detail }])

@@ -215,6 +215,18 @@ impl Store {
             .join(format!("{key}.{}.tar.zst", std::process::id()));
         let sha = bundle::write(manifest, &staging.join("files"), &temporary)
             .map_err(|e| Error::store(e.to_string()))?;
+        // A rebuild (`-B`) replaces an existing bundle: move the old one aside first, so that
+        // no moment has the new sha256 recorded beside the old bundle.
+        let destination = self.bundle_path(key);
+        if destination.exists() {
+            let _ = std::fs::remove_file(self.stamp_path(key));
+            let aside = self
+                .root
+                .join("tmp")
+                .join(format!("{key}.{}.old.tar.zst", std::process::id()));
+            std::fs::rename(&destination, &aside).map_err(|e| Error::io(&destination, e))?;
+            let _ = std::fs::remove_file(&aside);
+        }
         crate::util::fs::write_atomic(
             &self.sha_path(key),
             format!("{sha}  {key}.tar.zst\n").as_bytes(),
@@ -224,7 +236,6 @@ impl Store {
             std::fs::set_permissions(&temporary, std::fs::Permissions::from_mode(0o444))
                 .map_err(|e| Error::io(&temporary, e))?;
         }
-        let destination = self.bundle_path(key);
         std::fs::rename(&temporary, &destination).map_err(|e| Error::io(&destination, e))?;
         crate::util::fs::sync_dir(&self.root.join("bundles"))?;
         if let Ok(metadata) = std::fs::metadata(&destination) {
