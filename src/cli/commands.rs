@@ -105,6 +105,27 @@ pub fn run(cli: Cli) -> Result<i32> {
         Some(Command::Graph { target, dot }) => graph(&global, target.as_deref(), dot),
         Some(Command::Status { targets }) => status(&global, &targets),
         Some(Command::Show { target }) => show(&global, &target),
+        Some(Command::Archive {
+            targets,
+            version,
+            output,
+            figures_only,
+            build,
+            timings,
+        }) => archive(
+            &global,
+            &ArchiveOptions {
+                targets,
+                version,
+                output,
+                figures_only,
+                build,
+                timings,
+            },
+        ),
+        Some(Command::VerifyArchive { file }) => verify_archive(&file),
+        Some(Command::Import { file }) => import(&global, &file),
+        Some(Command::Report { targets }) => report(&global, &targets),
         Some(Command::Gc) => gc(&global),
         Some(Command::Clean { yes }) => clean(&global, yes),
     }
@@ -122,6 +143,11 @@ fn wait_message(reporter: &dyn Reporter, store: &str) -> impl FnOnce(Option<u32>
 fn build(global: &GlobalOptions, targets: &[String]) -> Result<i32> {
     let project = Project::load(global)?;
     let roots = project.graph.resolve_all(targets)?;
+    build_roots(global, &project, &roots)
+}
+
+fn build_roots(global: &GlobalOptions, project: &Project, roots: &[usize]) -> Result<i32> {
+    let roots = roots.to_vec();
     let reporter = reporter(global);
     let store = project.store()?;
     let _store_lock = store.lock(
@@ -491,5 +517,259 @@ fn clean(global: &GlobalOptions, yes: bool) -> Result<i32> {
         "cpbuild clean: removed `{}` ({bundles} bundles, {size})",
         store_dir.display()
     );
+    Ok(exit_code::SUCCESS)
+}
+
+struct ArchiveOptions {
+    targets: Vec<String>,
+    version: String,
+    output: Option<PathBuf>,
+    figures_only: bool,
+    build: bool,
+    timings: bool,
+}
+
+impl Project {
+    fn name(&self) -> String {
+        match &self.recipes.project {
+            Some((name, _)) => name.clone(),
+            None => self
+                .root
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "project".into()),
+        }
+    }
+
+    /// Every target the roots depend on, as the archive records them; refuses dirty ones.
+    fn archived_targets(
+        &self,
+        store: &Store,
+        roots: &[usize],
+        timings: bool,
+    ) -> Result<std::collections::BTreeMap<String, cpbuild_engine::archive::ArchivedTarget>> {
+        let plan = self.planner(store, false).plan(roots)?;
+        let dirty: Vec<String> = plan
+            .items
+            .iter()
+            .filter_map(|item| match &item.state {
+                ItemState::Dirty(reasons) => {
+                    let text: Vec<String> = reasons.iter().map(ToString::to_string).collect();
+                    Some(format!(
+                        "  - `{}`: {}",
+                        self.graph.target(item.id).spec.name,
+                        text.join("; ")
+                    ))
+                }
+                ItemState::Fresh => None,
+            })
+            .collect();
+        if !dirty.is_empty() {
+            return Err(Error::Usage {
+                message: format!(
+                    "{} target{} must be built first:\n{}",
+                    dirty.len(),
+                    if dirty.len() == 1 { "" } else { "s" },
+                    dirty.join("\n")
+                ),
+                help: Some("build them (`cpbuild TARGET...`), or pass `--build`".into()),
+            });
+        }
+        let mut targets = std::collections::BTreeMap::new();
+        for item in &plan.items {
+            let spec = &self.graph.target(item.id).spec;
+            let (_, manifest) = store.unpacked(&item.key)?;
+            let bundle_sha256 = store.recorded_sha(&item.key).ok_or_else(|| {
+                Error::store(format!(
+                    "the bundle of `{}` has no recorded sha256",
+                    spec.name
+                ))
+            })?;
+            let seconds = if timings {
+                store.read_run(&item.key).map(|r| r.finished - r.started)
+            } else {
+                None
+            };
+            targets.insert(
+                spec.name.clone(),
+                cpbuild_engine::archive::ArchivedTarget {
+                    key: item.key.clone(),
+                    fingerprint: manifest.fingerprint,
+                    bundle_sha256,
+                    machine: manifest.machine,
+                    info: manifest.info,
+                    files: manifest.files,
+                    requested: roots.contains(&item.id),
+                    description: spec.description.clone(),
+                    seconds,
+                },
+            );
+        }
+        Ok(targets)
+    }
+
+    fn requested_names(&self, roots: &[usize]) -> Vec<String> {
+        let mut names: Vec<String> = roots
+            .iter()
+            .map(|&id| self.graph.target(id).spec.name.clone())
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+}
+
+fn archive(global: &GlobalOptions, options: &ArchiveOptions) -> Result<i32> {
+    use cpbuild_engine::archive::{self, ArchiveManifest, Mode};
+    if !archive::valid_version(&options.version) {
+        return Err(Error::Usage {
+            message: format!("`--version {}` is not a version", options.version),
+            help: Some("write `X.Y.Z`, e.g. `--version 1.0.0`".into()),
+        });
+    }
+    let project = Project::load(global)?;
+    let roots = project.graph.resolve_all(&options.targets)?;
+    if options.build {
+        // Everything below the roots must be in the store, not just what a build needs.
+        let closure = project.graph.closure(&roots);
+        let code = build_roots(global, &project, &closure)?;
+        if code != exit_code::SUCCESS {
+            return Ok(code);
+        }
+    }
+    let store = project.store()?;
+    let reporter = reporter(global);
+    let _store_lock = store.lock(
+        LockMode::Shared,
+        wait_message(reporter.as_ref(), &project.store_display()),
+    )?;
+    let targets = project.archived_targets(&store, &roots, options.timings)?;
+    let name = project.name();
+    let manifest = ArchiveManifest {
+        format: archive::FORMAT,
+        project: name.clone(),
+        version: options.version.clone(),
+        cpbuild: cpbuild_engine::VERSION.to_string(),
+        profile: global.profile.clone(),
+        mode: if options.figures_only {
+            Mode::FiguresOnly
+        } else {
+            Mode::Full
+        },
+        requested: project.requested_names(&roots),
+        targets,
+        files: Default::default(),
+        root_hash: String::new(),
+    };
+    let recipes = project
+        .recipes
+        .files
+        .iter()
+        .map(|file| {
+            let relative = file.display_path.to_string_lossy().into_owned();
+            (relative.clone(), project.root.join(&relative))
+        })
+        .collect();
+    let destination = match &options.output {
+        Some(path) => path.clone(),
+        None => PathBuf::from(format!(
+            "{}.tar.zst",
+            archive::top_folder(&name, &options.version)
+        )),
+    };
+    let (sha, manifest) = archive::write::write(
+        archive::write::Request {
+            manifest,
+            store: &store,
+            recipes,
+        },
+        &destination,
+    )?;
+    let size = std::fs::metadata(&destination)
+        .map(|m| m.len())
+        .unwrap_or(0);
+    println!(
+        "cpbuild archive: wrote `{}` ({}, {} targets, {} files)\n  sha256 {sha}\n  root hash {}",
+        destination.display(),
+        human_bytes(size),
+        manifest.targets.len(),
+        manifest.files.len() + 1,
+        manifest.root_hash
+    );
+    Ok(exit_code::SUCCESS)
+}
+
+fn verify_archive(file: &Path) -> Result<i32> {
+    match cpbuild_engine::archive::verify::verify(file) {
+        Ok(verified) => {
+            println!(
+                "cpbuild verify-archive: `{}` is intact: {} members, {} uncompressed, {} targets, root hash {}",
+                file.display(),
+                verified.members,
+                human_bytes(verified.bytes),
+                verified.manifest.targets.len(),
+                verified.manifest.root_hash
+            );
+            Ok(exit_code::SUCCESS)
+        }
+        Err(problems) => Err(Error::store(format!(
+            "archive `{}` failed verification ({} problem{}):\n{}",
+            file.display(),
+            problems.0.len(),
+            if problems.0.len() == 1 { "" } else { "s" },
+            problems
+                .0
+                .iter()
+                .map(|p| format!("  - {p}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        ))),
+    }
+}
+
+fn import(global: &GlobalOptions, file: &Path) -> Result<i32> {
+    let project = Project::load(global)?;
+    let store = project.store()?;
+    let reporter = reporter(global);
+    let _store_lock = store.lock(
+        LockMode::Shared,
+        wait_message(reporter.as_ref(), &project.store_display()),
+    )?;
+    let imported = cpbuild_engine::archive::import::import(file, &store)?;
+    println!(
+        "cpbuild import: `{}` verified; {} bundle{} added, {} already present (profile `{}`)",
+        file.display(),
+        imported.added,
+        if imported.added == 1 { "" } else { "s" },
+        imported.present,
+        imported.profile
+    );
+    if imported.profile != global.profile {
+        println!(
+            "  note: the archive was built under profile `{}`: use `--profile {}`",
+            imported.profile, imported.profile
+        );
+    }
+    Ok(exit_code::SUCCESS)
+}
+
+fn report(global: &GlobalOptions, targets: &[String]) -> Result<i32> {
+    use cpbuild_engine::archive::{self, ArchiveManifest, Mode};
+    let project = Project::load(global)?;
+    let roots = project.graph.resolve_all(targets)?;
+    let store = project.store()?;
+    let manifest = ArchiveManifest {
+        format: archive::FORMAT,
+        project: project.name(),
+        version: "local".into(),
+        cpbuild: cpbuild_engine::VERSION.to_string(),
+        profile: global.profile.clone(),
+        mode: Mode::Full,
+        requested: project.requested_names(&roots),
+        targets: project.archived_targets(&store, &roots, true)?,
+        files: Default::default(),
+        root_hash: String::new(),
+    };
+    print!("{}", archive::report::reproducibility_report(&manifest));
     Ok(exit_code::SUCCESS)
 }

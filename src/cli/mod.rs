@@ -16,7 +16,7 @@ use cpbuild_engine::error::{Error, exit_code};
     version,
     about = "make for reproducible ML artifacts: content-addressed, byte-reproducible bundles",
     args_conflicts_with_subcommands = true,
-    after_help = "Exit codes: 0 success, 1 a target failed, 2 usage or recipe error, 3 store error, 130 interrupted."
+    after_help = "Exit codes: 0 success, 1 a target failed, 2 usage or recipe error, 3 store or archive error, 130 interrupted."
 )]
 pub struct Cli {
     /// Targets to build (default: the recipes' `default` list).
@@ -107,6 +107,43 @@ pub enum Command {
     Show {
         /// The target.
         target: String,
+    },
+    /// Write a versioned, self-verifying publication archive of targets and all they depend on.
+    Archive {
+        /// Targets to archive (default: the defaults).
+        #[arg(value_name = "TARGET")]
+        targets: Vec<String>,
+        /// The archive's version, `X.Y.Z`.
+        #[arg(long, value_name = "X.Y.Z")]
+        version: String,
+        /// Where to write it (default: `cpbuild-<project>-<version>.tar.zst` in the current directory).
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Only the figure outputs and the runs' metrics, no checkpoints.
+        #[arg(long)]
+        figures_only: bool,
+        /// Build what is missing or out of date first, instead of refusing.
+        #[arg(long)]
+        build: bool,
+        /// Include wall-clock build times (the archive then differs between stores).
+        #[arg(long)]
+        timings: bool,
+    },
+    /// Re-hash every member of an archive and check its manifest.
+    VerifyArchive {
+        /// The archive.
+        file: PathBuf,
+    },
+    /// Load an archive's bundles into the store (after verifying it).
+    Import {
+        /// The archive.
+        file: PathBuf,
+    },
+    /// The reproducibility report of built targets: runs, seeds, splits, epochs, compute.
+    Report {
+        /// Targets (default: the defaults).
+        #[arg(value_name = "TARGET")]
+        targets: Vec<String>,
     },
     /// Remove bundles that no current target (in any profile) references.
     Gc,

@@ -2,6 +2,7 @@
 
 mod support;
 
+mod archive;
 mod build;
 mod concurrency;
 mod recipe_errors;

@@ -15,6 +15,7 @@
 //! binary; every test of this crate runs on the built-in `shell` kind or small fakes.
 
 pub mod action;
+pub mod archive;
 pub mod error;
 pub mod execute;
 pub mod graph;

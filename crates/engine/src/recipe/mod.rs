@@ -92,6 +92,8 @@ pub struct Recipes {
     pub profiles: BTreeMap<String, Profile>,
     /// The default target list, with the location of its declaration.
     pub default: Option<(Vec<String>, Location)>,
+    /// The project's name (`project = "..."`), used to name archives.
+    pub project: Option<(String, Location)>,
 }
 
 impl Recipes {
@@ -146,6 +148,7 @@ impl Recipes {
             entries: Vec::new(),
             profiles: BTreeMap::new(),
             default: None,
+            project: None,
         };
         for (file_id, file) in files.iter().enumerate() {
             let document = toml::de::DeTable::parse(&file.text).map_err(|e| {
@@ -194,6 +197,7 @@ impl Recipes {
         for (key, entry) in top {
             match key.as_str() {
                 "default" => self.add_default(file, &entry)?,
+                "project" => self.add_project(file, &entry)?,
                 "profile" => self.add_profiles(&entry)?,
                 "target" => self.add_targets(file, &entry)?,
                 other => {
@@ -201,7 +205,7 @@ impl Recipes {
                         location: self.location(file, &entry.key_span),
                         message: format!("unknown top-level key `{other}`"),
                         help: Some(
-                            "a recipe file holds `default = [...]`, `[profile.NAME]` and `[target.NAME]` tables"
+                            "a recipe file holds `project = \"...\"`, `default = [...]`, `[profile.NAME]` and `[target.NAME]` tables"
                                 .into(),
                         ),
                     });
@@ -222,6 +226,30 @@ impl Recipes {
         }
         let names = string_list(self, &entry.node, "`default`")?;
         self.default = Some((names.into_iter().map(|(s, _)| s).collect(), location));
+        Ok(())
+    }
+
+    fn add_project(&mut self, file: node::FileId, entry: &TableEntry) -> Result<()> {
+        let location = self.location(file, &entry.key_span);
+        if let Some((_, first)) = &self.project {
+            return Err(Error::Recipe {
+                location,
+                message: "the project name is declared twice".into(),
+                help: Some(format!("it is already declared at {first}; keep one")),
+            });
+        }
+        let name = entry
+            .node
+            .as_str()
+            .filter(|n| crate::graph::valid_name(n))
+            .ok_or_else(|| {
+                self.error_at(
+                    &entry.node,
+                    "`project` must be a name of letters, digits and `_ - . + =`".into(),
+                    Some("write e.g. `project = \"critical-periods\"`".into()),
+                )
+            })?;
+        self.project = Some((name.to_string(), location));
         Ok(())
     }
 

@@ -1,20 +1,17 @@
 //! Bundles: byte-reproducible zstd tarballs.
 //!
-//! Entries are `manifest.json` first, then every file under `files/` in sorted path order; no
-//! directory entries; mtime 0, uid/gid 0, no user or group names, mode 0644 (0755 for
-//! executables); zstd level 3, single-threaded, with a frame checksum. The same content
-//! therefore always gives the same bytes and the same sha256.
+//! Entries are `manifest.json` first, then every file under `files/` in sorted path order,
+//! written by [`tarball::Writer`] (fixed metadata, zstd level 3): the same content therefore
+//! always gives the same bytes and the same sha256.
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{BufWriter, Read, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use super::manifest::{FileEntry, Manifest};
 use crate::action::shell::check_relative_path;
-
-/// zstd compression level of bundles (part of the byte format: do not change lightly).
-pub const ZSTD_LEVEL: i32 = 3;
+use crate::util::tarball;
 
 /// The name of the manifest member.
 pub const MANIFEST: &str = "manifest.json";
@@ -62,11 +59,6 @@ pub fn scan_files(files_dir: &Path) -> Result<BTreeMap<String, FileEntry>, Bundl
     Ok(files)
 }
 
-fn is_executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o111 != 0)
-}
-
 /// Writes the bundle for `manifest` and the files under `files_dir` to `destination`, and
 /// returns its sha256. The file is fsynced before returning.
 pub fn write(
@@ -74,61 +66,28 @@ pub fn write(
     files_dir: &Path,
     destination: &Path,
 ) -> Result<String, BundleError> {
-    let file = File::create(destination).map_err(|e| io_error("create", destination, e))?;
-    let mut encoder = zstd::Encoder::new(BufWriter::new(file), ZSTD_LEVEL)
-        .map_err(|e| io_error("compress", destination, e))?;
-    encoder
-        .include_checksum(true)
-        .map_err(|e| io_error("compress", destination, e))?;
-    let mut builder = tar::Builder::new(encoder);
-    builder.mode(tar::HeaderMode::Deterministic);
+    let mut writer =
+        tarball::Writer::create(destination).map_err(|e| io_error("create", destination, e))?;
     let manifest_text = crate::util::canonical::to_pretty(
         &serde_json::to_value(manifest).expect("manifests always serialise"),
     );
-    let append =
-        |builder: &mut tar::Builder<_>, name: &str, size: u64, mode: u32, data: &mut dyn Read| {
-            let mut header = tar::Header::new_gnu();
-            header.set_size(size);
-            header.set_mode(mode);
-            header.set_mtime(0);
-            header.set_uid(0);
-            header.set_gid(0);
-            header.set_entry_type(tar::EntryType::Regular);
-            builder
-                .append_data(&mut header, name, data)
-                .map_err(|e| io_error("write", destination, e))
-        };
-    append(
-        &mut builder,
-        MANIFEST,
-        manifest_text.len() as u64,
-        0o644,
-        &mut manifest_text.as_bytes(),
-    )?;
-    for (relative, entry) in &manifest.files {
-        let path = files_dir.join(relative);
-        let mut source = File::open(&path).map_err(|e| io_error("read", &path, e))?;
-        let mode = if is_executable(&path) { 0o755 } else { 0o644 };
-        append(
-            &mut builder,
-            &format!("files/{relative}"),
-            entry.size,
-            mode,
-            &mut source,
-        )?;
-    }
-    let encoder = builder
-        .into_inner()
+    writer
+        .append(
+            MANIFEST,
+            manifest_text.len() as u64,
+            false,
+            &mut manifest_text.as_bytes(),
+        )
         .map_err(|e| io_error("write", destination, e))?;
-    let writer = encoder
+    for relative in manifest.files.keys() {
+        let path = files_dir.join(relative);
+        writer
+            .append_file(&format!("files/{relative}"), &path)
+            .map_err(|e| io_error("write", &path, e))?;
+    }
+    writer
         .finish()
-        .map_err(|e| io_error("compress", destination, e))?;
-    let file = writer
-        .into_inner()
-        .map_err(|e| io_error("write", destination, e.into_error()))?;
-    file.sync_all()
-        .map_err(|e| io_error("sync", destination, e))?;
-    drop(file);
+        .map_err(|e| io_error("write", destination, e))?;
     crate::util::hash::file(destination)
         .map(|(sha, _)| sha)
         .map_err(|e| io_error("read", destination, e))
@@ -137,9 +96,7 @@ pub fn write(
 /// Unpacks `bundle` into `destination` (which must not exist), verifying every member against
 /// the manifest. Returns the manifest.
 pub fn unpack(bundle: &Path, destination: &Path) -> Result<Manifest, BundleError> {
-    let file = File::open(bundle).map_err(|e| io_error("open", bundle, e))?;
-    let decoder = zstd::Decoder::new(file).map_err(|e| io_error("decompress", bundle, e))?;
-    let mut archive = tar::Archive::new(decoder);
+    let mut archive = tarball::open(bundle).map_err(|e| io_error("open", bundle, e))?;
     std::fs::create_dir_all(destination).map_err(|e| io_error("create", destination, e))?;
     let mut manifest: Option<Manifest> = None;
     let mut seen: BTreeMap<String, FileEntry> = BTreeMap::new();

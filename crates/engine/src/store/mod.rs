@@ -299,6 +299,65 @@ impl Store {
         Ok((directory, manifest))
     }
 
+    /// The sha256 recorded beside `key`'s bundle.
+    pub fn recorded_sha(&self, key: &str) -> Option<String> {
+        let text = std::fs::read_to_string(self.sha_path(key)).ok()?;
+        text.split_whitespace().next().map(str::to_string)
+    }
+
+    /// Adds a bundle read from `reader` (an archive member) whose sha256 must be `sha256`;
+    /// committed atomically like a built one. The caller holds the store lock.
+    pub fn import_bundle(
+        &self,
+        key: &str,
+        sha256: &str,
+        reader: &mut dyn std::io::Read,
+    ) -> Result<()> {
+        let _lock = self.lock_key(key, |_| {})?;
+        let temporary = self
+            .root
+            .join("tmp")
+            .join(format!("{key}.{}.import.tar.zst", std::process::id()));
+        let result = (|| -> std::io::Result<String> {
+            let mut file = std::fs::File::create(&temporary)?;
+            let mut tee = HashingWriter {
+                inner: &mut file,
+                hasher: <sha2::Sha256 as sha2::Digest>::new(),
+            };
+            std::io::copy(reader, &mut tee)?;
+            let sha = hex::encode(sha2::Digest::finalize(tee.hasher));
+            file.sync_all()?;
+            Ok(sha)
+        })();
+        let actual = match result {
+            Ok(sha) => sha,
+            Err(e) => {
+                let _ = std::fs::remove_file(&temporary);
+                return Err(Error::io(&temporary, e));
+            }
+        };
+        if actual != sha256 {
+            let _ = std::fs::remove_file(&temporary);
+            return Err(Error::store(format!(
+                "bundle {key} from the archive has sha256 {actual}, expected {sha256}"
+            )));
+        }
+        crate::util::fs::write_atomic(
+            &self.sha_path(key),
+            format!("{actual}  {key}.tar.zst\n").as_bytes(),
+        )?;
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&temporary, std::fs::Permissions::from_mode(0o444))
+                .map_err(|e| Error::io(&temporary, e))?;
+        }
+        let destination = self.bundle_path(key);
+        std::fs::rename(&temporary, &destination).map_err(|e| Error::io(&destination, e))?;
+        crate::util::fs::sync_dir(&self.root.join("bundles"))?;
+        let _ = crate::util::fs::remove_tree(&self.unpacked_path(key));
+        Ok(())
+    }
+
     /// The fingerprint last built for `target` under `profile`.
     pub fn read_record(&self, profile: &str, target: &str) -> Option<Fingerprint> {
         let text = std::fs::read_to_string(self.record_path(profile, target)).ok()?;
@@ -363,6 +422,23 @@ impl Store {
             std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         }
         Ok(())
+    }
+}
+
+struct HashingWriter<'a, W: std::io::Write> {
+    inner: &'a mut W,
+    hasher: sha2::Sha256,
+}
+
+impl<W: std::io::Write> std::io::Write for HashingWriter<'_, W> {
+    fn write(&mut self, buffer: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buffer)?;
+        sha2::Digest::update(&mut self.hasher, &buffer[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
     }
 }
 

@@ -4,3 +4,4 @@ pub mod canonical;
 pub mod fs;
 pub mod hash;
 pub mod process;
+pub mod tarball;

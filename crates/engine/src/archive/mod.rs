@@ -1,0 +1,136 @@
+//! Publication archives: one versioned, self-verifying, byte-reproducible file holding what a
+//! reviewer needs to check every number without retraining, and to rebuild what they doubt.
+//!
+//! ```text
+//! cpbuild-<project>-<version>/MANIFEST.json         first member: every file's size and sha256,
+//!                                                   every target's key, params, deps, bundle sha256,
+//!                                                   machine and backend, and a root hash
+//! cpbuild-<project>-<version>/README.md             for reviewers: the figures, how to verify, rebuild
+//! cpbuild-<project>-<version>/REPORT.md             the reproducibility report
+//! cpbuild-<project>-<version>/recipes/*.toml        the recipes used
+//! cpbuild-<project>-<version>/bundles/<key>.tar.zst every bundle the targets depend on (full mode)
+//! cpbuild-<project>-<version>/files/<target>/...    tables and metrics only (`--figures-only`)
+//! cpbuild-<project>-<version>/figures/<target>/...  the requested targets' output files
+//! ```
+//!
+//! The archive is written with [`crate::util::tarball`] (fixed metadata, sorted members), and
+//! holds nothing wall-clock unless `--timings` is given: the same inputs give the same bytes,
+//! whichever store built them. Verification is one streaming pass, so archives larger than
+//! memory verify in flat memory.
+
+pub mod import;
+pub mod report;
+pub mod verify;
+pub mod write;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json;
+
+use crate::plan::Fingerprint;
+use crate::store::manifest::{FileEntry, Machine};
+
+/// The archive format version.
+pub const FORMAT: u32 = 1;
+
+/// The name of the manifest member (under the top-level folder).
+pub const MANIFEST: &str = "MANIFEST.json";
+
+/// What an archive holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// Every bundle the targets transitively depend on.
+    Full,
+    /// Only figure outputs and run metrics (tables, JSON, images), no checkpoints.
+    FiguresOnly,
+}
+
+/// One target, as the archive records it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ArchivedTarget {
+    /// Its key.
+    pub key: String,
+    /// Everything that determined it (the key is the sha256 of this).
+    pub fingerprint: Fingerprint,
+    /// The sha256 of its bundle file.
+    pub bundle_sha256: String,
+    /// The machine that built it.
+    pub machine: Machine,
+    /// What its action recorded (backend, device, epochs trained, …).
+    pub info: BTreeMap<String, Json>,
+    /// Its bundle members (path under `files/` → size and sha256).
+    pub files: BTreeMap<String, FileEntry>,
+    /// Whether it was named on the command line (a figure).
+    pub requested: bool,
+    /// Its description from the recipe.
+    pub description: Option<String>,
+    /// Wall-clock seconds of its build (only with `--timings`).
+    pub seconds: Option<f64>,
+}
+
+/// `MANIFEST.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ArchiveManifest {
+    /// [`FORMAT`].
+    pub format: u32,
+    /// The project's name.
+    pub project: String,
+    /// The archive's version (`X.Y.Z`).
+    pub version: String,
+    /// The cpbuild version that wrote it.
+    pub cpbuild: String,
+    /// The profile the targets were built under.
+    pub profile: String,
+    /// Full or figures-only.
+    pub mode: Mode,
+    /// The targets named on the command line.
+    pub requested: Vec<String>,
+    /// Every target the requested ones depend on, by name.
+    pub targets: BTreeMap<String, ArchivedTarget>,
+    /// Every other member (path relative to the top-level folder) → size and sha256.
+    pub files: BTreeMap<String, FileEntry>,
+    /// sha256 of the canonical JSON of this manifest with `root_hash` empty.
+    pub root_hash: String,
+}
+
+impl ArchiveManifest {
+    /// The root hash of this manifest's content.
+    pub fn compute_root_hash(&self) -> String {
+        let mut copy = self.clone();
+        copy.root_hash = String::new();
+        let value = serde_json::to_value(&copy).expect("manifests always serialise");
+        crate::util::hash::bytes(crate::util::canonical::to_string(&value).as_bytes())
+    }
+}
+
+/// The top-level folder of an archive.
+pub fn top_folder(project: &str, version: &str) -> String {
+    format!("cpbuild-{project}-{version}")
+}
+
+/// Whether `version` looks like `X.Y.Z` (digits, optionally a `-suffix`).
+pub fn valid_version(version: &str) -> bool {
+    let core = version.split('-').next().unwrap_or("");
+    let parts: Vec<&str> = core.split('.').collect();
+    parts.len() == 3
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+        && version
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-'))
+}
+
+/// Whether a bundle member is a table or metric that a figures-only archive keeps (as opposed
+/// to checkpoints, weights and optimizer states).
+pub fn is_metric_file(path: &str) -> bool {
+    let lower = path.to_ascii_lowercase();
+    [".csv", ".json", ".txt", ".md", ".svg", ".png"]
+        .iter()
+        .any(|ext| lower.ends_with(ext))
+        && !lower
+            .split('/')
+            .any(|part| part == "epochs" || part == "checkpoints")
+}
