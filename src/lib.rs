@@ -8,11 +8,15 @@
 
 pub mod cli;
 pub mod data;
+pub mod figures;
+pub mod kinds;
 
 pub use cpbuild_engine as engine;
 pub use cpbuild_ml as ml;
 
 /// Every kind this build of cpbuild knows: the built-in `shell` plus the ML kinds.
 pub fn registry() -> engine::action::Registry {
-    engine::action::Registry::builtin()
+    let mut registry = engine::action::Registry::builtin();
+    registry.register(std::sync::Arc::new(kinds::train_hba::TrainHba));
+    registry
 }

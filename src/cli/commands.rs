@@ -98,8 +98,12 @@ fn reporter(global: &GlobalOptions) -> Box<dyn Reporter> {
 /// Runs the parsed command line; returns the exit code.
 pub fn run(cli: Cli) -> Result<i32> {
     let global = cli.global.clone();
+    if cli.print_version {
+        println!("cpbuild {}", cpbuild_engine::VERSION);
+        return Ok(exit_code::SUCCESS);
+    }
     match cli.command {
-        None => build(&global, &cli.targets),
+        None => build(&global, &[]),
         Some(Command::Build { targets }) => build(&global, &targets),
         Some(Command::List { kinds }) => list(&global, kinds),
         Some(Command::Graph { target, dot }) => graph(&global, target.as_deref(), dot),

@@ -14,14 +14,15 @@ use cpbuild_engine::error::{Error, exit_code};
 #[command(
     name = "cpbuild",
     version,
+    disable_version_flag = true,
     about = "make for reproducible ML artifacts: content-addressed, byte-reproducible bundles",
-    args_conflicts_with_subcommands = true,
+    override_usage = "cpbuild [OPTIONS] [TARGET]...\n       cpbuild [OPTIONS] <COMMAND>",
     after_help = "Exit codes: 0 success, 1 a target failed, 2 usage or recipe error, 3 store or archive error, 130 interrupted."
 )]
 pub struct Cli {
-    /// Targets to build (default: the recipes' `default` list).
-    #[arg(value_name = "TARGET")]
-    pub targets: Vec<String>,
+    /// Print the version.
+    #[arg(short = 'V', long = "version")]
+    pub print_version: bool,
 
     #[command(flatten)]
     pub global: GlobalOptions,
@@ -157,7 +158,7 @@ pub enum Command {
 
 /// Runs cpbuild with the process's arguments; returns the exit code.
 pub fn main() -> i32 {
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::try_parse_from(with_default_command(std::env::args_os().collect())) {
         Ok(cli) => cli,
         Err(error) => {
             let code = if error.use_stderr() {
@@ -176,6 +177,43 @@ pub fn main() -> i32 {
             error.exit_code()
         }
     }
+}
+
+/// Options that take a value (so the word after them is not a target or command).
+const VALUE_OPTIONS: &[&str] = &["-C", "--directory", "--profile", "--store", "-j", "--jobs"];
+
+/// Make-style targets: `cpbuild [OPTIONS] fig4 fig3` means `cpbuild [OPTIONS] build fig4 fig3`.
+/// The first word that is neither an option, an option's value nor a command starts the
+/// targets, and `build` is inserted before it. (A target named like a command is built with
+/// `cpbuild build NAME`.)
+pub fn with_default_command(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    use clap::CommandFactory;
+    let command = Cli::command();
+    let is_command = |word: &str| {
+        command
+            .get_subcommands()
+            .any(|c| c.get_name() == word || c.get_all_aliases().any(|a| a == word))
+            || word == "help"
+    };
+    let mut index = 1;
+    while index < args.len() {
+        let Some(word) = args[index].to_str() else {
+            break;
+        };
+        if word == "--" {
+            break;
+        }
+        if word.starts_with('-') && word.len() > 1 {
+            let takes_value = VALUE_OPTIONS.contains(&word);
+            index += if takes_value { 2 } else { 1 };
+            continue;
+        }
+        if !is_command(word) {
+            args.insert(index, "build".into());
+        }
+        break;
+    }
+    args
 }
 
 fn report_error(error: &Error) {

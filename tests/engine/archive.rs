@@ -1,4 +1,4 @@
-//! Publication archives: `archive`, `verify-archive`, `import`, `report`.
+//! Publication archives: `archive`, `verify-archive`, `import`, `summary`.
 
 use std::io::Read;
 
@@ -9,7 +9,7 @@ fn built_project() -> Project {
     project
         .recipe(&format!("project = \"demo\"\n{THREE_LEVELS}"))
         .file("input.txt", "hello\n");
-    project.run(&["report", "other"]).success();
+    project.run(&["summary", "other"]).success();
     project
 }
 
@@ -52,14 +52,14 @@ fn archives_are_byte_reproducible_across_two_fresh_stores() {
     project
         .recipe(&format!("project = \"demo\"\n{THREE_LEVELS}"))
         .file("input.txt", "hello\n");
-    project.run(&["--store", "one", "report"]).success();
-    project.run(&["--store", "two", "report", "-j1"]).success();
+    project.run(&["--store", "one", "summary"]).success();
+    project.run(&["--store", "two", "summary", "-j1"]).success();
     let a = project
         .run(&[
             "--store",
             "one",
             "archive",
-            "report",
+            "summary",
             "--version",
             "1.2.3",
             "-o",
@@ -72,7 +72,7 @@ fn archives_are_byte_reproducible_across_two_fresh_stores() {
             "--store",
             "two",
             "archive",
-            "report",
+            "summary",
             "--version",
             "1.2.3",
             "-o",
@@ -91,7 +91,7 @@ fn archives_are_byte_reproducible_across_two_fresh_stores() {
     assert!(names.contains(&"cpbuild-demo-1.2.3/README.md".to_string()));
     assert!(names.contains(&"cpbuild-demo-1.2.3/REPORT.md".to_string()));
     assert!(names.contains(&"cpbuild-demo-1.2.3/recipes/main.toml".to_string()));
-    assert!(names.contains(&"cpbuild-demo-1.2.3/figures/report/report.txt".to_string()));
+    assert!(names.contains(&"cpbuild-demo-1.2.3/figures/summary/summary.txt".to_string()));
     assert_eq!(names.iter().filter(|n| n.contains("/bundles/")).count(), 4);
     project.run(&["verify-archive", "a.tar.zst"]).success();
 }
@@ -101,7 +101,7 @@ fn unbuilt_targets_are_refused_with_what_to_build() {
     let project = Project::new();
     project.recipe(THREE_LEVELS).file("input.txt", "hello\n");
     project.run(&["data"]).success();
-    let refused = project.run(&["archive", "report", "--version", "1.0.0"]);
+    let refused = project.run(&["archive", "summary", "--version", "1.0.0"]);
     assert_eq!(refused.code, 2, "{}", refused.stderr);
     assert!(
         refused.stderr.contains("3 targets must be built first"),
@@ -118,13 +118,13 @@ fn unbuilt_targets_are_refused_with_what_to_build() {
         "{}",
         refused.stderr
     );
-    let bad = project.run(&["archive", "report", "--version", "one"]);
+    let bad = project.run(&["archive", "summary", "--version", "one"]);
     assert_eq!(bad.code, 2);
     assert!(bad.stderr.contains("is not a version"), "{}", bad.stderr);
     project
         .run(&[
             "archive",
-            "report",
+            "summary",
             "--version",
             "1.0.0",
             "--build",
@@ -151,7 +151,7 @@ fn damaged_archives_are_detected() {
     project
         .run(&[
             "archive",
-            "report",
+            "summary",
             "--version",
             "1.0.0",
             "-o",
@@ -175,14 +175,14 @@ fn damaged_archives_are_detected() {
     let all = members(&project.path("good.tar.zst"));
     let without: Vec<_> = all
         .iter()
-        .filter(|(name, _)| !name.ends_with("figures/report/report.txt"))
+        .filter(|(name, _)| !name.ends_with("figures/summary/summary.txt"))
         .cloned()
         .collect();
     repack(&project.path("missing.tar.zst"), &without);
     verify_fails(
         &project,
         "missing.tar.zst",
-        "member `figures/report/report.txt` is missing",
+        "member `figures/summary/summary.txt` is missing",
     );
 
     // A member's content changed.
@@ -279,7 +279,7 @@ fn import_fills_a_fresh_store_and_rebuilds_from_imported_runs() {
     project
         .run(&[
             "archive",
-            "report",
+            "summary",
             "--version",
             "2.0.0",
             "-o",
@@ -299,11 +299,15 @@ fn import_fills_a_fresh_store_and_rebuilds_from_imported_runs() {
         "{}",
         imported.stdout
     );
-    let fresh = reviewer.run(&["--json", "report"]).success();
+    let fresh = reviewer.run(&["--json", "summary"]).success();
     assert!(fresh.targets_with("start").is_empty(), "{}", fresh.stdout);
-    assert_eq!(reviewer.read("report.txt"), "HELLO\nHELLO\n6\n");
-    let rebuilt = reviewer.run(&["--json", "-B", "report"]).success();
-    assert_eq!(rebuilt.targets_with("start"), ["report"], "runs are reused");
+    assert_eq!(reviewer.read("summary.txt"), "HELLO\nHELLO\n6\n");
+    let rebuilt = reviewer.run(&["--json", "-B", "summary"]).success();
+    assert_eq!(
+        rebuilt.targets_with("start"),
+        ["summary"],
+        "runs are reused"
+    );
     // A second import adds nothing.
     let again = reviewer
         .run(&["import", archive.to_str().unwrap()])
@@ -321,7 +325,7 @@ fn figures_only_archives_hold_no_bundles_and_are_not_importable() {
     project
         .run(&[
             "archive",
-            "report",
+            "summary",
             "--version",
             "1.0.0",
             "--figures-only",
@@ -351,21 +355,25 @@ fn figures_only_archives_hold_no_bundles_and_are_not_importable() {
 #[test]
 fn report_lists_runs_and_the_checklist() {
     let project = built_project();
-    let report = project.run(&["report", "report"]).success();
-    assert!(report.stdout.contains("## `report`"), "{}", report.stdout);
+    let summary = project.run(&["report", "summary"]).success();
     assert!(
-        report.stdout.contains("runs: 3 (3 × `shell`)"),
+        summary.stdout.contains("## `summary`"),
         "{}",
-        report.stdout
+        summary.stdout
     );
     assert!(
-        report.stdout.contains("NeurIPS reproducibility checklist"),
+        summary.stdout.contains("runs: 3 (3 × `shell`)"),
         "{}",
-        report.stdout
+        summary.stdout
     );
     assert!(
-        report.stdout.contains("compute time on"),
+        summary.stdout.contains("NeurIPS reproducibility checklist"),
         "{}",
-        report.stdout
+        summary.stdout
+    );
+    assert!(
+        summary.stdout.contains("compute time on"),
+        "{}",
+        summary.stdout
     );
 }

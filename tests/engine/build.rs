@@ -14,9 +14,9 @@ fn three_levels_build_then_nothing_runs() {
     let first = project.run(&["--json"]).success();
     assert_eq!(
         first.targets_with("start"),
-        ["data", "left", "report", "right"]
+        ["data", "left", "right", "summary"]
     );
-    assert_eq!(project.read("report.txt"), "HELLO\nHELLO\n6\n");
+    assert_eq!(project.read("summary.txt"), "HELLO\nHELLO\n6\n");
 
     let second = project.run(&["--json"]).success();
     assert!(second.targets_with("start").is_empty(), "{}", second.stdout);
@@ -29,18 +29,18 @@ fn three_levels_build_then_nothing_runs() {
 #[test]
 fn changed_input_rebuilds_exactly_its_dependents() {
     let project = three_levels();
-    project.run(&["report", "other"]).success();
+    project.run(&["summary", "other"]).success();
     project.file("input.txt", "changed\n");
-    let run = project.run(&["--json", "report", "other"]).success();
+    let run = project.run(&["--json", "summary", "other"]).success();
     assert_eq!(
         run.targets_with("start"),
-        ["data", "left", "report", "right"]
+        ["data", "left", "right", "summary"]
     );
-    let explain = project.run(&["-n", "--explain", "report"]).success();
+    let explain = project.run(&["-n", "--explain", "summary"]).success();
     assert!(explain.stderr.contains("nothing to do"));
 
     project.file("input.txt", "again\n");
-    let explain = project.run(&["-n", "report"]).success();
+    let explain = project.run(&["-n", "summary"]).success();
     assert!(
         explain
             .stderr
@@ -55,7 +55,7 @@ fn changed_input_rebuilds_exactly_its_dependents() {
         "{}",
         explain.stderr
     );
-    let status = project.run(&["status", "report", "other"]).success();
+    let status = project.run(&["status", "summary", "other"]).success();
     assert!(status.stdout.contains("fresh  other"), "{}", status.stdout);
     assert!(
         status
@@ -72,7 +72,7 @@ fn changed_param_rebuilds_exactly_its_dependents_and_explains() {
     project.run(&[]).success();
     project.recipe(&THREE_LEVELS.replace("factor = 3", "factor = 4"));
     let run = project.run(&["--json", "--explain"]).success();
-    assert_eq!(run.targets_with("start"), ["left", "report"]);
+    assert_eq!(run.targets_with("start"), ["left", "summary"]);
     let start = run
         .events()
         .into_iter()
@@ -99,7 +99,7 @@ fn profiles_change_params_and_keys() {
     let project = three_levels();
     project.run(&["--profile", "ci"]).success();
     let paper = project.run(&["--json", "--profile", "paper"]).success();
-    assert_eq!(paper.targets_with("start"), ["left", "report"]);
+    assert_eq!(paper.targets_with("start"), ["left", "summary"]);
     assert!(project.read("runs.log").contains("left 10"));
     let back = project.run(&["--json", "--profile", "ci"]).success();
     assert!(
@@ -119,11 +119,11 @@ fn profiles_change_params_and_keys() {
 fn outputs_are_materialised_back_into_the_working_tree() {
     let project = three_levels();
     project.run(&[]).success();
-    std::fs::remove_file(project.path("report.txt")).unwrap();
+    std::fs::remove_file(project.path("summary.txt")).unwrap();
     project.file("left.txt", "tampered");
     let run = project.run(&["--json"]).success();
     assert!(run.targets_with("start").is_empty());
-    assert_eq!(project.read("report.txt"), "HELLO\nHELLO\n6\n");
+    assert_eq!(project.read("summary.txt"), "HELLO\nHELLO\n6\n");
 
     // A fresh clone with the same store gets every output back without running anything.
     let clone = Project::new();
@@ -133,7 +133,7 @@ fn outputs_are_materialised_back_into_the_working_tree() {
         .run(&["--json", "--store", store.to_str().unwrap()])
         .success();
     assert!(run.targets_with("start").is_empty());
-    assert_eq!(clone.read("report.txt"), "HELLO\nHELLO\n6\n");
+    assert_eq!(clone.read("summary.txt"), "HELLO\nHELLO\n6\n");
 }
 
 #[test]
@@ -236,18 +236,18 @@ fn always_make_rebuilds_and_dry_run_runs_nothing() {
     let project = three_levels();
     let dry = project.run(&["-n"]).success();
     assert!(
-        dry.stderr.contains("would run report (never built)"),
+        dry.stderr.contains("would run summary (never built)"),
         "{}",
         dry.stderr
     );
-    assert!(!project.path("report.txt").exists());
+    assert!(!project.path("summary.txt").exists());
     project.run(&[]).success();
     // `-B` rebuilds what was asked for; fresh dependencies are reused.
     let forced = project.run(&["--json", "-B"]).success();
-    assert_eq!(forced.targets_with("start"), ["report"]);
+    assert_eq!(forced.targets_with("start"), ["summary"]);
     assert_eq!(project.read("runs.log").lines().count(), 4);
-    let forced = project.run(&["--json", "-B", "left", "report"]).success();
-    assert_eq!(forced.targets_with("start"), ["left", "report"]);
+    let forced = project.run(&["--json", "-B", "left", "summary"]).success();
+    assert_eq!(forced.targets_with("start"), ["left", "summary"]);
     // The rebuilt bundles verify, and nothing else is dirty.
     let again = project.run(&["--json"]).success();
     assert!(again.targets_with("start").is_empty());
@@ -331,15 +331,15 @@ outputs = ["consumer.txt"]
 #[test]
 fn unknown_target_on_the_command_line_is_a_usage_error() {
     let project = three_levels();
-    let run = project.run(&["reprot"]);
+    let run = project.run(&["sumary"]);
     assert_eq!(run.code, 2);
     assert!(
-        run.stderr.contains("unknown target `reprot`"),
+        run.stderr.contains("unknown target `sumary`"),
         "{}",
         run.stderr
     );
     assert!(
-        run.stderr.contains("did you mean `report`?"),
+        run.stderr.contains("did you mean `summary`?"),
         "{}",
         run.stderr
     );

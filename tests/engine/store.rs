@@ -51,7 +51,7 @@ fn a_flipped_byte_is_detected_and_rebuilt_or_refused() {
     let bundle = project.path(&format!("artifacts/bundles/{key}.tar.zst"));
     flip_a_byte(&bundle);
 
-    // `report` is fresh and needs nothing below it, so a plain build does not read `left`.
+    // `summary` is fresh and needs nothing below it, so a plain build does not read `left`.
     let refused = project.run(&["--no-rebuild", "left"]);
     assert_eq!(refused.code, 3, "{}", refused.stderr);
     assert!(
@@ -103,7 +103,7 @@ fn a_truncated_bundle_is_detected() {
     assert_eq!(run.targets_with("corrupt").len(), 4, "{}", run.stdout);
     assert_eq!(
         run.targets_with("start"),
-        ["data", "left", "report", "right"]
+        ["data", "left", "right", "summary"]
     );
 }
 
@@ -160,15 +160,15 @@ outputs = ["slow.txt"]
 fn gc_removes_only_unreferenced_bundles() {
     let project = Project::new();
     project.recipe(THREE_LEVELS).file("input.txt", "hello\n");
-    project.run(&["report", "other"]).success();
+    project.run(&["summary", "other"]).success();
     project.run(&["--profile", "paper"]).success();
     assert_eq!(project.bundles("artifacts").len(), 7);
     project.file("input.txt", "new\n");
     project.run(&[]).success();
-    // 4 old ci bundles of the report chain and 2 paper ones are now stale (`data` changed).
+    // 4 old ci bundles of the summary chain and 2 paper ones are now stale (`data` changed).
     let gc = project.run(&["gc"]).success();
     assert!(gc.stdout.contains("removed 6 bundles"), "{}", gc.stdout);
-    let run = project.run(&["--json", "report", "other"]).success();
+    let run = project.run(&["--json", "summary", "other"]).success();
     assert!(run.targets_with("start").is_empty(), "{}", run.stdout);
 }
 

@@ -134,9 +134,9 @@ impl Project {
     }
 }
 
-/// A three-level recipe: `data` → `left`, `right` → `report`, plus an unrelated `other`.
+/// A three-level recipe: `data` → `left`, `right` → `summary`, plus an unrelated `other`.
 pub const THREE_LEVELS: &str = r#"
-default = ["report"]
+default = ["summary"]
 
 [profile.ci]
 scale = 2
@@ -162,11 +162,11 @@ deps = ["data"]
 command = "echo right >> runs.log; wc -c < data.txt > right.txt"
 outputs = ["right.txt"]
 
-[target.report]
+[target.summary]
 kind = "shell"
 deps = ["left", "right"]
-command = "echo report >> runs.log; cat left.txt right.txt > report.txt"
-outputs = ["report.txt"]
+command = "echo summary >> runs.log; cat left.txt right.txt > summary.txt"
+outputs = ["summary.txt"]
 
 [target.other]
 kind = "shell"

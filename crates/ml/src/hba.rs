@@ -118,6 +118,140 @@ impl<B: Backend> ClipHba<B> {
         let text = l2_normalize(self.clip.encode_text_with(self.label_ids.clone(), &weights)); // [labels, projection]
         image.matmul(text.transpose()).mul_scalar(self.logit_scale)
     }
+
+    /// The vision blocks before the first adapted one, `0..k`: frozen, so their output for an
+    /// image never changes while training. `k` is the tower's depth when no block is adapted.
+    pub fn vision_prefix_layers(&self) -> usize {
+        let depth = self.clip.vision_model.encoder.layers.len();
+        self.adapters
+            .vision_layers
+            .iter()
+            .copied()
+            .min()
+            .unwrap_or(depth)
+            .min(depth)
+    }
+
+    /// The text blocks before the first adapted one (see [`Self::vision_prefix_layers`]).
+    pub fn text_prefix_layers(&self) -> usize {
+        let depth = self.clip.text_model.encoder.layers.len();
+        self.adapters
+            .text_layers
+            .iter()
+            .copied()
+            .min()
+            .unwrap_or(depth)
+            .min(depth)
+    }
+
+    /// The frozen vision prefix: hidden states entering block [`Self::vision_prefix_layers`].
+    ///
+    /// # Shapes
+    ///
+    /// - images: `[batch, 3, image_size, image_size]`
+    /// - output: `[batch, num_positions, vision hidden]`
+    pub fn vision_prefix(&self, images: Tensor<B, 4>) -> Tensor<B, 3> {
+        self.clip
+            .vision_model
+            .hidden_before(images, self.vision_prefix_layers())
+    }
+
+    /// The frozen text prefix of the labels: hidden states entering block
+    /// [`Self::text_prefix_layers`].
+    ///
+    /// # Shapes
+    ///
+    /// - output: `[labels, context, text hidden]`
+    pub fn text_prefix(&self) -> Tensor<B, 3> {
+        self.clip
+            .text_model
+            .hidden_before(self.label_ids.clone(), self.text_prefix_layers())
+    }
+
+    /// [`Self::forward`] with either tower optionally starting from its cached frozen prefix.
+    /// The operations are those of `forward`, split at the first adapted block, so the result
+    /// is bitwise the same as `forward` on the images the prefixes were computed from.
+    ///
+    /// # Shapes
+    ///
+    /// - images: pixels `[batch, 3, image_size, image_size]` or prefix
+    ///   `[batch, num_positions, vision hidden]`
+    /// - text_prefix: `[labels, context, text hidden]` (from [`Self::text_prefix`])
+    /// - output: `[batch, labels]`
+    pub fn forward_from(
+        &self,
+        images: ImageInput<B>,
+        text_prefix: Option<Tensor<B, 3>>,
+    ) -> Tensor<B, 2> {
+        let labels = self.label_features(text_prefix);
+        self.scores(self.image_features(images), labels)
+    }
+
+    /// L2-normalised image features, from pixels or the cached vision prefix.
+    ///
+    /// # Shapes
+    ///
+    /// - images: see [`Self::forward_from`]
+    /// - output: `[batch, projection]`
+    pub fn image_features(&self, images: ImageInput<B>) -> Tensor<B, 2> {
+        let weights = self.adapters.out_proj_weights(&self.clip);
+        let image = match images {
+            ImageInput::Pixels(pixels) => self.clip.encode_image_with(pixels, &weights),
+            ImageInput::Prefix(hidden) => {
+                self.clip
+                    .encode_image_from(hidden, self.vision_prefix_layers(), &weights)
+            }
+        };
+        l2_normalize(image)
+    }
+
+    /// L2-normalised label features, from the token ids or the cached text prefix. They do
+    /// not depend on the images, so evaluation computes them once per pass.
+    ///
+    /// # Shapes
+    ///
+    /// - text_prefix: `[labels, context, text hidden]`
+    /// - output: `[labels, projection]`
+    pub fn label_features(&self, text_prefix: Option<Tensor<B, 3>>) -> Tensor<B, 2> {
+        let weights = self.adapters.out_proj_weights(&self.clip);
+        let text = match text_prefix {
+            None => self.clip.encode_text_with(self.label_ids.clone(), &weights),
+            Some(hidden) => self.clip.encode_text_from(
+                hidden,
+                self.label_ids.clone(),
+                self.text_prefix_layers(),
+                &weights,
+            ),
+        };
+        l2_normalize(text)
+    }
+
+    /// `logit_scale × cos`: the predictions from normalised features.
+    ///
+    /// # Shapes
+    ///
+    /// - image_features: `[batch, projection]`
+    /// - label_features: `[labels, projection]`
+    /// - output: `[batch, labels]`
+    pub fn scores(
+        &self,
+        image_features: Tensor<B, 2>,
+        label_features: Tensor<B, 2>,
+    ) -> Tensor<B, 2> {
+        image_features
+            .matmul(label_features.transpose())
+            .mul_scalar(self.logit_scale)
+    }
+}
+
+/// What the vision tower of [`ClipHba::forward_from`] starts from.
+#[derive(Debug, Clone)]
+pub enum ImageInput<B: Backend> {
+    /// Normalised pixels, `[batch, 3, image_size, image_size]`: the whole tower runs.
+    Pixels(Tensor<B, 4>),
+    /// The cached frozen prefix, `[batch, num_positions, vision hidden]` (from
+    /// [`ClipHba::vision_prefix`]): only the adapted blocks and the head run.
+    Prefix(Tensor<B, 3>),
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ pub mod rsa;
 pub mod split;
 pub mod streams;
 pub mod tokenizer;
+pub mod train;
 pub mod weights;
 
 pub use clip::{ClipConfig, ClipModel, ClipTextConfig, ClipVisionConfig, OutProjWeights};

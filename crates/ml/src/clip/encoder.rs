@@ -1,6 +1,7 @@
 //! A stack of CLIP blocks (Hugging Face `CLIPEncoder`).
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 
 use burn::config::Config;
 use burn::module::Module;
@@ -50,10 +51,31 @@ impl<B: Backend> ClipEncoder<B> {
         causal: bool,
         out_proj_weights: &BTreeMap<usize, Tensor<B, 2>>,
     ) -> Tensor<B, 3> {
-        self.layers
+        self.forward_range(input, causal, out_proj_weights, 0..self.layers.len())
+    }
+
+    /// Runs blocks `layers` only (clamped to the stack), in order: `forward` is
+    /// `forward_range(.., 0..len)`, and `forward_range(forward_range(x, .., 0..k), .., k..len)`
+    /// performs exactly the same operations as `forward(x)`. The frozen-prefix cache of
+    /// training relies on that split.
+    ///
+    /// # Shapes
+    ///
+    /// - input: `[batch, tokens, d_model]`, the hidden state entering block `layers.start`
+    /// - output: `[batch, tokens, d_model]`, the hidden state leaving block `layers.end − 1`
+    pub fn forward_range(
+        &self,
+        input: Tensor<B, 3>,
+        causal: bool,
+        out_proj_weights: &BTreeMap<usize, Tensor<B, 2>>,
+        layers: Range<usize>,
+    ) -> Tensor<B, 3> {
+        let end = layers.end.min(self.layers.len());
+        let start = layers.start.min(end);
+        self.layers[start..end]
             .iter()
-            .enumerate()
-            .fold(input, |hidden, (index, layer)| {
+            .zip(start..end)
+            .fold(input, |hidden, (layer, index)| {
                 layer.forward(hidden, causal, out_proj_weights.get(&index).cloned())
             })
     }

@@ -255,6 +255,46 @@ impl<B: Backend> ClipModel<B> {
         self.text_projection.forward(pooled)
     }
 
+    /// [`Self::encode_image_with`] from the hidden state entering vision block `layer` (see
+    /// [`ClipVisionTransformer::hidden_before`]); bitwise the same result.
+    ///
+    /// # Shapes
+    ///
+    /// - hidden: `[batch, num_positions, vision hidden]`
+    /// - output: `[batch, projection_dim]`
+    pub fn encode_image_from(
+        &self,
+        hidden: Tensor<B, 3>,
+        layer: usize,
+        out_proj_weights: &OutProjWeights<B>,
+    ) -> Tensor<B, 2> {
+        let pooled = self
+            .vision_model
+            .forward_from(hidden, layer, &out_proj_weights.vision); // [batch, vision hidden]
+        self.visual_projection.forward(pooled)
+    }
+
+    /// [`Self::encode_text_with`] from the hidden state entering text block `layer` (see
+    /// [`ClipTextTransformer::hidden_before`]) for the same `ids`; bitwise the same result.
+    ///
+    /// # Shapes
+    ///
+    /// - hidden: `[texts, context, text hidden]`
+    /// - ids: `[texts, context]`
+    /// - output: `[texts, projection_dim]`
+    pub fn encode_text_from(
+        &self,
+        hidden: Tensor<B, 3>,
+        ids: Tensor<B, 2, Int>,
+        layer: usize,
+        out_proj_weights: &OutProjWeights<B>,
+    ) -> Tensor<B, 2> {
+        let pooled = self
+            .text_model
+            .forward_from(hidden, ids, layer, &out_proj_weights.text); // [texts, text hidden]
+        self.text_projection.forward(pooled)
+    }
+
     /// `exp(logit_scale)` × cosine similarity of every image with every text, as CLIP's
     /// `logits_per_image`.
     ///

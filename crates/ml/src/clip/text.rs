@@ -81,6 +81,35 @@ pub struct ClipTextTransformer<B: Backend> {
 }
 
 impl<B: Backend> ClipTextTransformer<B> {
+    /// The tokens entering the first block: token embeddings plus positions.
+    ///
+    /// # Shapes
+    ///
+    /// - ids: `[texts, tokens]` with `tokens ≤ max_position_embeddings`
+    /// - output: `[texts, tokens, hidden]`
+    pub fn embed(&self, ids: Tensor<B, 2, Int>) -> Tensor<B, 3> {
+        let [_, tokens] = ids.dims();
+        let embedded = self.token_embedding.forward(ids); // [texts, tokens, hidden]
+        let positions = self
+            .position_embedding
+            .val()
+            .narrow(0, 0, tokens)
+            .unsqueeze::<3>(); // [1, tokens, hidden]
+        embedded + positions
+    }
+
+    /// The hidden state of every token entering block `layer` (after blocks `0..layer`, with
+    /// their stored weights): what the frozen-prefix cache of training stores.
+    ///
+    /// # Shapes
+    ///
+    /// - ids: `[texts, tokens]`
+    /// - output: `[texts, tokens, hidden]`
+    pub fn hidden_before(&self, ids: Tensor<B, 2, Int>, layer: usize) -> Tensor<B, 3> {
+        self.encoder
+            .forward_range(self.embed(ids), true, &BTreeMap::new(), 0..layer)
+    }
+
     /// The hidden state of every token after `final_layer_norm`.
     ///
     /// # Shapes
@@ -92,16 +121,9 @@ impl<B: Backend> ClipTextTransformer<B> {
         ids: Tensor<B, 2, Int>,
         out_proj_weights: &BTreeMap<usize, Tensor<B, 2>>,
     ) -> Tensor<B, 3> {
-        let [_, tokens] = ids.dims();
-        let embedded = self.token_embedding.forward(ids); // [texts, tokens, hidden]
-        let positions = self
-            .position_embedding
-            .val()
-            .narrow(0, 0, tokens)
-            .unsqueeze::<3>(); // [1, tokens, hidden]
         let hidden = self
             .encoder
-            .forward(embedded + positions, true, out_proj_weights);
+            .forward(self.embed(ids), true, out_proj_weights);
         self.final_layer_norm.forward(hidden)
     }
 
@@ -118,10 +140,44 @@ impl<B: Backend> ClipTextTransformer<B> {
         ids: Tensor<B, 2, Int>,
         out_proj_weights: &BTreeMap<usize, Tensor<B, 2>>,
     ) -> Tensor<B, 2> {
-        let [texts, _] = ids.dims();
         let end_of_text = ids.clone().argmax(1); // [texts, 1]
         let hidden = self.last_hidden_state(ids, out_proj_weights);
-        let [_, _, width] = hidden.dims();
+        Self::pool(hidden, end_of_text)
+    }
+
+    /// [`Self::forward`] from the hidden state entering block `layer` (as
+    /// [`Self::hidden_before`] returns it for the same `ids`): runs blocks `layer..`,
+    /// `final_layer_norm`, and pools at end-of-text. Bitwise the same as `forward`.
+    ///
+    /// # Shapes
+    ///
+    /// - hidden: `[texts, tokens, hidden]`
+    /// - ids: `[texts, tokens]` (only used to find end-of-text)
+    /// - output: `[texts, hidden]`
+    pub fn forward_from(
+        &self,
+        hidden: Tensor<B, 3>,
+        ids: Tensor<B, 2, Int>,
+        layer: usize,
+        out_proj_weights: &BTreeMap<usize, Tensor<B, 2>>,
+    ) -> Tensor<B, 2> {
+        let end_of_text = ids.argmax(1); // [texts, 1]
+        let last = self.encoder.layers.len();
+        let hidden = self
+            .encoder
+            .forward_range(hidden, true, out_proj_weights, layer..last);
+        Self::pool(self.final_layer_norm.forward(hidden), end_of_text)
+    }
+
+    /// The hidden state at each text's end-of-text position.
+    ///
+    /// # Shapes
+    ///
+    /// - hidden: `[texts, tokens, hidden]`
+    /// - end_of_text: `[texts, 1]`
+    /// - output: `[texts, hidden]`
+    fn pool(hidden: Tensor<B, 3>, end_of_text: Tensor<B, 2, Int>) -> Tensor<B, 2> {
+        let [texts, _, width] = hidden.dims();
         let index = end_of_text.reshape([texts, 1, 1]).expand([texts, 1, width]); // [texts, 1, hidden]
         hidden.gather(1, index).reshape([texts, width])
     }

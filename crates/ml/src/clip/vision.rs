@@ -104,18 +104,14 @@ pub struct ClipVisionTransformer<B: Backend> {
 }
 
 impl<B: Backend> ClipVisionTransformer<B> {
-    /// The hidden state of every token after the last block, before `post_layernorm`
-    /// (Hugging Face's `last_hidden_state`).
+    /// The tokens entering the first block: patch embeddings after the class token, plus
+    /// positions, through `pre_layrnorm`.
     ///
     /// # Shapes
     ///
     /// - images: `[batch, channels, image_size, image_size]`, normalised pixels
     /// - output: `[batch, num_positions, hidden]`
-    pub fn last_hidden_state(
-        &self,
-        images: Tensor<B, 4>,
-        out_proj_weights: &BTreeMap<usize, Tensor<B, 2>>,
-    ) -> Tensor<B, 3> {
+    pub fn embed(&self, images: Tensor<B, 4>) -> Tensor<B, 3> {
         let patches = self.patch_embedding.forward(images); // [batch, hidden, grid, grid]
         let [batch, hidden, grid_h, grid_w] = patches.dims();
         let patches = patches
@@ -128,8 +124,35 @@ impl<B: Backend> ClipVisionTransformer<B> {
             .expand([batch, 1, hidden]); // [batch, 1, hidden]
         let tokens = Tensor::cat(vec![class, patches], 1); // [batch, num_positions, hidden]
         let tokens = tokens + self.position_embedding.val().unsqueeze::<3>();
-        let tokens = self.pre_layrnorm.forward(tokens);
-        self.encoder.forward(tokens, false, out_proj_weights)
+        self.pre_layrnorm.forward(tokens)
+    }
+
+    /// The hidden state of every token entering block `layer` (after blocks `0..layer`, with
+    /// their stored weights): what the frozen-prefix cache of training stores.
+    ///
+    /// # Shapes
+    ///
+    /// - images: `[batch, channels, image_size, image_size]`
+    /// - output: `[batch, num_positions, hidden]`
+    pub fn hidden_before(&self, images: Tensor<B, 4>, layer: usize) -> Tensor<B, 3> {
+        self.encoder
+            .forward_range(self.embed(images), false, &BTreeMap::new(), 0..layer)
+    }
+
+    /// The hidden state of every token after the last block, before `post_layernorm`
+    /// (Hugging Face's `last_hidden_state`).
+    ///
+    /// # Shapes
+    ///
+    /// - images: `[batch, channels, image_size, image_size]`, normalised pixels
+    /// - output: `[batch, num_positions, hidden]`
+    pub fn last_hidden_state(
+        &self,
+        images: Tensor<B, 4>,
+        out_proj_weights: &BTreeMap<usize, Tensor<B, 2>>,
+    ) -> Tensor<B, 3> {
+        self.encoder
+            .forward(self.embed(images), false, out_proj_weights)
     }
 
     /// The pooled image feature: `post_layernorm` of the class token after the last block.
@@ -143,7 +166,37 @@ impl<B: Backend> ClipVisionTransformer<B> {
         images: Tensor<B, 4>,
         out_proj_weights: &BTreeMap<usize, Tensor<B, 2>>,
     ) -> Tensor<B, 2> {
-        let hidden = self.last_hidden_state(images, out_proj_weights);
+        self.pool(self.last_hidden_state(images, out_proj_weights))
+    }
+
+    /// [`Self::forward`] from the hidden state entering block `layer` (as
+    /// [`Self::hidden_before`] returns it): runs blocks `layer..` and pools. Bitwise the same
+    /// as `forward` on the images, since the operations are the same.
+    ///
+    /// # Shapes
+    ///
+    /// - hidden: `[batch, num_positions, hidden]`
+    /// - output: `[batch, hidden]`
+    pub fn forward_from(
+        &self,
+        hidden: Tensor<B, 3>,
+        layer: usize,
+        out_proj_weights: &BTreeMap<usize, Tensor<B, 2>>,
+    ) -> Tensor<B, 2> {
+        let last = self.encoder.layers.len();
+        self.pool(
+            self.encoder
+                .forward_range(hidden, false, out_proj_weights, layer..last),
+        )
+    }
+
+    /// `post_layernorm` of the class token.
+    ///
+    /// # Shapes
+    ///
+    /// - hidden: `[batch, num_positions, hidden]`
+    /// - output: `[batch, hidden]`
+    fn pool(&self, hidden: Tensor<B, 3>) -> Tensor<B, 2> {
         let [batch, _, width] = hidden.dims();
         let class = hidden.narrow(1, 0, 1).reshape([batch, width]); // [batch, hidden]
         self.post_layernorm.forward(class)

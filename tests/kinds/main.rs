@@ -1,0 +1,145 @@
+//! Integration tests of the ML kinds, each through the real `cpbuild` binary on a temporary
+//! project that holds copies of the repository's `data/` files.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+/// The files `train-hba` reads, relative to the project root.
+const DATA: [&str; 5] = [
+    "data/things/spose_embedding66d_rescaled_1806train.csv",
+    "data/things/spose_embedding66d_rescaled_48val_reordered.csv",
+    "data/things/RDM48_triplet.mat",
+    "data/things/spose_dimensions66.txt",
+    "data/clip/bpe_simple_vocab_16e6.txt.gz",
+];
+
+/// A tiny baseline (clip-tiny, 24 synthetic pool images, 3 epochs of one step), a `random_target` run
+/// perturbing epoch 2 that continues it, and a shell target collecting both results.
+const RECIPE: &str = r#"
+[target.baseline]
+kind = "train-hba"
+inputs = INPUTS
+params = { model = "clip-tiny", data = { world = "things-synth", train_pool_size = 24 }, weights = "random", seed = 1, max_epochs = 3, train_size = 16, test_size = 8, batch_size = 16 }
+
+[target.target_noise_e2]
+kind = "train-hba"
+deps = ["baseline"]
+inputs = INPUTS
+params = { model = "clip-tiny", data = { world = "things-synth", train_pool_size = 24 }, weights = "random", seed = 1, max_epochs = 3, train_size = 16, test_size = 8, batch_size = 16, perturbation = { kind = "random_target", start = 2, length = 1, seed = 3 }, resume_from = "baseline" }
+
+[target.collect]
+kind = "shell"
+deps = ["baseline", "target_noise_e2"]
+command = "cp $CPBUILD_DEP_BASELINE/results.csv baseline.csv; cp $CPBUILD_DEP_TARGET_NOISE_E2/results.csv perturbed.csv; ls $CPBUILD_DEP_BASELINE/epochs $CPBUILD_DEP_TARGET_NOISE_E2/epochs > epochs.txt; cat $CPBUILD_DEP_BASELINE/split.json > split.json"
+outputs = ["baseline.csv", "perturbed.csv", "epochs.txt", "split.json"]
+"#;
+
+fn project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for file in DATA {
+        let target = dir.path().join(file);
+        std::fs::create_dir_all(target.parent().expect("a parent")).expect("data dir");
+        std::fs::copy(repo.join(file), &target).expect("copy a data file");
+    }
+    let inputs = format!("{DATA:?}");
+    let recipe = RECIPE.replace("INPUTS", &inputs);
+    std::fs::create_dir_all(dir.path().join("recipes")).expect("recipes dir");
+    std::fs::write(dir.path().join("recipes/main.toml"), recipe).expect("recipe");
+    dir
+}
+
+fn cpbuild(root: &Path, args: &[&str]) -> (i32, String, String) {
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = Command::new(env!("CARGO_BIN_EXE_cpbuild"))
+        .args(args)
+        .current_dir(root)
+        .env_remove("CPBUILD_STORE")
+        .stdin(Stdio::null())
+        .output()
+        .expect("cpbuild runs");
+    (
+        status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&stdout).into_owned(),
+        String::from_utf8_lossy(&stderr).into_owned(),
+    )
+}
+
+fn read(root: &Path, file: &str) -> String {
+    std::fs::read_to_string(root.join(file)).unwrap_or_else(|e| panic!("cannot read {file}: {e}"))
+}
+
+#[test]
+fn train_hba_baseline_and_perturbed_run_then_nothing_to_do() {
+    let dir = project();
+    let root = dir.path();
+    let (code, stdout, stderr) = cpbuild(root, &["--json", "collect"]);
+    assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+
+    let baseline = read(root, "baseline.csv");
+    let lines: Vec<&str> = baseline.lines().collect();
+    assert_eq!(
+        lines[0],
+        "epoch,train_loss,test_loss,behavioral_rsa_rho,behavioral_rsa_p_value"
+    );
+    assert_eq!(lines.len(), 4, "{baseline}");
+    let perturbed = read(root, "perturbed.csv");
+    let rows: Vec<&str> = perturbed.lines().collect();
+    assert_eq!(
+        rows[0],
+        "epoch,train_loss,test_loss,behavioral_rsa_rho,behavioral_rsa_p_value,used_random_targets,used_shuffled_targets,used_uniform_images,used_image_noise"
+    );
+    // Epoch 1 is the baseline's own (the run continued from its state after epoch 1).
+    assert_eq!(rows[1], format!("{},False,False,False,False", lines[1]));
+    assert!(rows[2].ends_with(",True,False,False,False"), "{perturbed}");
+    assert_ne!(rows[2].split(',').nth(2), lines[2].split(',').nth(2));
+    assert!(rows[3].ends_with(",False,False,False,False"), "{perturbed}");
+
+    let epochs = read(root, "epochs.txt");
+    for state in ["e0000", "e0001", "e0002", "e0003"] {
+        assert!(epochs.contains(state), "{epochs}");
+    }
+    let split: serde_json::Value = serde_json::from_str(&read(root, "split.json")).expect("json");
+    assert_eq!(split["train"].as_array().map(Vec::len), Some(16));
+    assert_eq!(split["test"].as_array().map(Vec::len), Some(8));
+
+    let (code, stdout, stderr) = cpbuild(root, &["--json", "collect"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        !stdout.contains("\"start\""),
+        "a second run must run nothing:\n{stdout}"
+    );
+    let (code, shown, _) = cpbuild(root, &["show", "baseline"]);
+    assert_eq!(code, 0);
+    assert!(shown.contains("\"backend\": \"ndarray\""), "{shown}");
+    assert!(shown.contains("\"epochs_trained\": 3"), "{shown}");
+}
+
+#[test]
+fn train_hba_params_are_checked_when_recipes_load() {
+    let dir = project();
+    let root = dir.path();
+    let recipe = r#"
+[target.bad]
+kind = "train-hba"
+params = { model = "clip-huge", data = { world = "things-synth" }, weights = "random", max_epochs = 1, train_size = 1, test_size = 1 }
+"#;
+    std::fs::write(root.join("recipes/main.toml"), recipe).expect("recipe");
+    let (code, _, stderr) = cpbuild(root, &["bad"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("unknown model `clip-huge`"), "{stderr}");
+
+    // Reading a file that is not a declared input is refused: nothing is hidden from the key.
+    let recipe = r#"
+[target.hidden]
+kind = "train-hba"
+params = { model = "clip-tiny", data = { world = "things-synth", train_pool_size = 8 }, weights = "random", max_epochs = 1, train_size = 4, test_size = 4 }
+"#;
+    std::fs::write(root.join("recipes/main.toml"), recipe).expect("recipe");
+    let (code, _, stderr) = cpbuild(root, &["hidden"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("is not a declared input"), "{stderr}");
+}
