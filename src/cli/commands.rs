@@ -442,6 +442,7 @@ fn gc(global: &GlobalOptions) -> Result<i32> {
         }
     }
     store.remove_scratch()?;
+    store.prune_families()?;
     println!(
         "cpbuild gc: removed {removed} bundle{} ({}), kept {}",
         if removed == 1 { "" } else { "s" },

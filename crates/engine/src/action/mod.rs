@@ -47,6 +47,27 @@ pub struct DepOutput {
     pub files: PathBuf,
 }
 
+/// A shorter run of the same configuration, which a demand-driven action may extend instead of
+/// starting over (see [`Action::extension`]).
+#[derive(Debug, Clone)]
+pub struct PreviousRun {
+    /// Its key.
+    pub key: String,
+    /// How far it went (the action's unit, e.g. epochs).
+    pub extent: u64,
+    /// Its verified, read-only unpacked `files/` directory.
+    pub files: PathBuf,
+}
+
+/// How far a demand-driven target goes, and what identifies it apart from that.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Extension {
+    /// The params without the extent (runs with equal families differ only in how far they go).
+    pub family: Json,
+    /// How far this target goes.
+    pub extent: u64,
+}
+
 /// Where an action reports progress (a line per epoch, say).
 pub trait Progress: Send + Sync {
     /// Reports one progress message for the running target.
@@ -78,6 +99,10 @@ pub struct ActionContext<'a> {
     /// Files under `out_dir` to copy back into the working tree after the build, as paths
     /// relative to both `out_dir` and the project root.
     pub worktree_outputs: Vec<String>,
+    /// The longest committed run of the same family that goes no further than this one (only
+    /// for actions that declare an [`Action::extension`]); extending it must give exactly the
+    /// bundle a run from scratch would.
+    pub previous: Option<PreviousRun>,
     /// Facts for the manifest's `info` (backend, device, epochs trained, …). They become part
     /// of the bundle bytes, so record only what is deterministic for the same inputs.
     pub info: BTreeMap<String, Json>,
@@ -151,6 +176,13 @@ pub trait Action: Send + Sync {
     /// Build options that change this action's outputs (the backend, say); hashed into keys.
     fn key_context(&self, _options: &BuildOptions) -> Json {
         Json::Null
+    }
+
+    /// For demand-driven kinds: the family and extent of these params. The engine then offers
+    /// the action the longest committed run of the same family (same kind, version, options,
+    /// dependencies, inputs and family params) that is not longer, as [`ActionContext::previous`].
+    fn extension(&self, _params: &Json) -> Option<Extension> {
+        None
     }
 
     /// Relative cost, for scheduling the most expensive chains first.

@@ -14,7 +14,8 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::action::{
-    ActionContext, ActionError, BuildOptions, CancelFlag, DepOutput, Progress, Registry,
+    ActionContext, ActionError, BuildOptions, CancelFlag, DepOutput, PreviousRun, Progress,
+    Registry,
 };
 use crate::error::{Error, Result};
 use crate::graph::{Graph, TargetId};
@@ -367,6 +368,26 @@ impl Executor<'_> {
             .get(&target.spec.kind)
             .expect("the graph checked every kind")
             .clone();
+        let extension = action.extension(&target.spec.params).map(|extension| {
+            (
+                item.fingerprint.family_key(&extension.family),
+                extension.extent,
+            )
+        });
+        let previous = match &extension {
+            Some((family, extent)) => match self.store.best_in_family(family, *extent, &item.key) {
+                Some((key, extent)) => {
+                    let (directory, _) = self.store.unpacked(&key)?;
+                    Some(PreviousRun {
+                        key,
+                        extent,
+                        files: directory.join("files"),
+                    })
+                }
+                None => None,
+            },
+            None => None,
+        };
         let staging = self.store.staging(&item.key)?;
         let log_path = self.store.log_path(name);
         let mut log = std::io::BufWriter::new(
@@ -391,6 +412,7 @@ impl Executor<'_> {
             cancel: &self.cancel,
             options: self.options,
             worktree_outputs: Vec::new(),
+            previous,
             info: BTreeMap::new(),
         };
         let result = action.run(&mut context);
@@ -441,6 +463,9 @@ impl Executor<'_> {
             bundle_sha256: String::new(),
         };
         self.store.commit(&staging, &manifest, run)?;
+        if let Some((family, extent)) = &extension {
+            self.store.add_to_family(family, *extent, &item.key)?;
+        }
         self.store
             .write_record(&self.options.profile, name, &item.fingerprint)?;
         let (directory, manifest) = self.store.unpacked(&item.key)?;

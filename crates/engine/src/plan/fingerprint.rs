@@ -58,6 +58,21 @@ impl Fingerprint {
         crate::util::hash::bytes(canonical::to_string(&value).as_bytes())
     }
 
+    /// The key of this fingerprint's extension family: everything but the target's name and
+    /// with `family_params` in place of the params (see `Action::extension`).
+    pub fn family_key(&self, family_params: &Json) -> String {
+        let value = serde_json::json!({
+            "cpbuild": self.cpbuild,
+            "kind": self.kind,
+            "action_version": self.action_version,
+            "context": self.context,
+            "family": family_params,
+            "deps": self.deps.values().collect::<Vec<_>>(),
+            "inputs": self.inputs,
+        });
+        crate::util::hash::bytes(canonical::to_string(&value).as_bytes())
+    }
+
     /// Why `self` differs from `old`, the fingerprint of the last successful build.
     pub fn diff(&self, old: &Fingerprint) -> Vec<DirtyReason> {
         let mut reasons = Vec::new();

@@ -48,7 +48,7 @@ pub struct Store {
 }
 
 const SUBDIRECTORIES: &[&str] = &[
-    "bundles", "verified", "unpacked", "records", "logs", "locks", "corrupt", "tmp",
+    "bundles", "verified", "unpacked", "records", "logs", "locks", "corrupt", "tmp", "families",
 ];
 
 impl Store {
@@ -356,6 +356,61 @@ impl Store {
         crate::util::fs::sync_dir(&self.root.join("bundles"))?;
         let _ = crate::util::fs::remove_tree(&self.unpacked_path(key));
         Ok(())
+    }
+
+    /// Records that `key` belongs to extension family `family` with `extent`.
+    pub fn add_to_family(&self, family: &str, extent: u64, key: &str) -> Result<()> {
+        let dir = self.root.join("families").join(family);
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        let marker = dir.join(format!("{extent:020}-{key}"));
+        std::fs::write(&marker, b"").map_err(|e| Error::io(&marker, e))
+    }
+
+    /// The committed, valid member of `family` with the largest extent not above `extent`
+    /// (other than `except`), as (key, extent).
+    pub fn best_in_family(&self, family: &str, extent: u64, except: &str) -> Option<(String, u64)> {
+        let dir = self.root.join("families").join(family);
+        let mut members: Vec<(u64, String)> = std::fs::read_dir(dir)
+            .ok()?
+            .flatten()
+            .filter_map(|entry| {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let (extent, key) = name.split_once('-')?;
+                Some((extent.parse().ok()?, key.to_string()))
+            })
+            .filter(|(e, key)| *e <= extent && key != except)
+            .collect();
+        members.sort();
+        members
+            .into_iter()
+            .rev()
+            .find(|(_, key)| self.state(key) == BundleState::Valid)
+            .map(|(e, key)| (key, e))
+    }
+
+    /// Drops family markers whose bundle is gone (after `gc`); returns how many.
+    pub fn prune_families(&self) -> Result<usize> {
+        let root = self.root.join("families");
+        let mut removed = 0;
+        for family in std::fs::read_dir(&root)
+            .map_err(|e| Error::io(&root, e))?
+            .flatten()
+        {
+            for marker in std::fs::read_dir(family.path())
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                let name = marker.file_name().to_string_lossy().into_owned();
+                let key = name.split_once('-').map(|(_, k)| k).unwrap_or("");
+                if !self.bundle_path(key).exists() {
+                    std::fs::remove_file(marker.path()).map_err(|e| Error::io(marker.path(), e))?;
+                    removed += 1;
+                }
+            }
+            let _ = std::fs::remove_dir(family.path());
+        }
+        Ok(removed)
     }
 
     /// The fingerprint last built for `target` under `profile`.
