@@ -103,8 +103,8 @@ pub fn run(cli: Cli) -> Result<i32> {
         return Ok(exit_code::SUCCESS);
     }
     match cli.command {
-        None => build(&global, &[]),
-        Some(Command::Build { targets }) => build(&global, &targets),
+        None => build(&global, &[], false),
+        Some(Command::Build { targets, only }) => build(&global, &targets, only),
         Some(Command::List { kinds }) => list(&global, kinds),
         Some(Command::Graph { target, dot }) => graph(&global, target.as_deref(), dot),
         Some(Command::Status { targets }) => status(&global, &targets),
@@ -144,13 +144,18 @@ fn wait_message(reporter: &dyn Reporter, store: &str) -> impl FnOnce(Option<u32>
     }
 }
 
-fn build(global: &GlobalOptions, targets: &[String]) -> Result<i32> {
+fn build(global: &GlobalOptions, targets: &[String], only: bool) -> Result<i32> {
     let project = Project::load(global)?;
     let roots = project.graph.resolve_all(targets)?;
-    build_roots(global, &project, &roots)
+    build_roots(global, &project, &roots, only)
 }
 
-fn build_roots(global: &GlobalOptions, project: &Project, roots: &[usize]) -> Result<i32> {
+fn build_roots(
+    global: &GlobalOptions,
+    project: &Project,
+    roots: &[usize],
+    only: bool,
+) -> Result<i32> {
     let roots = roots.to_vec();
     let reporter = reporter(global);
     let store = project.store()?;
@@ -161,6 +166,25 @@ fn build_roots(global: &GlobalOptions, project: &Project, roots: &[usize]) -> Re
     let full = project.planner(&store, global.always_make).plan(&roots)?;
     let plan = full.needed(&project.graph, &roots);
     let dirty: Vec<_> = plan.items.iter().filter(|i| i.is_dirty()).collect();
+    if only {
+        let missing: Vec<String> = dirty
+            .iter()
+            .filter(|item| !roots.contains(&item.id))
+            .map(|item| format!("`{}`", project.graph.target(item.id).spec.name))
+            .collect();
+        if !missing.is_empty() {
+            return Err(Error::Usage {
+                message: format!(
+                    "`--only` builds just the named targets, but these dependencies are not built: {}",
+                    missing.join(", ")
+                ),
+                help: Some("build them first, or drop `--only`".into()),
+            });
+        }
+    }
+    if global.executor == super::Executor::Slurm {
+        return slurm(global, project, &store, &plan);
+    }
     reporter.report(&Event::Plan {
         profile: global.profile.clone(),
         store: project.store_display(),
@@ -637,7 +661,7 @@ fn archive(global: &GlobalOptions, options: &ArchiveOptions) -> Result<i32> {
     if options.build {
         // Everything below the roots must be in the store, not just what a build needs.
         let closure = project.graph.closure(&roots);
-        let code = build_roots(global, &project, &closure)?;
+        let code = build_roots(global, &project, &closure, false)?;
         if code != exit_code::SUCCESS {
             return Ok(code);
         }
@@ -776,5 +800,70 @@ fn report(global: &GlobalOptions, targets: &[String]) -> Result<i32> {
         root_hash: String::new(),
     };
     print!("{}", archive::report::reproducibility_report(&manifest));
+    Ok(exit_code::SUCCESS)
+}
+
+fn slurm(global: &GlobalOptions, project: &Project, store: &Store, plan: &Plan) -> Result<i32> {
+    use cpbuild_engine::execute::slurm::{Resources, SlurmExecutor};
+    let profile = project.recipes.profile(&global.profile)?;
+    let overrides: Vec<(&str, &Option<String>)> = vec![
+        ("partition", &global.slurm_partition),
+        ("gres", &global.slurm_gres),
+        ("cpus", &global.slurm_cpus),
+        ("mem", &global.slurm_mem),
+        ("time", &global.slurm_time),
+    ];
+    let resources = |id: usize| -> Result<Resources> {
+        let kind = &project.graph.target(id).spec.kind;
+        let mut resources = project
+            .recipes
+            .resources_for(kind, &profile, &global.profile)?;
+        for (name, value) in &overrides {
+            if let Some(value) = value {
+                resources.insert(name.to_string(), value.clone());
+            }
+        }
+        Ok(resources)
+    };
+    let program = std::env::current_exe().map_err(|e| Error::io("cpbuild", e))?;
+    let store_dir = store
+        .root()
+        .canonicalize()
+        .map_err(|e| Error::io(store.root(), e))?;
+    let reporter = reporter(global);
+    let cancel = CancelFlag::default();
+    let executor = SlurmExecutor {
+        graph: &project.graph,
+        store,
+        project_root: &project.root,
+        program,
+        node_args: vec![
+            "--profile".into(),
+            global.profile.clone(),
+            "--store".into(),
+            store_dir.to_string_lossy().into_owned(),
+            "--executor".into(),
+            "local".into(),
+        ],
+        resources: &resources,
+        reporter: reporter.as_ref(),
+        cancel: cancel.clone(),
+        poll: std::time::Duration::from_millis(500),
+    };
+    if global.dry_run {
+        let mut out = std::io::stdout().lock();
+        executor.dry_run(plan, &mut out)?;
+        return Ok(exit_code::SUCCESS);
+    }
+    install_interrupt_handler(&cancel);
+    let outcome = executor.run(plan)?;
+    if outcome.interrupted {
+        return Err(Error::Interrupted);
+    }
+    if !outcome.failed.is_empty() {
+        return Err(Error::BuildFailed {
+            failed: outcome.failed,
+        });
+    }
     Ok(exit_code::SUCCESS)
 }

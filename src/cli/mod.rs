@@ -73,6 +73,39 @@ pub struct GlobalOptions {
     /// Refuse (instead of rebuilding) when a bundle fails verification.
     #[arg(long, global = true)]
     pub no_rebuild: bool,
+
+    /// Where actions run: here, or as SLURM jobs (the store must be on a filesystem every node sees).
+    #[arg(long, value_enum, default_value = "local", global = true)]
+    pub executor: Executor,
+
+    /// SLURM: partition for every job (overrides `[resources.KIND]`).
+    #[arg(long, value_name = "NAME", global = true)]
+    pub slurm_partition: Option<String>,
+
+    /// SLURM: generic resources for every job, e.g. `gpu:1`.
+    #[arg(long, value_name = "GRES", global = true)]
+    pub slurm_gres: Option<String>,
+
+    /// SLURM: CPUs per job.
+    #[arg(long, value_name = "N", global = true)]
+    pub slurm_cpus: Option<String>,
+
+    /// SLURM: memory per job, e.g. `16G`.
+    #[arg(long, value_name = "SIZE", global = true)]
+    pub slurm_mem: Option<String>,
+
+    /// SLURM: time limit per job, e.g. `4:00:00`.
+    #[arg(long, value_name = "TIME", global = true)]
+    pub slurm_time: Option<String>,
+}
+
+/// `--executor`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Executor {
+    /// Run actions in this process, up to `-j` at once.
+    Local,
+    /// Submit every target that needs work as a SLURM batch job, then follow the jobs.
+    Slurm,
 }
 
 /// Subcommands.
@@ -83,6 +116,10 @@ pub enum Command {
         /// Targets to build (default: the recipes' `default` list).
         #[arg(value_name = "TARGET")]
         targets: Vec<String>,
+        /// Build only the named targets; their dependencies must already be built (what a
+        /// SLURM job runs).
+        #[arg(long)]
+        only: bool,
     },
     /// List the targets (or, with `--kinds`, the kinds).
     List {
@@ -180,7 +217,20 @@ pub fn main() -> i32 {
 }
 
 /// Options that take a value (so the word after them is not a target or command).
-const VALUE_OPTIONS: &[&str] = &["-C", "--directory", "--profile", "--store", "-j", "--jobs"];
+const VALUE_OPTIONS: &[&str] = &[
+    "-C",
+    "--directory",
+    "--profile",
+    "--store",
+    "-j",
+    "--jobs",
+    "--executor",
+    "--slurm-partition",
+    "--slurm-gres",
+    "--slurm-cpus",
+    "--slurm-mem",
+    "--slurm-time",
+];
 
 /// Make-style targets: `cpbuild [OPTIONS] fig4 fig3` means `cpbuild [OPTIONS] build fig4 fig3`.
 /// The first word that is neither an option, an option's value nor a command starts the

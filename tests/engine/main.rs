@@ -7,4 +7,5 @@ mod build;
 mod concurrency;
 mod recipe_errors;
 mod scale;
+mod slurm;
 mod store;

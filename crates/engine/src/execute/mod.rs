@@ -7,6 +7,7 @@
 
 pub mod materialize;
 pub mod queue;
+pub mod slurm;
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -94,7 +94,13 @@ pub struct Recipes {
     pub default: Option<(Vec<String>, Location)>,
     /// The project's name (`project = "..."`), used to name archives.
     pub project: Option<(String, Location)>,
+    /// Cluster resources per kind (`[resources.KIND]`, `[resources.default]`): name → value
+    /// node (strings may use `${var}`).
+    pub resources: BTreeMap<String, BTreeMap<String, Node>>,
 }
+
+/// The keys a `[resources.KIND]` table may have.
+pub const RESOURCE_KEYS: &[&str] = &["partition", "gres", "cpus", "mem", "time"];
 
 impl Recipes {
     /// Loads every `*.toml` file in `dir` (sorted by name).
@@ -149,6 +155,7 @@ impl Recipes {
             profiles: BTreeMap::new(),
             default: None,
             project: None,
+            resources: BTreeMap::new(),
         };
         for (file_id, file) in files.iter().enumerate() {
             let document = toml::de::DeTable::parse(&file.text).map_err(|e| {
@@ -198,6 +205,7 @@ impl Recipes {
             match key.as_str() {
                 "default" => self.add_default(file, &entry)?,
                 "project" => self.add_project(file, &entry)?,
+                "resources" => self.add_resources(&entry)?,
                 "profile" => self.add_profiles(&entry)?,
                 "target" => self.add_targets(file, &entry)?,
                 other => {
@@ -205,7 +213,7 @@ impl Recipes {
                         location: self.location(file, &entry.key_span),
                         message: format!("unknown top-level key `{other}`"),
                         help: Some(
-                            "a recipe file holds `project = \"...\"`, `default = [...]`, `[profile.NAME]` and `[target.NAME]` tables"
+                            "a recipe file holds `project = \"...\"`, `default = [...]`, `[profile.NAME]`, `[resources.KIND]` and `[target.NAME]` tables"
                                 .into(),
                         ),
                     });
@@ -227,6 +235,92 @@ impl Recipes {
         let names = string_list(self, &entry.node, "`default`")?;
         self.default = Some((names.into_iter().map(|(s, _)| s).collect(), location));
         Ok(())
+    }
+
+    fn add_resources(&mut self, entry: &TableEntry) -> Result<()> {
+        let help =
+            "write e.g. `[resources.train-hba]` with `partition`, `gres`, `cpus`, `mem`, `time`";
+        let Some(table) = entry.node.as_table() else {
+            return Err(self.error_at(
+                &entry.node,
+                "`resources` must be a table of kinds".into(),
+                Some(help.into()),
+            ));
+        };
+        for (kind, spec) in table {
+            let Some(fields) = spec.node.as_table() else {
+                return Err(self.error_at(
+                    &spec.node,
+                    format!("`resources.{kind}` must be a table"),
+                    Some(help.into()),
+                ));
+            };
+            let mut values = BTreeMap::new();
+            for (name, value) in fields {
+                if !RESOURCE_KEYS.contains(&name.as_str()) {
+                    return Err(Error::Recipe {
+                        location: self.location(value.node.file, &value.key_span),
+                        message: format!("`resources.{kind}` has unknown key `{name}`"),
+                        help: Some(format!("the keys are {}", RESOURCE_KEYS.join(", "))),
+                    });
+                }
+                if !matches!(
+                    value.node.value,
+                    NodeValue::String(_) | NodeValue::Integer(_)
+                ) {
+                    return Err(self.error_at(
+                        &value.node,
+                        format!("`resources.{kind}.{name}` must be a string or an integer"),
+                        None,
+                    ));
+                }
+                values.insert(name.clone(), value.node.clone());
+            }
+            if self.resources.insert(kind.clone(), values).is_some() {
+                return Err(self.error_at(
+                    &spec.node,
+                    format!("`resources.{kind}` is declared twice"),
+                    None,
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The resources for `kind` under `profile`: `[resources.default]` overlaid with
+    /// `[resources.KIND]`, with `${var}` substituted.
+    pub fn resources_for(
+        &self,
+        kind: &str,
+        profile: &BTreeMap<String, Json>,
+        profile_name: &str,
+    ) -> Result<BTreeMap<String, String>> {
+        let mut out = BTreeMap::new();
+        let empty = BTreeMap::new();
+        for table in ["default", kind] {
+            let Some(values) = self.resources.get(table) else {
+                continue;
+            };
+            for (name, node) in values {
+                let text = match &node.value {
+                    NodeValue::String(text) => {
+                        let bindings = template::Bindings {
+                            profile_name,
+                            profile,
+                            grid: &empty,
+                        };
+                        let value = template::substitute(text, bindings).map_err(|e| {
+                            self.error_at(node, format!("`resources.{table}.{name}`: {e:?}"), None)
+                        })?;
+                        template::scalar_text(&value).unwrap_or_default()
+                    }
+                    NodeValue::Integer(n) => n.to_string(),
+                    _ => continue,
+                };
+                out.insert(name.clone(), text);
+            }
+        }
+        Ok(out)
     }
 
     fn add_project(&mut self, file: node::FileId, entry: &TableEntry) -> Result<()> {
