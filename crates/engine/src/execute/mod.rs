@@ -41,6 +41,32 @@ pub struct Outcome {
     pub interrupted: bool,
 }
 
+impl Outcome {
+    /// The closing summary event.
+    pub fn summary(&self, seconds: f64) -> Event {
+        Event::Summary {
+            built: self.built,
+            fresh: self.fresh,
+            failed: self.failed.len(),
+            skipped: self.skipped,
+            seconds,
+        }
+    }
+
+    /// Success, or the error that says how the build ended.
+    pub fn into_result(self) -> Result<()> {
+        if self.interrupted {
+            return Err(Error::Interrupted);
+        }
+        if !self.failed.is_empty() {
+            return Err(Error::BuildFailed {
+                failed: self.failed,
+            });
+        }
+        Ok(())
+    }
+}
+
 /// Everything the executor needs.
 pub struct Executor<'a> {
     /// The graph.
@@ -282,13 +308,8 @@ impl Executor<'_> {
         if !outcome.interrupted {
             self.report_outputs(plan, roots)?;
         }
-        self.reporter.report(&Event::Summary {
-            built: outcome.built,
-            fresh: outcome.fresh,
-            failed: outcome.failed.len(),
-            skipped: outcome.skipped,
-            seconds: started.elapsed().as_secs_f64(),
-        });
+        self.reporter
+            .report(&outcome.summary(started.elapsed().as_secs_f64()));
         Ok(outcome)
     }
 

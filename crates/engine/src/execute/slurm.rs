@@ -228,8 +228,10 @@ impl SlurmExecutor<'_> {
     /// Submits everything, then follows the jobs until every target is done or failed.
     pub fn run(&self, plan: &Plan) -> Result<Outcome> {
         let started = Instant::now();
-        let mut outcome = Outcome::default();
-        outcome.fresh = plan.items.iter().filter(|i| !i.is_dirty()).count();
+        let mut outcome = Outcome {
+            fresh: plan.items.iter().filter(|i| !i.is_dirty()).count(),
+            ..Outcome::default()
+        };
         let logs = self.store.root().join("logs").join("slurm");
         std::fs::create_dir_all(&logs).map_err(|e| Error::io(&logs, e))?;
         let (submissions, placement) = self.submissions(plan)?;
@@ -418,13 +420,8 @@ impl SlurmExecutor<'_> {
             }
             std::thread::sleep(self.poll);
         }
-        self.reporter.report(&Event::Summary {
-            built: outcome.built,
-            fresh: outcome.fresh,
-            failed: outcome.failed.len(),
-            skipped: outcome.skipped,
-            seconds: started.elapsed().as_secs_f64(),
-        });
+        self.reporter
+            .report(&outcome.summary(started.elapsed().as_secs_f64()));
         Ok(outcome)
     }
 
