@@ -6,6 +6,7 @@ mod archive;
 mod build;
 mod concurrency;
 mod recipe_errors;
+mod regression;
 mod scale;
 mod slurm;
 mod store;
