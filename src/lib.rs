@@ -18,5 +18,8 @@ pub use cpbuild_ml as ml;
 pub fn registry() -> engine::action::Registry {
     let mut registry = engine::action::Registry::builtin();
     registry.register(std::sync::Arc::new(kinds::train_hba::TrainHba));
+    registry.register(std::sync::Arc::new(kinds::pretrain_clip::PretrainClip));
+    registry.register(std::sync::Arc::new(kinds::train_vit::TrainVit));
+    registry.register(std::sync::Arc::new(kinds::figure::Figure));
     registry
 }

@@ -16,17 +16,17 @@ use cpbuild_engine::store::Store;
 use cpbuild_engine::store::lock::LockMode;
 
 /// A loaded project: recipes, graph, store location.
-struct Project {
-    root: PathBuf,
+pub(super) struct Project {
+    pub(super) root: PathBuf,
     recipes: Recipes,
-    graph: Graph,
+    pub(super) graph: Graph,
     registry: Registry,
     store_dir: PathBuf,
     options: BuildOptions,
 }
 
 impl Project {
-    fn load(global: &GlobalOptions) -> Result<Project> {
+    pub(super) fn load(global: &GlobalOptions) -> Result<Project> {
         let current = std::env::current_dir().map_err(|e| Error::io(".", e))?;
         let root = match &global.directory {
             Some(dir) => {
@@ -49,6 +49,27 @@ impl Project {
             Some(dir) => root.join(dir),
             None => root.join("artifacts"),
         };
+        let choice: cpbuild_ml::backend::BackendChoice =
+            global
+                .backend
+                .parse()
+                .map_err(|e: cpbuild_ml::backend::BackendError| Error::Usage {
+                    message: e.to_string(),
+                    help: None,
+                })?;
+        // `auto` is resolved here, so that keys name the backend that actually runs.
+        let backend = if choice == cpbuild_ml::backend::BackendChoice::NdArray {
+            "ndarray".to_string()
+        } else {
+            let resolved = cpbuild_ml::backend::resolve(choice).map_err(|e| Error::Usage {
+                message: e.to_string(),
+                help: None,
+            })?;
+            if !global.json {
+                eprintln!("cpbuild: backend {resolved}");
+            }
+            resolved.kind().name().to_string()
+        };
         Ok(Project {
             root,
             recipes,
@@ -57,12 +78,12 @@ impl Project {
             store_dir,
             options: BuildOptions {
                 profile: global.profile.clone(),
-                settings: Default::default(),
+                settings: [("backend".to_string(), backend)].into(),
             },
         })
     }
 
-    fn store(&self) -> Result<Store> {
+    pub(super) fn store(&self) -> Result<Store> {
         Store::open(&self.store_dir)
     }
 
@@ -72,7 +93,7 @@ impl Project {
             .to_string()
     }
 
-    fn planner<'a>(&'a self, store: &'a Store, force: bool) -> Planner<'a> {
+    pub(super) fn planner<'a>(&'a self, store: &'a Store, force: bool) -> Planner<'a> {
         Planner {
             graph: &self.graph,
             registry: &self.registry,
@@ -130,6 +151,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Some(Command::VerifyArchive { file }) => verify_archive(&file),
         Some(Command::Import { file }) => import(&global, &file),
         Some(Command::Report { targets }) => report(&global, &targets),
+        Some(Command::Verify { targets }) => super::verify::verify(&global, &targets),
         Some(Command::Gc) => gc(&global),
         Some(Command::Clean { yes }) => clean(&global, yes),
     }
@@ -144,7 +166,7 @@ fn wait_message(reporter: &dyn Reporter, store: &str) -> impl FnOnce(Option<u32>
     }
 }
 
-fn build(global: &GlobalOptions, targets: &[String], only: bool) -> Result<i32> {
+pub(super) fn build(global: &GlobalOptions, targets: &[String], only: bool) -> Result<i32> {
     let project = Project::load(global)?;
     let roots = project.graph.resolve_all(targets)?;
     build_roots(global, &project, &roots, only)
@@ -225,15 +247,7 @@ fn build_roots(
         no_rebuild: global.no_rebuild,
         cancel,
     };
-    let outcome = executor.run(&plan, &roots)?;
-    if outcome.interrupted {
-        return Err(Error::Interrupted);
-    }
-    if !outcome.failed.is_empty() {
-        return Err(Error::BuildFailed {
-            failed: outcome.failed,
-        });
-    }
+    executor.run(&plan, &roots)?.into_result()?;
     Ok(exit_code::SUCCESS)
 }
 
@@ -844,6 +858,13 @@ fn slurm(global: &GlobalOptions, project: &Project, store: &Store, plan: &Plan) 
             store_dir.to_string_lossy().into_owned(),
             "--executor".into(),
             "local".into(),
+            "--backend".into(),
+            project
+                .options
+                .settings
+                .get("backend")
+                .cloned()
+                .unwrap_or_else(|| "ndarray".into()),
         ],
         resources: &resources,
         reporter: reporter.as_ref(),
@@ -856,14 +877,6 @@ fn slurm(global: &GlobalOptions, project: &Project, store: &Store, plan: &Plan) 
         return Ok(exit_code::SUCCESS);
     }
     install_interrupt_handler(&cancel);
-    let outcome = executor.run(plan)?;
-    if outcome.interrupted {
-        return Err(Error::Interrupted);
-    }
-    if !outcome.failed.is_empty() {
-        return Err(Error::BuildFailed {
-            failed: outcome.failed,
-        });
-    }
+    executor.run(plan)?.into_result()?;
     Ok(exit_code::SUCCESS)
 }

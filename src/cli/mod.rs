@@ -1,6 +1,7 @@
 //! The command line: `cpbuild [TARGET]...` builds; subcommands inspect and maintain the store.
 
 mod commands;
+mod verify;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -73,6 +74,17 @@ pub struct GlobalOptions {
     /// Refuse (instead of rebuilding) when a bundle fails verification.
     #[arg(long, global = true)]
     pub no_rebuild: bool,
+
+    /// The training backend: `auto` picks CUDA if a device exists, else wgpu if a (non-software)
+    /// adapter exists, else NdArray, and says which it picked. The backend is part of every
+    /// training target's key.
+    #[arg(
+        long,
+        value_name = "auto|ndarray|wgpu|cuda",
+        default_value = "ndarray",
+        global = true
+    )]
+    pub backend: String,
 
     /// Where actions run: here, or as SLURM jobs (the store must be on a filesystem every node sees).
     #[arg(long, value_enum, default_value = "local", global = true)]
@@ -183,6 +195,13 @@ pub enum Command {
         #[arg(value_name = "TARGET")]
         targets: Vec<String>,
     },
+    /// Build figure targets and compare their CSVs with `golden/` (per-column tolerances from
+    /// the recipe); non-zero exit on any difference.
+    Verify {
+        /// Targets (default: the defaults).
+        #[arg(value_name = "TARGET")]
+        targets: Vec<String>,
+    },
     /// Remove bundles that no current target (in any profile) references.
     Gc,
     /// Remove the whole store.
@@ -225,6 +244,7 @@ const VALUE_OPTIONS: &[&str] = &[
     "-j",
     "--jobs",
     "--executor",
+    "--backend",
     "--slurm-partition",
     "--slurm-gres",
     "--slurm-cpus",

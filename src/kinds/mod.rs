@@ -1,5 +1,8 @@
 //! The machine-learning kinds this crate plugs into the engine's [`crate::engine::action`]
 //! registry.
 
+pub mod figure;
 pub mod hba_data;
+pub mod pretrain_clip;
 pub mod train_hba;
+pub mod train_vit;

@@ -30,16 +30,26 @@
 //! `split.json` (pool positions of the train and test images, and the pool's concept indices),
 //! `config.json` (the resolved params and the training config), and `epochs/e####/` (the state
 //! after each epoch, from the starting epoch on; see `cpbuild_ml::train::state`).
+//!
+//! # Demand-driven extension
+//!
+//! A run's *family* is its params without `stop_after_epoch`; its *extent* is the last epoch it
+//! may train (`stop_after_epoch`, capped by `max_epochs`). When the engine offers a shorter
+//! committed run of the same family ([`ActionContext::previous`]), the run copies its saved
+//! epochs (rewriting the config they record to this run's, the only thing that differs) and
+//! trains on from the last of them. Training resumes exactly, so the bundle is byte-identical
+//! to the one a run that went this far in one go would write (`tests/kinds` checks it).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use cpbuild_engine::action::{
-    Action, ActionContext, ActionError, BuildOptions, CancelFlag, ParamError, Progress,
+    Action, ActionContext, ActionError, BuildOptions, CancelFlag, Extension, ParamError,
+    PreviousRun, Progress,
 };
 use cpbuild_ml::perturbation::{Perturbation, PerturbationKind};
 use cpbuild_ml::results::EpochResult;
-use cpbuild_ml::train::state::epoch_dir;
+use cpbuild_ml::train::state::{EpochState, epoch_dir};
 use cpbuild_ml::train::{TrainConfig, TrainError, TrainObserver, Trainer, random_clip};
 use cpbuild_ml::{ClipConfig, ClipHbaConfig, CpuAutodiffBackend, DoraConfig, load_clip};
 use serde_json::{Value as Json, json};
@@ -461,6 +471,56 @@ fn backend(options: &BuildOptions) -> &str {
         .map_or("ndarray", String::as_str)
 }
 
+/// Copies the saved epochs of `previous` (a shorter run of the same family) into
+/// `epochs_root`, recording `config` in them as a one-go run would have; returns the last
+/// epoch copied and its directory, to resume from. `None` when it saved no epoch.
+fn continue_previous(
+    previous: &PreviousRun,
+    config: &TrainConfig,
+    epochs_root: &Path,
+) -> Result<Option<(u32, PathBuf)>, ActionError> {
+    let from = previous.files.join("epochs");
+    let listing = match std::fs::read_dir(&from) {
+        Ok(listing) => listing,
+        Err(_) => return Ok(None),
+    };
+    let mut epochs: Vec<u32> = listing
+        .filter_map(Result::ok)
+        .filter_map(|entry| {
+            let name = entry.file_name();
+            let digits = name.to_str()?.strip_prefix('e')?;
+            (digits.len() == 4).then(|| digits.parse().ok())?
+        })
+        .collect();
+    epochs.sort_unstable();
+    let Some(&last) = epochs.last() else {
+        return Ok(None);
+    };
+    for epoch in &epochs {
+        let source = epoch_dir(&from, *epoch);
+        let mut state = EpochState::load(&source).map_err(|error| {
+            failed(format!(
+                "cannot continue the shorter run `{}`: {error}",
+                previous.key
+            ))
+        })?;
+        state
+            .config
+            .check_resumable(config, *epoch)
+            .map_err(|message| {
+                failed(format!(
+                    "cannot continue the shorter run `{}` after epoch {epoch}: {message}",
+                    previous.key
+                ))
+            })?;
+        state.config = config.clone();
+        state
+            .save(&epoch_dir(epochs_root, *epoch))
+            .map_err(|error| failed(error.to_string()))?;
+    }
+    Ok(Some((last, epoch_dir(epochs_root, last))))
+}
+
 impl Action for TrainHba {
     fn kind(&self) -> &'static str {
         "train-hba"
@@ -480,6 +540,16 @@ impl Action for TrainHba {
 
     fn key_context(&self, options: &BuildOptions) -> Json {
         json!({ "backend": backend(options) })
+    }
+
+    fn extension(&self, params: &Json) -> Option<Extension> {
+        let parsed = Params::parse(params).ok()?;
+        let mut family = params.clone();
+        family.as_object_mut()?.remove("stop_after_epoch");
+        Some(Extension {
+            family,
+            extent: u64::from(parsed.train.last_epoch()),
+        })
     }
 
     fn cost(&self, params: &Json) -> u64 {
@@ -571,7 +641,21 @@ impl Action for TrainHba {
                 Weights::FromDep { .. } => json!("weights_from"),
             },
         });
+        let epochs_root = ctx.out_dir.join("epochs");
+        let continued = match &ctx.previous {
+            Some(previous) => continue_previous(previous, &config, &epochs_root)?,
+            None => None,
+        };
         let trainer = match (&params.resume_from, &config.perturbation) {
+            _ if continued.is_some() => {
+                let (last, state) = continued.as_ref().expect("checked");
+                let _ = writeln!(
+                    ctx.log,
+                    "train-hba: continuing the shorter run `{}` from its state after epoch {last}",
+                    ctx.previous.as_ref().map_or("", |previous| previous.key.as_str())
+                );
+                Trainer::resume(config.clone(), &hba, clip, &loaded.data, &device, state)
+            }
             (Some(target), Some(perturbation)) => {
                 let files = dep_files(ctx, "resume_from", target)?;
                 let theirs = std::fs::read(files.join("config.json"))
@@ -623,7 +707,6 @@ impl Action for TrainHba {
             config.last_epoch()
         );
 
-        let epochs_root = ctx.out_dir.join("epochs");
         let mut observer = Observer {
             progress: ctx.progress,
             cancel: ctx.cancel,

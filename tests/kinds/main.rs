@@ -4,6 +4,8 @@
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
+mod vit_pretrain;
+
 /// The files `train-hba` reads, relative to the project root.
 const DATA: [&str; 5] = [
     "data/things/spose_embedding66d_rescaled_1806train.csv",

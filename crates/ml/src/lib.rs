@@ -6,18 +6,21 @@
 //! `model.safetensors`) → [`ClipHba`] (frozen CLIP + trainable [`DoraAdapters`]) → predictions
 //! `[batch, 66]`. Everything runs on any burn backend; tests use [`CpuBackend`] (NdArray).
 
+pub mod backend;
 pub mod clip;
 pub mod dora;
 pub mod early_stopping;
 mod error;
 pub mod hba;
 pub mod perturbation;
+pub mod pretrain;
 pub mod results;
 pub mod rsa;
 pub mod split;
 pub mod streams;
 pub mod tokenizer;
 pub mod train;
+pub mod vit;
 pub mod weights;
 
 pub use clip::{ClipConfig, ClipModel, ClipTextConfig, ClipVisionConfig, OutProjWeights};

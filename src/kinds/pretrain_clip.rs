@@ -1,0 +1,494 @@
+//! The `pretrain-clip` kind: contrastive (CLIP) pretraining of `clip-tiny` from random weights
+//! on things-synth pictures and captions, the `ci` profile's stand-in for OpenAI's pretrained
+//! CLIP. Its bundle's `clip.safetensors` is what `train-hba`'s `weights_from` loads.
+//!
+//! # Params
+//!
+//! | param | type | meaning |
+//! |---|---|---|
+//! | `model` | `"clip-tiny"` | the CLIP to pretrain ([`ClipConfig::tiny`]) |
+//! | `data` | table | `{ world = "things-synth", resolution = 32, train_pool_size = 400, synth_seed = 0, eval_size = 64, caption_labels = 2 }` |
+//! | `seed` | integer | initial weights (keyed ChaCha, device-independent) and every epoch's batch order (default 0) |
+//! | `epochs` | integer | passes over the training pairs; required |
+//! | `batch_size` | integer | pairs per contrastive batch (default 64, at least 2) |
+//! | `learning_rate` | float | AdamW learning rate (default 1e-3; β (0.9, 0.98), ε 1e-6 as CLIP) |
+//! | `weight_decay` | float | AdamW decoupled weight decay (default 0.1) |
+//! | `learn_temperature` | bool | learn `logit_scale` (from ln(1/0.07), clamped to ≤ ln 100) or keep it fixed (default true) |
+//!
+//! # Data
+//!
+//! `train_pool_size` concepts of the 1,806-concept training file ([`synth::training_subset`]
+//! with `synth_seed`); the 48 RSA concepts are never among them (checked against the 48-concept
+//! file). `eval_size` of them (stream (`synth_seed`, split)) are held out for zero-shot
+//! retrieval and never trained on. Each concept's caption is its `caption_labels` strongest
+//! SPoSE dimension labels, strongest first (the lower index on a tie), joined with `", "`
+//! (e.g. `"animal-related, bug-related; non-mammalian; disgusting"`), tokenised with CLIP's BPE
+//! (context 77, trimmed to the longest caption: the text tower is causal and pools at
+//! end-of-text, so trailing padding changes nothing). Pictures are rendered once with
+//! `synth_seed` and normalised with the THINGS statistics.
+//!
+//! The run reads `data/things/` (both SPoSE files, the dimension labels) and the BPE vocabulary;
+//! each must be a declared `inputs` entry. Backend: the build setting `backend` (`ndarray`).
+//!
+//! # Bundle
+//!
+//! `clip.safetensors` (Hugging Face `CLIPModel` layout, f32), `clip_config.json` (its Hugging
+//! Face `config.json`), `pretrain_log.csv` (`epoch,loss,retrieval_accuracy,logit_scale`),
+//! `captions.json` (each concept's caption and whether it was held out) and `summary.json`
+//! (retrieval accuracy at random init and after training, and chance).
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+
+use cpbuild_engine::action::{
+    Action, ActionContext, ActionError, BuildOptions, CancelFlag, ParamError, Progress,
+};
+use cpbuild_ml::pretrain::{
+    PretrainConfig, PretrainData, PretrainEpoch, PretrainObserver, Pretrainer, hf_config_json,
+    retrieval_chance, save_clip,
+};
+use cpbuild_ml::split::Split;
+use cpbuild_ml::tokenizer::Tokenizer;
+use cpbuild_ml::train::TrainError;
+use cpbuild_ml::{ClipConfig, CpuAutodiffBackend};
+use serde_json::{Value as Json, json};
+
+use super::hba_data::{BPE_VOCAB, CONTEXT, LABELS, RSA_CSV, TRAIN_CSV};
+use super::train_vit::{
+    backend, check_inputs, float, integer, refuse_unknown, render_normalised, small, string,
+    write_file,
+};
+use crate::data::synth::{self, SynthConfig};
+use crate::data::things::{self, DIMENSIONS};
+
+/// The `pretrain-clip` kind.
+pub struct PretrainClip;
+
+/// The backends `pretrain-clip` runs on.
+pub const BACKENDS: [&str; 1] = ["ndarray"];
+
+/// The project files every run reads; each must be a declared input.
+pub const REQUIRED_INPUTS: [&str; 4] = [TRAIN_CSV, RSA_CSV, LABELS, BPE_VOCAB];
+
+const PARAMS: [&str; 8] = [
+    "model",
+    "data",
+    "seed",
+    "epochs",
+    "batch_size",
+    "learning_rate",
+    "weight_decay",
+    "learn_temperature",
+];
+
+/// The things-synth pairs.
+#[derive(Debug, Clone, PartialEq)]
+struct World {
+    resolution: usize,
+    train_pool_size: usize,
+    synth_seed: u64,
+    eval_size: usize,
+    caption_labels: usize,
+}
+
+#[derive(Debug, Clone)]
+struct Params {
+    world: World,
+    config: PretrainConfig,
+}
+
+impl Params {
+    fn parse(params: &Json) -> Result<Params, ParamError> {
+        refuse_unknown(params, &PARAMS, "pretrain-clip")?;
+        match string(params, "model")? {
+            Some("clip-tiny") => {}
+            Some(other) => {
+                return Err(ParamError::at(
+                    "model",
+                    format!("unknown model `{other}`; `pretrain-clip` trains `clip-tiny`"),
+                ));
+            }
+            None => {
+                return Err(ParamError::at(
+                    "model",
+                    "`model` is missing; use `clip-tiny`",
+                ));
+            }
+        }
+        let world = Self::world(params)?;
+        let learn_temperature = match params.get("learn_temperature") {
+            None => true,
+            Some(Json::Bool(on)) => *on,
+            Some(other) => {
+                return Err(ParamError::at(
+                    "learn_temperature",
+                    format!("`learn_temperature` must be true or false, not `{other}`"),
+                ));
+            }
+        };
+        let config = PretrainConfig {
+            seed: integer(params, "seed")?.unwrap_or(0),
+            epochs: small(
+                "epochs",
+                integer(params, "epochs")?
+                    .ok_or_else(|| ParamError::at("epochs", "`epochs` is missing"))?,
+            )?,
+            batch_size: integer(params, "batch_size")?.unwrap_or(64) as usize,
+            learning_rate: float(params, "learning_rate", 1e-3)?,
+            weight_decay: float(params, "weight_decay", 0.1)? as f32,
+            learn_temperature,
+        };
+        config.validate().map_err(|message| {
+            let field = ["batch_size", "epochs", "learning_rate", "weight_decay"]
+                .into_iter()
+                .find(|field| message.contains(&format!("`{field}`")));
+            match field {
+                Some(field) => ParamError::at(field, message),
+                None => ParamError::whole(message),
+            }
+        })?;
+        Ok(Params { world, config })
+    }
+
+    fn world(params: &Json) -> Result<World, ParamError> {
+        let Some(data) = params.get("data") else {
+            return Err(ParamError::at(
+                "data",
+                "`data` is missing; e.g. `data = { world = \"things-synth\", train_pool_size = 400 }`",
+            ));
+        };
+        if data.get("world").and_then(Json::as_str) != Some("things-synth") {
+            return Err(ParamError::at(
+                "data",
+                "`data.world` must be `things-synth`",
+            ));
+        }
+        let known = [
+            "world",
+            "resolution",
+            "train_pool_size",
+            "synth_seed",
+            "eval_size",
+            "caption_labels",
+        ];
+        if let Some(unknown) = data
+            .as_object()
+            .and_then(|object| object.keys().find(|key| !known.contains(&key.as_str())))
+        {
+            return Err(ParamError::at(
+                "data",
+                format!("unknown field `data.{unknown}`; this world takes {known:?}"),
+            ));
+        }
+        let number = |name: &str, default: u64| -> Result<u64, ParamError> {
+            match data.get(name) {
+                None => Ok(default),
+                Some(value) => value.as_u64().ok_or_else(|| {
+                    ParamError::at(
+                        "data",
+                        format!("`data.{name}` must be a non-negative integer, not `{value}`"),
+                    )
+                }),
+            }
+        };
+        let size = ClipConfig::tiny().vision.image_size as u64;
+        let resolution = number("resolution", size)?;
+        if resolution != size {
+            return Err(ParamError::at(
+                "data",
+                format!(
+                    "`data.resolution` is {resolution} but `clip-tiny` takes {size}×{size} images"
+                ),
+            ));
+        }
+        let world = World {
+            resolution: resolution as usize,
+            train_pool_size: number("train_pool_size", 400)? as usize,
+            synth_seed: number("synth_seed", 0)?,
+            eval_size: number("eval_size", 64)? as usize,
+            caption_labels: number("caption_labels", 2)? as usize,
+        };
+        if world.caption_labels == 0 || world.caption_labels > DIMENSIONS {
+            return Err(ParamError::at(
+                "data",
+                format!(
+                    "`data.caption_labels` must be 1..={DIMENSIONS}, not {}",
+                    world.caption_labels
+                ),
+            ));
+        }
+        if world.eval_size == 0 || world.eval_size + 2 > world.train_pool_size {
+            return Err(ParamError::at(
+                "data",
+                format!(
+                    "`data.eval_size` ({}) must be at least 1 and leave at least 2 of the `data.train_pool_size` ({}) concepts for training",
+                    world.eval_size, world.train_pool_size
+                ),
+            ));
+        }
+        Ok(world)
+    }
+}
+
+/// The caption of one SPoSE row: its `count` strongest labels, strongest first.
+fn caption(row: &[f64; DIMENSIONS], labels: &[String], count: usize) -> String {
+    let mut order: Vec<usize> = (0..DIMENSIONS).collect();
+    // Stable sort: equal values keep the lower index first.
+    order.sort_by(|&a, &b| row[b].total_cmp(&row[a]));
+    order
+        .iter()
+        .take(count)
+        .map(|&dim| labels[dim].as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The assembled pairs and the description of every caption (for `captions.json`).
+struct Loaded {
+    data: PretrainData,
+    captions: Json,
+}
+
+fn load(root: &Path, world: &World) -> Result<Loaded, String> {
+    let train = things::read_spose_csv(root.join(TRAIN_CSV)).map_err(|e| e.to_string())?;
+    let rsa = things::read_spose_csv(root.join(RSA_CSV)).map_err(|e| e.to_string())?;
+    let labels = things::read_dimension_labels(root.join(LABELS)).map_err(|e| e.to_string())?;
+    let tokenizer = Tokenizer::from_gz_file(root.join(BPE_VOCAB)).map_err(|e| e.to_string())?;
+    let row_of: BTreeMap<usize, usize> = train
+        .concept_index
+        .iter()
+        .enumerate()
+        .map(|(row, concept)| (*concept, row))
+        .collect();
+    let pool = synth::training_subset(
+        &train.concept_index,
+        world.train_pool_size,
+        world.synth_seed,
+    );
+    synth::assert_disjoint(&pool, &rsa.concept_index)?;
+    if world.eval_size + 2 > pool.len() {
+        return Err(format!(
+            "the pool has {} concepts, too few to hold out {} and train on at least 2",
+            pool.len(),
+            world.eval_size
+        ));
+    }
+    let split = Split::draw(
+        pool.len(),
+        pool.len() - world.eval_size,
+        world.eval_size,
+        world.synth_seed,
+    )?;
+    let config = SynthConfig {
+        resolution: world.resolution,
+        seed: world.synth_seed,
+    };
+    let mut texts = Vec::with_capacity(pool.len());
+    let mut tokenised = Vec::with_capacity(pool.len());
+    for concept in &pool {
+        let text = caption(
+            &train.targets[row_of[concept]],
+            &labels,
+            world.caption_labels,
+        );
+        let ids = tokenizer
+            .tokenize(&text, CONTEXT)
+            .map_err(|e| format!("caption `{text}`: {e}"))?;
+        tokenised.push(ids);
+        texts.push(text);
+    }
+    // Trim the padding columns no caption uses.
+    let context = tokenised
+        .iter()
+        .map(|ids| {
+            ids.iter()
+                .rposition(|&id| id != 0)
+                .map_or(1, |last| last + 1)
+        })
+        .max()
+        .unwrap_or(1);
+    let pairs = |positions: &[usize]| -> (Vec<f32>, Vec<i64>) {
+        let mut images = Vec::new();
+        let mut ids = Vec::new();
+        for &position in positions {
+            let concept = pool[position];
+            render_normalised(
+                &train.targets[row_of[&concept]],
+                concept,
+                &config,
+                &mut images,
+            );
+            ids.extend(
+                tokenised[position][..context]
+                    .iter()
+                    .map(|&id| i64::from(id)),
+            );
+        }
+        (images, ids)
+    };
+    let mut train_positions = split.train.clone();
+    train_positions.sort_unstable();
+    let mut eval_positions = split.test.clone();
+    eval_positions.sort_unstable();
+    let (train_images, train_captions) = pairs(&train_positions);
+    let (eval_images, eval_captions) = pairs(&eval_positions);
+    let held_out: std::collections::BTreeSet<usize> = eval_positions.iter().copied().collect();
+    let captions = Json::Array(
+        pool.iter()
+            .enumerate()
+            .map(|(position, concept)| {
+                json!({
+                    "concept": concept,
+                    "image_name": train.image_name[row_of[concept]],
+                    "caption": texts[position],
+                    "held_out": held_out.contains(&position),
+                })
+            })
+            .collect(),
+    );
+    Ok(Loaded {
+        data: PretrainData {
+            image_size: world.resolution,
+            context,
+            train_images,
+            train_captions,
+            eval_images,
+            eval_captions,
+        },
+        captions,
+    })
+}
+
+/// Reports epochs to the engine's progress output and the log; polls Ctrl-C.
+struct Observer<'a> {
+    progress: &'a dyn Progress,
+    cancel: &'a CancelFlag,
+    log: &'a mut dyn Write,
+    epochs: u32,
+}
+
+impl PretrainObserver for Observer<'_> {
+    fn cancelled(&self) -> bool {
+        self.cancel.is_cancelled()
+    }
+
+    fn epoch_finished(&mut self, row: &PretrainEpoch) {
+        let line = format!(
+            "epoch {}/{}: loss {:.4} retrieval {:.4} scale {:.2}",
+            row.epoch, self.epochs, row.loss, row.retrieval_accuracy, row.logit_scale
+        );
+        self.progress.message(&line);
+        let _ = writeln!(self.log, "{line}");
+    }
+}
+
+fn failed(message: impl Into<String>) -> ActionError {
+    ActionError::failed(message)
+}
+
+fn pretty(value: &Json) -> Result<Vec<u8>, ActionError> {
+    let mut text = serde_json::to_string_pretty(value).map_err(|e| failed(e.to_string()))?;
+    text.push('\n');
+    Ok(text.into_bytes())
+}
+
+impl Action for PretrainClip {
+    fn kind(&self) -> &'static str {
+        "pretrain-clip"
+    }
+
+    fn version(&self) -> &'static str {
+        "1"
+    }
+
+    fn description(&self) -> &'static str {
+        "pretrains clip-tiny contrastively on things-synth pictures and captions; writes Hugging Face safetensors"
+    }
+
+    fn check_params(&self, params: &Json) -> Result<(), ParamError> {
+        Params::parse(params).map(|_| ())
+    }
+
+    fn key_context(&self, options: &BuildOptions) -> Json {
+        json!({ "backend": backend(options) })
+    }
+
+    fn cost(&self, params: &Json) -> u64 {
+        Params::parse(params).map_or(1, |params| {
+            (u64::from(params.config.epochs) * params.world.train_pool_size as u64).max(1)
+        })
+    }
+
+    fn run(&self, ctx: &mut ActionContext<'_>) -> Result<(), ActionError> {
+        let params = Params::parse(ctx.params).map_err(|error| failed(error.message))?;
+        let backend = backend(ctx.options).to_string();
+        if !BACKENDS.contains(&backend.as_str()) {
+            return Err(failed(format!(
+                "backend `{backend}` is not supported by `pretrain-clip` yet; use one of {BACKENDS:?}"
+            )));
+        }
+        check_inputs(ctx, "pretrain-clip", &REQUIRED_INPUTS, &[])?;
+        let loaded = load(ctx.project_root, &params.world).map_err(failed)?;
+        let chance = retrieval_chance(&loaded.data);
+        let (train_pairs, eval_pairs) = (loaded.data.train_len(), loaded.data.eval_len());
+        let clip = ClipConfig::tiny();
+        let device = Default::default();
+        let mut trainer = Pretrainer::<CpuAutodiffBackend>::new(
+            params.config.clone(),
+            &clip,
+            loaded.data,
+            &device,
+        )
+        .map_err(|error| failed(error.to_string()))?;
+        let initial = trainer.retrieval_accuracy();
+        let _ = writeln!(
+            ctx.log,
+            "pretrain-clip: clip-tiny on {backend}, {train_pairs} training pairs, {eval_pairs} held out; retrieval at init {initial:.4} (chance {chance:.4})"
+        );
+        let mut observer = Observer {
+            progress: ctx.progress,
+            cancel: ctx.cancel,
+            log: &mut *ctx.log,
+            epochs: params.config.epochs,
+        };
+        match trainer.run(&mut observer) {
+            Ok(()) => {}
+            Err(TrainError::Cancelled) => return Err(ActionError::Cancelled),
+            Err(error) => return Err(failed(error.to_string())),
+        }
+        save_clip(trainer.model(), &ctx.out_dir.join("clip.safetensors"))
+            .map_err(|error| failed(error.to_string()))?;
+        write_file(
+            &ctx.out_dir.join("clip_config.json"),
+            &pretty(&hf_config_json(&clip))?,
+        )?;
+        write_file(
+            &ctx.out_dir.join("pretrain_log.csv"),
+            trainer.csv().as_bytes(),
+        )?;
+        write_file(
+            &ctx.out_dir.join("captions.json"),
+            &pretty(&loaded.captions)?,
+        )?;
+        let last = trainer
+            .rows()
+            .last()
+            .map_or(initial, |row| row.retrieval_accuracy);
+        let summary = json!({
+            "train_pairs": train_pairs,
+            "held_out_pairs": eval_pairs,
+            "config": params.config,
+            "retrieval_accuracy_at_init": initial,
+            "retrieval_accuracy": last,
+            "retrieval_chance": chance,
+        });
+        write_file(&ctx.out_dir.join("summary.json"), &pretty(&summary)?)?;
+        ctx.info.insert("backend".into(), json!(backend));
+        ctx.info
+            .insert("epochs_trained".into(), json!(trainer.epoch()));
+        ctx.info.insert("retrieval_accuracy".into(), json!(last));
+        ctx.info.insert("retrieval_chance".into(), json!(chance));
+        Ok(())
+    }
+}

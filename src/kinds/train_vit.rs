@@ -1,0 +1,891 @@
+//! The `train-vit` kind: one run of the paper's ViT baseline (PAPER.md "The ViT baseline";
+//! figures 1b and 2b): a ViT trained from scratch with SGD, a cosine schedule with linear
+//! warm-up and cross-entropy, logging after every epoch the validation loss and the RSA of its
+//! penultimate embeddings on the 48 RSA images against the human RDM. A baseline, or a perturbed
+//! run continuing a baseline.
+//!
+//! # Params
+//!
+//! | param | type | meaning |
+//! |---|---|---|
+//! | `model` | `"vit-tiny"` \| `"vit-b-16"` | the ViT ([`VitConfig::tiny`]: 32 px, 8 px patches, width 64, 2 blocks; [`VitConfig::vit_b_16`]: 224 px); the head has one output per class |
+//! | `data` | table | `{ world = "things-synth", resolution = 32, train_pool_size = 1806, synth_seed = 0, images_per_concept = 1, min_class_size = 8, val_size = … }` or `{ world = "imagenet", root = "data/imagenet", things_image_dir = "data/things/images" }` (both folders must be declared inputs) |
+//! | `seed` | integer | the run seed: initial weights and every epoch's batch order (default 0) |
+//! | `epochs` | integer | the schedule's length (paper: 100); required |
+//! | `warmup_epochs` | integer | linear warm-up epochs at the start of the schedule (default 0) |
+//! | `batch_size` | integer | default 64 |
+//! | `learning_rate` | float | peak SGD learning rate (default 0.1, the paper's) |
+//! | `momentum` | float | default 0.9 |
+//! | `weight_decay` | float | L2, PyTorch's SGD form (default 1e-4) |
+//! | `stop_after_epoch` | integer | train only this far (the schedule stays that of `epochs`) |
+//! | `perturbation` | table | `{ kind = "random_target", start = 5, length = 1, seed = 0 }` (`noise_std`, the ε of `image_noise`, default 0.1 for this model); kinds `random_target`, `label_shuffle`, `image_noise`, `uniform_images` (see `cpbuild_ml::vit` for their reading for a classifier) |
+//! | `resume_from` | string | a `train-vit` dependency to continue from its state after epoch `start − 1` (required with a `perturbation` starting after epoch 1) |
+//!
+//! # The things-synth labelling (ci profile)
+//!
+//! The `train_pool_size` concepts of the 1,806-concept training file ([`synth::training_subset`],
+//! never one of the 48 RSA concepts; checked) are labelled by their *dominant dimension*: the
+//! index of the largest of their 66 SPoSE values (the lowest index on a tie). Dimensions that
+//! dominate fewer than `min_class_size` of the pool's concepts are dropped with their concepts;
+//! the kept dimensions, ascending, are the classes `0..`. The labelled concepts are split once
+//! (stream (`synth_seed`, split)) into training and `val_size` validation concepts (default:
+//! a fifth). Each training concept is rendered `images_per_concept` times (render seeds
+//! `synth_seed`, `synth_seed + 1`, …: moved and re-noised, same cues); validation and RSA
+//! concepts once with `synth_seed`. Pixels use the THINGS normalisation. `classes.json` in the
+//! bundle lists the classes with their dimension labels and sizes.
+//!
+//! The run reads `data/things/*` (the two SPoSE files, the human RDM, the dimension labels)
+//! under the project root; each must be a declared `inputs` entry. The backend comes from the
+//! build setting `backend` (only `ndarray` for now).
+//!
+//! # Bundle
+//!
+//! `results.csv` (`epoch,val_loss,rsa_score`; perturbed runs add the four `used_…` columns of
+//! CLIP-HBA), `classes.json`, `config.json` (the resolved params and the training config), and
+//! `epochs/e####/` (the state after each epoch; see `cpbuild_ml::vit::state`).
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use cpbuild_engine::action::{
+    Action, ActionContext, ActionError, BuildOptions, CancelFlag, ParamError, Progress,
+};
+use cpbuild_ml::CpuAutodiffBackend;
+use cpbuild_ml::perturbation::{Perturbation, PerturbationKind};
+use cpbuild_ml::split::Split;
+use cpbuild_ml::train::TrainError;
+use cpbuild_ml::train::state::epoch_dir;
+use cpbuild_ml::vit::{
+    ImageSet, InMemoryImages, VitConfig, VitData, VitEpochResult, VitObserver, VitTrainConfig,
+    VitTrainer,
+};
+use serde_json::{Value as Json, json};
+
+use super::hba_data::{HUMAN_RDM, LABELS, RSA_CSV, TRAIN_CSV};
+use crate::data::imagenet::{ImageNetFolder, ImageNetSplit};
+use crate::data::images::{Normalisation, Preprocessing, ThingsImages};
+use crate::data::synth::{self, SynthConfig};
+use crate::data::things::{self, DIMENSIONS};
+
+/// The `train-vit` kind.
+pub struct TrainVit;
+
+/// The backends `train-vit` runs on.
+pub const BACKENDS: [&str; 1] = ["ndarray"];
+
+/// The project files every run reads; each must be a declared input.
+pub const REQUIRED_INPUTS: [&str; 4] = [TRAIN_CSV, RSA_CSV, HUMAN_RDM, LABELS];
+
+const PARAMS: [&str; 12] = [
+    "model",
+    "data",
+    "seed",
+    "epochs",
+    "warmup_epochs",
+    "batch_size",
+    "learning_rate",
+    "momentum",
+    "weight_decay",
+    "stop_after_epoch",
+    "perturbation",
+    "resume_from",
+];
+
+/// Where the pixels come from.
+#[derive(Debug, Clone, PartialEq)]
+enum World {
+    ThingsSynth {
+        resolution: usize,
+        train_pool_size: usize,
+        synth_seed: u64,
+        images_per_concept: usize,
+        min_class_size: usize,
+        val_size: Option<usize>,
+    },
+    ImageNet {
+        root: String,
+        things_image_dir: String,
+    },
+}
+
+#[derive(Debug, Clone)]
+struct Params {
+    model: String,
+    world: World,
+    train: VitTrainConfig,
+    resume_from: Option<String>,
+}
+
+/// The model's image size, or `None` for an unknown model.
+fn image_size(model: &str) -> Option<usize> {
+    match model {
+        "vit-tiny" => Some(VitConfig::tiny(1).image_size),
+        "vit-b-16" => Some(VitConfig::vit_b_16(1).image_size),
+        _ => None,
+    }
+}
+
+fn model_config(model: &str, classes: usize) -> Option<VitConfig> {
+    match model {
+        "vit-tiny" => Some(VitConfig::tiny(classes)),
+        "vit-b-16" => Some(VitConfig::vit_b_16(classes)),
+        _ => None,
+    }
+}
+
+pub(crate) fn integer(params: &Json, field: &str) -> Result<Option<u64>, ParamError> {
+    match params.get(field) {
+        None => Ok(None),
+        Some(value) => value.as_u64().map(Some).ok_or_else(|| {
+            ParamError::at(
+                field,
+                format!("`{field}` must be a non-negative integer, not `{value}`"),
+            )
+        }),
+    }
+}
+
+pub(crate) fn small(field: &str, value: u64) -> Result<u32, ParamError> {
+    u32::try_from(value).map_err(|_| ParamError::at(field, format!("`{field}` is too large")))
+}
+
+pub(crate) fn string<'a>(params: &'a Json, field: &str) -> Result<Option<&'a str>, ParamError> {
+    match params.get(field) {
+        None => Ok(None),
+        Some(Json::String(text)) => Ok(Some(text)),
+        Some(other) => Err(ParamError::at(
+            field,
+            format!("`{field}` must be a string, not `{other}`"),
+        )),
+    }
+}
+
+pub(crate) fn float(params: &Json, field: &str, default: f64) -> Result<f64, ParamError> {
+    match params.get(field) {
+        None => Ok(default),
+        Some(value) => value
+            .as_f64()
+            .filter(|number| number.is_finite())
+            .ok_or_else(|| {
+                ParamError::at(field, format!("`{field}` must be a number, not `{value}`"))
+            }),
+    }
+}
+
+/// Refuses keys of `table` outside `known`, naming `kind` in the message.
+pub(crate) fn refuse_unknown(table: &Json, known: &[&str], kind: &str) -> Result<(), ParamError> {
+    let Some(object) = table.as_object() else {
+        return Err(ParamError::whole("`params` must be a table"));
+    };
+    if let Some(unknown) = object.keys().find(|key| !known.contains(&key.as_str())) {
+        return Err(ParamError::at(
+            unknown,
+            format!(
+                "unknown param `{unknown}`; `{kind}` takes {}",
+                known
+                    .iter()
+                    .map(|p| format!("`{p}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+    }
+    Ok(())
+}
+
+impl Params {
+    fn parse(params: &Json) -> Result<Params, ParamError> {
+        refuse_unknown(params, &PARAMS, "train-vit")?;
+        let model = string(params, "model")?
+            .ok_or_else(|| {
+                ParamError::at("model", "`model` is missing; use `vit-tiny` or `vit-b-16`")
+            })?
+            .to_string();
+        let Some(size) = image_size(&model) else {
+            return Err(ParamError::at(
+                "model",
+                format!("unknown model `{model}`; use `vit-tiny` or `vit-b-16`"),
+            ));
+        };
+        let world = Self::world(params, size)?;
+        let epochs = small(
+            "epochs",
+            integer(params, "epochs")?
+                .ok_or_else(|| ParamError::at("epochs", "`epochs` is missing"))?,
+        )?;
+        let perturbation = match params.get("perturbation") {
+            None => None,
+            Some(table) => Some(perturbation(table, 0.1)?),
+        };
+        let train = VitTrainConfig {
+            seed: integer(params, "seed")?.unwrap_or(0),
+            batch_size: integer(params, "batch_size")?.unwrap_or(64) as usize,
+            learning_rate: float(params, "learning_rate", 0.1)?,
+            momentum: float(params, "momentum", 0.9)?,
+            weight_decay: float(params, "weight_decay", 1e-4)?,
+            warmup_epochs: small(
+                "warmup_epochs",
+                integer(params, "warmup_epochs")?.unwrap_or(0),
+            )?,
+            epochs,
+            stop_after_epoch: match integer(params, "stop_after_epoch")? {
+                Some(epoch) => Some(small("stop_after_epoch", epoch)?),
+                None => None,
+            },
+            perturbation,
+        };
+        train.validate().map_err(|message| {
+            let field = [
+                "batch_size",
+                "learning_rate",
+                "momentum",
+                "weight_decay",
+                "warmup_epochs",
+                "epochs",
+                "perturbation",
+            ]
+            .into_iter()
+            .find(|field| message.contains(&format!("`{field}`")) || message.contains(field));
+            match field {
+                Some(field) => ParamError::at(field, message),
+                None => ParamError::whole(message),
+            }
+        })?;
+        let resume_from = string(params, "resume_from")?.map(str::to_string);
+        match (&train.perturbation, &resume_from) {
+            (Some(p), None) if p.start > 1 => {
+                return Err(ParamError::at(
+                    "perturbation",
+                    format!(
+                        "a perturbed run starting at epoch {} continues a baseline: set `resume_from = \"<baseline target>\"`",
+                        p.start
+                    ),
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(ParamError::at(
+                    "resume_from",
+                    "`resume_from` needs a `perturbation` (it resumes from the baseline's state after epoch `start − 1`)",
+                ));
+            }
+            _ => {}
+        }
+        Ok(Params {
+            model,
+            world,
+            train,
+            resume_from,
+        })
+    }
+
+    fn world(params: &Json, size: usize) -> Result<World, ParamError> {
+        let Some(data) = params.get("data") else {
+            return Err(ParamError::at(
+                "data",
+                "`data` is missing; e.g. `data = { world = \"things-synth\", train_pool_size = 400 }`",
+            ));
+        };
+        let field = |name: &str| data.get(name);
+        let known: &[&str] = match field("world").and_then(Json::as_str) {
+            Some("things-synth") => &[
+                "world",
+                "resolution",
+                "train_pool_size",
+                "synth_seed",
+                "images_per_concept",
+                "min_class_size",
+                "val_size",
+            ],
+            Some("imagenet") => &["world", "root", "things_image_dir"],
+            _ => {
+                return Err(ParamError::at(
+                    "data",
+                    "`data.world` must be `things-synth` or `imagenet`",
+                ));
+            }
+        };
+        if let Some(unknown) = data
+            .as_object()
+            .and_then(|object| object.keys().find(|key| !known.contains(&key.as_str())))
+        {
+            return Err(ParamError::at(
+                "data",
+                format!("unknown field `data.{unknown}`; this world takes {known:?}"),
+            ));
+        }
+        let number = |name: &str| -> Result<Option<u64>, ParamError> {
+            match field(name) {
+                None => Ok(None),
+                Some(value) => value.as_u64().map(Some).ok_or_else(|| {
+                    ParamError::at(
+                        "data",
+                        format!("`data.{name}` must be a non-negative integer, not `{value}`"),
+                    )
+                }),
+            }
+        };
+        if field("world").and_then(Json::as_str) == Some("imagenet") {
+            let text = |name: &str, default: &str| -> Result<String, ParamError> {
+                match field(name) {
+                    None => Ok(default.to_string()),
+                    Some(Json::String(text)) => Ok(text.clone()),
+                    Some(other) => Err(ParamError::at(
+                        "data",
+                        format!("`data.{name}` must be a string, not `{other}`"),
+                    )),
+                }
+            };
+            return Ok(World::ImageNet {
+                root: text("root", "data/imagenet")?,
+                things_image_dir: text("things_image_dir", "data/things/images")?,
+            });
+        }
+        let resolution = number("resolution")?.unwrap_or(size as u64) as usize;
+        if resolution != size {
+            return Err(ParamError::at(
+                "data",
+                format!(
+                    "`data.resolution` is {resolution} but the model takes {size}×{size} images"
+                ),
+            ));
+        }
+        let images_per_concept = number("images_per_concept")?.unwrap_or(1) as usize;
+        if images_per_concept == 0 {
+            return Err(ParamError::at("data", "`data.images_per_concept` is 0"));
+        }
+        Ok(World::ThingsSynth {
+            resolution,
+            train_pool_size: number("train_pool_size")?.unwrap_or(1806) as usize,
+            synth_seed: number("synth_seed")?.unwrap_or(0),
+            images_per_concept,
+            min_class_size: number("min_class_size")?.unwrap_or(8).max(1) as usize,
+            val_size: number("val_size")?.map(|size| size as usize),
+        })
+    }
+}
+
+/// Parses a `perturbation` table (as `train-hba` does); `noise_std` defaults to
+/// `default_noise_std`.
+pub(crate) fn perturbation(
+    table: &Json,
+    default_noise_std: f64,
+) -> Result<Perturbation, ParamError> {
+    let invalid = |message: String| ParamError::at("perturbation", message);
+    let known = ["kind", "start", "length", "seed", "noise_std"];
+    if let Some(unknown) = table
+        .as_object()
+        .ok_or_else(|| invalid("`perturbation` must be a table".into()))?
+        .keys()
+        .find(|key| !known.contains(&key.as_str()))
+    {
+        return Err(invalid(format!(
+            "unknown field `perturbation.{unknown}`; it takes {known:?}"
+        )));
+    }
+    let kind = table
+        .get("kind")
+        .and_then(Json::as_str)
+        .ok_or_else(|| invalid("`perturbation.kind` is missing".into()))?;
+    let kind = PerturbationKind::parse(kind).map_err(invalid)?;
+    let number = |name: &str, default: Option<u64>| {
+        match table.get(name) {
+            None => default,
+            Some(value) => value.as_u64(),
+        }
+        .ok_or_else(|| {
+            invalid(format!(
+                "`perturbation.{name}` must be a non-negative integer"
+            ))
+        })
+    };
+    let noise_std = match table.get("noise_std") {
+        None => default_noise_std,
+        Some(value) => value.as_f64().filter(|std| *std >= 0.0).ok_or_else(|| {
+            invalid("`perturbation.noise_std` must be a non-negative number".into())
+        })?,
+    };
+    Ok(Perturbation {
+        kind,
+        start: small("perturbation", number("start", None)?)?,
+        length: small("perturbation", number("length", Some(1))?)?,
+        seed: number("seed", Some(0))?,
+        // Unused by a classifier (its random targets are uniform class draws).
+        target_mean: 0.0,
+        target_std: 0.0,
+        noise_std,
+    })
+}
+
+/// Renders `concept` from its SPoSE row and normalises it as a photograph would be:
+/// `[3, resolution, resolution]`.
+pub(crate) fn render_normalised(
+    targets: &[f64; DIMENSIONS],
+    concept: usize,
+    config: &SynthConfig,
+    out: &mut Vec<f32>,
+) {
+    let image = synth::render(targets, concept, config);
+    let plane = config.resolution * config.resolution;
+    for channel in 0..3 {
+        for pixel in 0..plane {
+            out.push(Normalisation::THINGS.apply(channel, image.rgb[pixel * 3 + channel]));
+        }
+    }
+}
+
+/// One split of an ImageNet folder, decoded per batch.
+struct FolderImages {
+    split: ImageNetSplit,
+    resolution: u32,
+}
+
+impl ImageSet for FolderImages {
+    fn len(&self) -> usize {
+        self.split.len()
+    }
+
+    fn label(&self, index: usize) -> usize {
+        self.split.label(index)
+    }
+
+    fn pixels(&self, indices: &[usize]) -> Result<Vec<f32>, String> {
+        let mut out = Vec::new();
+        for &index in indices {
+            out.extend(
+                self.split
+                    .load(index, self.resolution)
+                    .map_err(|error| error.to_string())?,
+            );
+        }
+        Ok(out)
+    }
+}
+
+/// The assembled data and a description of its classes (for `classes.json`).
+struct Loaded {
+    data: VitData,
+    classes: Json,
+}
+
+fn load(root: &Path, world: &World, resolution: usize) -> Result<Loaded, String> {
+    let path = |relative: &str| -> PathBuf { root.join(relative) };
+    let train = things::read_spose_csv(path(TRAIN_CSV)).map_err(|e| e.to_string())?;
+    let rsa = things::read_spose_csv(path(RSA_CSV)).map_err(|e| e.to_string())?;
+    let rdm = things::read_human_rdm(path(HUMAN_RDM)).map_err(|e| e.to_string())?;
+    let labels = things::read_dimension_labels(path(LABELS)).map_err(|e| e.to_string())?;
+    if rsa.len() != rdm.size {
+        return Err(format!(
+            "`{RSA_CSV}` has {} rows but the human rdm is {}×{}",
+            rsa.len(),
+            rdm.size,
+            rdm.size
+        ));
+    }
+    match world {
+        World::ThingsSynth {
+            train_pool_size,
+            synth_seed,
+            images_per_concept,
+            min_class_size,
+            val_size,
+            ..
+        } => {
+            let row_of: BTreeMap<usize, usize> = train
+                .concept_index
+                .iter()
+                .enumerate()
+                .map(|(row, concept)| (*concept, row))
+                .collect();
+            let pool = synth::training_subset(&train.concept_index, *train_pool_size, *synth_seed);
+            synth::assert_disjoint(&pool, &rsa.concept_index)?;
+            let dominant = |concept: &usize| -> usize {
+                let row = &train.targets[row_of[concept]];
+                (0..DIMENSIONS).fold(0, |best, dim| if row[dim] > row[best] { dim } else { best })
+            };
+            let mut counts = [0usize; DIMENSIONS];
+            for concept in &pool {
+                counts[dominant(concept)] += 1;
+            }
+            let kept: Vec<usize> = (0..DIMENSIONS)
+                .filter(|&dim| counts[dim] >= *min_class_size)
+                .collect();
+            if kept.len() < 2 {
+                return Err(format!(
+                    "only {} dominant dimension(s) have at least {min_class_size} of the {} pool concepts; lower `data.min_class_size` or raise `data.train_pool_size`",
+                    kept.len(),
+                    pool.len()
+                ));
+            }
+            let class_of: BTreeMap<usize, usize> = kept
+                .iter()
+                .enumerate()
+                .map(|(class, &dim)| (dim, class))
+                .collect();
+            let labelled: Vec<(usize, usize)> = pool
+                .iter()
+                .filter_map(|concept| class_of.get(&dominant(concept)).map(|&c| (*concept, c)))
+                .collect();
+            let val_count = val_size.unwrap_or(labelled.len() / 5).max(1);
+            if val_count >= labelled.len() {
+                return Err(format!(
+                    "`data.val_size` {val_count} leaves no training concept of the {} labelled ones",
+                    labelled.len()
+                ));
+            }
+            let split = Split::draw(
+                labelled.len(),
+                labelled.len() - val_count,
+                val_count,
+                *synth_seed,
+            )?;
+            let render_set = |positions: &[usize], variants: usize| -> InMemoryImages {
+                let image_len = 3 * resolution * resolution;
+                let mut pixels = Vec::with_capacity(positions.len() * variants * image_len);
+                let mut labels = Vec::with_capacity(positions.len() * variants);
+                for &position in positions {
+                    let (concept, class) = labelled[position];
+                    for variant in 0..variants {
+                        let config = SynthConfig {
+                            resolution,
+                            seed: synth_seed.wrapping_add(variant as u64),
+                        };
+                        render_normalised(
+                            &train.targets[row_of[&concept]],
+                            concept,
+                            &config,
+                            &mut pixels,
+                        );
+                        labels.push(class);
+                    }
+                }
+                InMemoryImages {
+                    image_len,
+                    pixels,
+                    labels,
+                }
+            };
+            let mut train_positions = split.train.clone();
+            train_positions.sort_unstable();
+            let mut val_positions = split.test.clone();
+            val_positions.sort_unstable();
+            let train_set = render_set(&train_positions, *images_per_concept);
+            let val_set = render_set(&val_positions, 1);
+            let config = SynthConfig {
+                resolution,
+                seed: *synth_seed,
+            };
+            let mut rsa_images = Vec::new();
+            for (targets, concept) in rsa.targets.iter().zip(&rsa.concept_index) {
+                render_normalised(targets, *concept, &config, &mut rsa_images);
+            }
+            let classes = json!({
+                "labelling": "dominant SPoSE dimension",
+                "classes": kept.iter().map(|&dim| json!({
+                    "dimension": dim,
+                    "label": labels.get(dim),
+                    "concepts": counts[dim],
+                })).collect::<Vec<_>>(),
+                "train_concepts": train_positions.iter().map(|&p| labelled[p].0).collect::<Vec<_>>(),
+                "val_concepts": val_positions.iter().map(|&p| labelled[p].0).collect::<Vec<_>>(),
+            });
+            Ok(Loaded {
+                data: VitData {
+                    image_size: resolution,
+                    classes: kept.len(),
+                    train: Box::new(train_set),
+                    val: Box::new(val_set),
+                    rsa_images,
+                    human_rdm: rdm.values,
+                },
+                classes,
+            })
+        }
+        World::ImageNet {
+            root: folder,
+            things_image_dir,
+        } => {
+            let imagenet = ImageNetFolder::open(root.join(folder)).map_err(|e| e.to_string())?;
+            let size = u32::try_from(resolution).map_err(|_| "resolution too large")?;
+            let preprocessing = Preprocessing {
+                resolution: size,
+                normalisation: Normalisation::THINGS,
+            };
+            let threads = std::thread::available_parallelism().map_or(1, usize::from);
+            let rsa_images =
+                ThingsImages::open(root.join(things_image_dir), rsa.image_name.clone())
+                    .and_then(|images| images.load_all(&preprocessing, threads))
+                    .map_err(|e| e.to_string())?
+                    .pixels;
+            let count = imagenet.class_count();
+            let classes = json!({ "labelling": "imagenet folder", "classes": imagenet.classes });
+            Ok(Loaded {
+                data: VitData {
+                    image_size: resolution,
+                    classes: count,
+                    train: Box::new(FolderImages {
+                        split: imagenet.train,
+                        resolution: size,
+                    }),
+                    val: Box::new(FolderImages {
+                        split: imagenet.val,
+                        resolution: size,
+                    }),
+                    rsa_images,
+                    human_rdm: rdm.values,
+                },
+                classes,
+            })
+        }
+    }
+}
+
+/// Reports epochs to the engine's progress output and the log; polls Ctrl-C.
+struct Observer<'a> {
+    progress: &'a dyn Progress,
+    cancel: &'a CancelFlag,
+    log: &'a mut dyn Write,
+    last_epoch: u32,
+}
+
+impl VitObserver for Observer<'_> {
+    fn cancelled(&self) -> bool {
+        self.cancel.is_cancelled()
+    }
+
+    fn epoch_finished(&mut self, row: &VitEpochResult) {
+        let line = format!(
+            "epoch {}/{}: train {:.4} val {:.4} rsa {:.4}",
+            row.epoch, self.last_epoch, row.train_loss, row.val_loss, row.rsa_score
+        );
+        self.progress.message(&line);
+        let _ = writeln!(self.log, "{line}");
+    }
+}
+
+fn failed(message: impl Into<String>) -> ActionError {
+    ActionError::failed(message)
+}
+
+pub(crate) fn dep_files(
+    ctx: &ActionContext<'_>,
+    param: &str,
+    target: &str,
+) -> Result<PathBuf, ActionError> {
+    ctx.deps
+        .get(target)
+        .map(|dep| dep.files.clone())
+        .ok_or_else(|| {
+            failed(format!(
+                "`{param}` names `{target}`, which is not a dependency of `{}`; add it to `deps`",
+                ctx.target
+            ))
+        })
+}
+
+pub(crate) fn write_file(path: &Path, contents: &[u8]) -> Result<(), ActionError> {
+    std::fs::write(path, contents)
+        .map_err(|error| failed(format!("cannot write `{}`: {error}", path.display())))
+}
+
+pub(crate) fn backend(options: &BuildOptions) -> &str {
+    options
+        .settings
+        .get("backend")
+        .map_or("ndarray", String::as_str)
+}
+
+/// Fails unless every file in `required` and every folder in `folders` is a declared input.
+pub(crate) fn check_inputs(
+    ctx: &ActionContext<'_>,
+    kind: &str,
+    required: &[&str],
+    folders: &[&str],
+) -> Result<(), ActionError> {
+    for input in required {
+        if !ctx
+            .inputs
+            .iter()
+            .any(|declared| declared == Path::new(input))
+        {
+            return Err(failed(format!(
+                "`{input}` is read by `{kind}` but is not a declared input of `{}`; add it to `inputs`",
+                ctx.target
+            )));
+        }
+    }
+    for folder in folders {
+        if !ctx
+            .inputs
+            .iter()
+            .any(|declared| declared.starts_with(folder))
+        {
+            return Err(failed(format!(
+                "the files in `{folder}` are read by `{kind}` but are not a declared input of `{}`; add `{folder}` to `inputs`",
+                ctx.target
+            )));
+        }
+    }
+    Ok(())
+}
+
+impl Action for TrainVit {
+    fn kind(&self) -> &'static str {
+        "train-vit"
+    }
+
+    fn version(&self) -> &'static str {
+        "1"
+    }
+
+    fn description(&self) -> &'static str {
+        "trains the ViT baseline from scratch (SGD, cosine schedule); RSA after every epoch; saves every epoch"
+    }
+
+    fn check_params(&self, params: &Json) -> Result<(), ParamError> {
+        Params::parse(params).map(|_| ())
+    }
+
+    fn key_context(&self, options: &BuildOptions) -> Json {
+        json!({ "backend": backend(options) })
+    }
+
+    fn cost(&self, params: &Json) -> u64 {
+        let Ok(params) = Params::parse(params) else {
+            return 1;
+        };
+        let images = match &params.world {
+            World::ThingsSynth {
+                train_pool_size,
+                images_per_concept,
+                ..
+            } => (*train_pool_size * *images_per_concept) as u64,
+            World::ImageNet { .. } => 1_281_167 * 1000,
+        };
+        let epochs = params.train.last_epoch().saturating_sub(
+            params
+                .train
+                .perturbation
+                .map_or(0, |p| p.start.saturating_sub(1)),
+        );
+        (u64::from(epochs) * images).max(1)
+    }
+
+    fn run(&self, ctx: &mut ActionContext<'_>) -> Result<(), ActionError> {
+        let params = Params::parse(ctx.params).map_err(|error| failed(error.message))?;
+        let backend = backend(ctx.options).to_string();
+        if !BACKENDS.contains(&backend.as_str()) {
+            return Err(failed(format!(
+                "backend `{backend}` is not supported by `train-vit` yet; use one of {BACKENDS:?}"
+            )));
+        }
+        let folders: Vec<&str> = match &params.world {
+            World::ImageNet {
+                root,
+                things_image_dir,
+            } => vec![root.as_str(), things_image_dir.as_str()],
+            World::ThingsSynth { .. } => Vec::new(),
+        };
+        check_inputs(ctx, "train-vit", &REQUIRED_INPUTS, &folders)?;
+        let resolution = image_size(&params.model)
+            .ok_or_else(|| failed(format!("unknown model `{}`", params.model)))?;
+        let loaded = load(ctx.project_root, &params.world, resolution).map_err(failed)?;
+        let model = model_config(&params.model, loaded.data.classes)
+            .ok_or_else(|| failed(format!("unknown model `{}`", params.model)))?;
+        let data = Arc::new(loaded.data);
+        let config = params.train.clone();
+        let description = json!({
+            "model": params.model,
+            "data": match &params.world {
+                World::ThingsSynth { resolution, train_pool_size, synth_seed, images_per_concept, min_class_size, val_size } => json!({
+                    "world": "things-synth",
+                    "resolution": resolution,
+                    "train_pool_size": train_pool_size,
+                    "synth_seed": synth_seed,
+                    "images_per_concept": images_per_concept,
+                    "min_class_size": min_class_size,
+                    "val_size": val_size,
+                }),
+                World::ImageNet { root, things_image_dir } => json!({
+                    "world": "imagenet",
+                    "root": root,
+                    "things_image_dir": things_image_dir,
+                }),
+            },
+            "classes": data.classes,
+        });
+        let device = Default::default();
+        let trainer = match (&params.resume_from, &config.perturbation) {
+            (Some(target), Some(perturbation)) => {
+                let files = dep_files(ctx, "resume_from", target)?;
+                let theirs = std::fs::read(files.join("config.json"))
+                    .ok()
+                    .and_then(|bytes| serde_json::from_slice::<Json>(&bytes).ok());
+                if theirs.as_ref().map(|c| &c["run"]) != Some(&description) {
+                    return Err(failed(format!(
+                        "`resume_from` target `{target}` was not trained with this run's model and data (its `config.json` says {})",
+                        theirs.map_or("nothing".into(), |c| c["run"].to_string())
+                    )));
+                }
+                let from = perturbation.start - 1;
+                let state = epoch_dir(&files.join("epochs"), from);
+                if !state.exists() {
+                    return Err(failed(format!(
+                        "`{target}` has no saved state after epoch {from}; train it at least that far (`stop_after_epoch`/`epochs`)"
+                    )));
+                }
+                VitTrainer::<CpuAutodiffBackend>::resume(
+                    config.clone(),
+                    &model,
+                    data,
+                    &device,
+                    &state,
+                )
+            }
+            _ => VitTrainer::<CpuAutodiffBackend>::new(config.clone(), &model, data, &device),
+        }
+        .map_err(|error| failed(error.to_string()));
+        let mut trainer = trainer?;
+
+        let config_json = json!({ "run": description, "train": config });
+        let mut config_text = serde_json::to_string_pretty(&config_json)
+            .map_err(|error| failed(error.to_string()))?;
+        config_text.push('\n');
+        write_file(&ctx.out_dir.join("config.json"), config_text.as_bytes())?;
+        let mut classes_text = serde_json::to_string_pretty(&loaded.classes)
+            .map_err(|error| failed(error.to_string()))?;
+        classes_text.push('\n');
+        write_file(&ctx.out_dir.join("classes.json"), classes_text.as_bytes())?;
+        let _ = writeln!(
+            ctx.log,
+            "train-vit: {} ({} classes) on {backend}, starting after epoch {}, up to epoch {}",
+            params.model,
+            model.num_classes,
+            trainer.epoch(),
+            config.last_epoch()
+        );
+
+        let epochs_root = ctx.out_dir.join("epochs");
+        let mut observer = Observer {
+            progress: ctx.progress,
+            cancel: ctx.cancel,
+            log: &mut *ctx.log,
+            last_epoch: config.last_epoch(),
+        };
+        match trainer.run(Some(&epochs_root), &mut observer) {
+            Ok(()) => {}
+            Err(TrainError::Cancelled) => return Err(ActionError::Cancelled),
+            Err(error) => return Err(failed(error.to_string())),
+        }
+        write_file(
+            &ctx.out_dir.join("results.csv"),
+            trainer.results_csv().as_bytes(),
+        )?;
+        ctx.info.insert("backend".into(), json!(backend));
+        ctx.info
+            .insert("epochs_trained".into(), json!(trainer.epoch()));
+        ctx.info.insert("classes".into(), json!(model.num_classes));
+        Ok(())
+    }
+}

@@ -1,0 +1,154 @@
+//! `pretrain-clip` and `train-vit` through the real binary: a tiny pretraining whose weights a
+//! `train-hba` run fine-tunes (`weights_from`), and a tiny ViT baseline with a perturbed run
+//! continuing it. A second build must do nothing.
+
+use super::{DATA, cpbuild, project, read};
+
+/// Pretraining on 40 synthetic concepts (8 held out), then CLIP-HBA fine-tuned from it.
+const PRETRAIN_RECIPE: &str = r#"
+[target.pretrain]
+kind = "pretrain-clip"
+inputs = INPUTS
+params = { model = "clip-tiny", data = { world = "things-synth", train_pool_size = 40, eval_size = 8 }, seed = 1, epochs = 2, batch_size = 16 }
+
+[target.hba]
+kind = "train-hba"
+deps = ["pretrain"]
+inputs = INPUTS
+params = { model = "clip-tiny", data = { world = "things-synth", train_pool_size = 24 }, weights_from = "pretrain", seed = 1, max_epochs = 1, train_size = 16, test_size = 8, batch_size = 16 }
+
+[target.collect]
+kind = "shell"
+deps = ["pretrain", "hba"]
+command = "cp $CPBUILD_DEP_PRETRAIN/pretrain_log.csv log.csv; cp $CPBUILD_DEP_PRETRAIN/summary.json summary.json; cp $CPBUILD_DEP_HBA/results.csv hba.csv; ls $CPBUILD_DEP_PRETRAIN > files.txt"
+outputs = ["log.csv", "summary.json", "hba.csv", "files.txt"]
+"#;
+
+/// A ViT baseline on 160 synthetic concepts and a `label_shuffle` run perturbing its epoch 2.
+const VIT_RECIPE: &str = r#"
+[target.vit]
+kind = "train-vit"
+inputs = INPUTS
+params = { model = "vit-tiny", data = { world = "things-synth", train_pool_size = 160, min_class_size = 6, val_size = 24 }, seed = 2, epochs = 3, warmup_epochs = 1, batch_size = 32, learning_rate = 0.05 }
+
+[target.vit_shuffle_e2]
+kind = "train-vit"
+deps = ["vit"]
+inputs = INPUTS
+params = { model = "vit-tiny", data = { world = "things-synth", train_pool_size = 160, min_class_size = 6, val_size = 24 }, seed = 2, epochs = 3, warmup_epochs = 1, batch_size = 32, learning_rate = 0.05, perturbation = { kind = "label_shuffle", start = 2, length = 1, seed = 4 }, resume_from = "vit" }
+
+[target.collect]
+kind = "shell"
+deps = ["vit", "vit_shuffle_e2"]
+command = "cp $CPBUILD_DEP_VIT/results.csv baseline.csv; cp $CPBUILD_DEP_VIT_SHUFFLE_E2/results.csv perturbed.csv; cp $CPBUILD_DEP_VIT/classes.json classes.json; ls $CPBUILD_DEP_VIT/epochs > epochs.txt"
+outputs = ["baseline.csv", "perturbed.csv", "classes.json", "epochs.txt"]
+"#;
+
+fn with_recipe(recipe: &str) -> tempfile::TempDir {
+    let dir = project();
+    let recipe = recipe.replace("INPUTS", &format!("{DATA:?}"));
+    std::fs::write(dir.path().join("recipes/main.toml"), recipe).expect("recipe");
+    dir
+}
+
+#[test]
+fn pretrain_clip_then_train_hba_from_its_weights() {
+    let dir = with_recipe(PRETRAIN_RECIPE);
+    let root = dir.path();
+    let (code, stdout, stderr) = cpbuild(root, &["--json", "collect"]);
+    assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+
+    let log = read(root, "log.csv");
+    let lines: Vec<&str> = log.lines().collect();
+    assert_eq!(lines[0], "epoch,loss,retrieval_accuracy,logit_scale");
+    assert_eq!(lines.len(), 3, "{log}");
+    let files = read(root, "files.txt");
+    for file in ["clip.safetensors", "clip_config.json", "captions.json"] {
+        assert!(files.contains(file), "{files}");
+    }
+    let summary: serde_json::Value =
+        serde_json::from_str(&read(root, "summary.json")).expect("json");
+    assert_eq!(summary["held_out_pairs"], 8);
+    assert_eq!(summary["train_pairs"], 32);
+    let hba = read(root, "hba.csv");
+    assert_eq!(hba.lines().count(), 2, "{hba}");
+
+    let (code, stdout, stderr) = cpbuild(root, &["--json", "collect"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        !stdout.contains("\"start\""),
+        "a second run must run nothing:\n{stdout}"
+    );
+    let (code, shown, _) = cpbuild(root, &["show", "pretrain"]);
+    assert_eq!(code, 0);
+    assert!(shown.contains("\"backend\": \"ndarray\""), "{shown}");
+    assert!(shown.contains("\"epochs_trained\": 2"), "{shown}");
+}
+
+#[test]
+fn train_vit_baseline_and_perturbed_run() {
+    let dir = with_recipe(VIT_RECIPE);
+    let root = dir.path();
+    let (code, stdout, stderr) = cpbuild(root, &["--json", "collect"]);
+    assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+
+    let baseline = read(root, "baseline.csv");
+    let lines: Vec<&str> = baseline.lines().collect();
+    assert_eq!(lines[0], "epoch,val_loss,rsa_score");
+    assert_eq!(lines.len(), 4, "{baseline}");
+    let perturbed = read(root, "perturbed.csv");
+    let rows: Vec<&str> = perturbed.lines().collect();
+    assert_eq!(
+        rows[0],
+        "epoch,val_loss,rsa_score,used_random_targets,used_shuffled_targets,used_uniform_images,used_image_noise"
+    );
+    // Epoch 1 is the baseline's own: the run continued from its state after epoch 1.
+    assert_eq!(rows[1], format!("{},False,False,False,False", lines[1]));
+    assert!(rows[2].ends_with(",False,True,False,False"), "{perturbed}");
+    assert_ne!(rows[2].split(',').nth(1), lines[2].split(',').nth(1));
+    let epochs = read(root, "epochs.txt");
+    for state in ["e0000", "e0001", "e0002", "e0003"] {
+        assert!(epochs.contains(state), "{epochs}");
+    }
+    let classes: serde_json::Value =
+        serde_json::from_str(&read(root, "classes.json")).expect("json");
+    assert!(classes["classes"].as_array().is_some_and(|c| c.len() >= 2));
+
+    let (code, stdout, stderr) = cpbuild(root, &["--json", "collect"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        !stdout.contains("\"start\""),
+        "a second run must run nothing:\n{stdout}"
+    );
+    let (code, shown, _) = cpbuild(root, &["show", "vit"]);
+    assert_eq!(code, 0);
+    assert!(shown.contains("\"epochs_trained\": 3"), "{shown}");
+}
+
+#[test]
+fn train_vit_and_pretrain_clip_params_are_checked_when_recipes_load() {
+    let dir = project();
+    let root = dir.path();
+    let recipe = r#"
+[target.bad]
+kind = "train-vit"
+params = { model = "vit-huge", data = { world = "things-synth" }, epochs = 1 }
+"#;
+    std::fs::write(root.join("recipes/main.toml"), recipe).expect("recipe");
+    let (code, _, stderr) = cpbuild(root, &["bad"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("unknown model `vit-huge`"), "{stderr}");
+
+    let recipe = r#"
+[target.bad]
+kind = "pretrain-clip"
+params = { model = "clip-tiny", data = { world = "things-synth" }, epochs = 1, batch_size = 1 }
+"#;
+    std::fs::write(root.join("recipes/main.toml"), recipe).expect("recipe");
+    let (code, _, stderr) = cpbuild(root, &["bad"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("`batch_size` must be at least 2"),
+        "{stderr}"
+    );
+}
