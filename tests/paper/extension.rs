@@ -1,0 +1,101 @@
+//! Demand-driven runs: a `train-hba` run that must later go further continues the shorter run
+//! of its family from its last saved epoch, and its bundle is byte-identical to the run that
+//! went that far in one go.
+
+use super::support::{cpbuild, read, repo};
+
+/// The files `train-hba` reads.
+const DATA: [&str; 5] = [
+    "data/things/spose_embedding66d_rescaled_1806train.csv",
+    "data/things/spose_embedding66d_rescaled_48val_reordered.csv",
+    "data/things/RDM48_triplet.mat",
+    "data/things/spose_dimensions66.txt",
+    "data/clip/bpe_simple_vocab_16e6.txt.gz",
+];
+
+/// `grow`: a baseline trained to `stop`; `window`: a `random_target` window continuing a fixed
+/// baseline, trained to `stop`. Profile `ci` stops at epoch 2, `long` at epoch 4.
+const RECIPE: &str = r#"
+[profile.ci]
+stop = 2
+[profile.long]
+stop = 4
+
+[target.base]
+kind = "train-hba"
+inputs = INPUTS
+params = { model = "clip-tiny", data = { world = "things-synth", train_pool_size = 24 }, weights = "random", seed = 1, max_epochs = 5, train_size = 16, test_size = 8, batch_size = 8 }
+
+[target.grow]
+kind = "train-hba"
+inputs = INPUTS
+params = { model = "clip-tiny", data = { world = "things-synth", train_pool_size = 24 }, weights = "random", seed = 2, max_epochs = 5, train_size = 16, test_size = 8, batch_size = 8, stop_after_epoch = "${stop}" }
+
+[target.window]
+kind = "train-hba"
+deps = ["base"]
+inputs = INPUTS
+params = { model = "clip-tiny", data = { world = "things-synth", train_pool_size = 24 }, weights = "random", seed = 1, max_epochs = 5, train_size = 16, test_size = 8, batch_size = 8, perturbation = { kind = "random_target", start = 2, length = 2, seed = 3 }, resume_from = "base", stop_after_epoch = "${stop}" }
+"#;
+
+fn project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    for file in DATA {
+        let target = dir.path().join(file);
+        std::fs::create_dir_all(target.parent().expect("a parent")).expect("data dir");
+        std::fs::copy(repo().join(file), &target).expect("copy a data file");
+    }
+    let recipe = RECIPE.replace("INPUTS", &format!("{DATA:?}"));
+    std::fs::create_dir_all(dir.path().join("recipes")).expect("recipes dir");
+    std::fs::write(dir.path().join("recipes/main.toml"), recipe).expect("recipe");
+    dir
+}
+
+/// The bytes of `target`'s bundle in `store` (profile `long`).
+fn bundle(root: &std::path::Path, store: &str, target: &str) -> Vec<u8> {
+    let (code, shown, stderr) = cpbuild(
+        root,
+        &["--profile", "long", "--store", store, "show", target],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let shown: serde_json::Value = serde_json::from_str(&shown).expect("json");
+    let path = shown["bundle"].as_str().expect("a bundle path");
+    std::fs::read(path).expect("the bundle")
+}
+
+#[test]
+fn an_extended_run_equals_the_one_go_run_bitwise() {
+    let dir = project();
+    let root = dir.path();
+    let (code, _, stderr) = cpbuild(root, &["--store", "extended", "grow", "window"]);
+    assert_eq!(code, 0, "{stderr}");
+    let (code, _, stderr) = cpbuild(
+        root,
+        &["--profile", "long", "--store", "extended", "grow", "window"],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    for target in ["grow", "window"] {
+        let log = read(&root.join(format!("extended/logs/{target}.log")));
+        assert!(
+            log.contains("continuing the shorter run")
+                && log.contains("from its state after epoch 2"),
+            "`{target}` must continue its shorter run:\n{log}"
+        );
+        assert!(
+            !log.contains("epoch 1/4:") && !log.contains("epoch 2/4:"),
+            "{log}"
+        );
+    }
+
+    let (code, _, stderr) = cpbuild(
+        root,
+        &["--profile", "long", "--store", "one-go", "grow", "window"],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    for target in ["grow", "window"] {
+        assert!(
+            bundle(root, "extended", target) == bundle(root, "one-go", target),
+            "`{target}` extended from epoch 2 differs from the one-go run"
+        );
+    }
+}
