@@ -44,6 +44,9 @@ use std::path::Path;
 use cpbuild_engine::action::{
     Action, ActionContext, ActionError, BuildOptions, CancelFlag, ParamError, Progress,
 };
+use cpbuild_ml::ClipConfig;
+use cpbuild_ml::backend::{BackendFn, with_backend};
+use cpbuild_ml::burn::tensor::backend::AutodiffBackend;
 use cpbuild_ml::pretrain::{
     PretrainConfig, PretrainData, PretrainEpoch, PretrainObserver, Pretrainer, hf_config_json,
     retrieval_chance, save_clip,
@@ -51,22 +54,16 @@ use cpbuild_ml::pretrain::{
 use cpbuild_ml::split::Split;
 use cpbuild_ml::tokenizer::Tokenizer;
 use cpbuild_ml::train::TrainError;
-use cpbuild_ml::{ClipConfig, CpuAutodiffBackend};
 use serde_json::{Value as Json, json};
 
 use super::hba_data::{BPE_VOCAB, CONTEXT, LABELS, RSA_CSV, TRAIN_CSV};
-use super::train_vit::{
-    backend, check_inputs, float, integer, refuse_unknown, render_normalised, small, string,
-    write_file,
-};
+use super::run::{backend_name, check_inputs, resolve_backend, write_file};
+use super::train_vit::{float, integer, refuse_unknown, render_normalised, small, string};
 use crate::data::synth::{self, SynthConfig};
 use crate::data::things::{self, DIMENSIONS};
 
 /// The `pretrain-clip` kind.
 pub struct PretrainClip;
-
-/// The backends `pretrain-clip` runs on.
-pub const BACKENDS: [&str; 1] = ["ndarray"];
 
 /// The project files every run reads; each must be a declared input.
 pub const REQUIRED_INPUTS: [&str; 4] = [TRAIN_CSV, RSA_CSV, LABELS, BPE_VOCAB];
@@ -411,7 +408,7 @@ impl Action for PretrainClip {
     }
 
     fn key_context(&self, options: &BuildOptions) -> Json {
-        json!({ "backend": backend(options) })
+        json!({ "backend": backend_name(options) })
     }
 
     fn cost(&self, params: &Json) -> u64 {
@@ -422,25 +419,43 @@ impl Action for PretrainClip {
 
     fn run(&self, ctx: &mut ActionContext<'_>) -> Result<(), ActionError> {
         let params = Params::parse(ctx.params).map_err(|error| failed(error.message))?;
-        let backend = backend(ctx.options).to_string();
-        if !BACKENDS.contains(&backend.as_str()) {
-            return Err(failed(format!(
-                "backend `{backend}` is not supported by `pretrain-clip` yet; use one of {BACKENDS:?}"
-            )));
-        }
+        let resolved = resolve_backend(ctx.options, "pretrain-clip")?;
         check_inputs(ctx, "pretrain-clip", &REQUIRED_INPUTS, &[])?;
         let loaded = load(ctx.project_root, &params.world).map_err(failed)?;
+        let _ = writeln!(ctx.log, "pretrain-clip: backend {resolved}");
+        with_backend(
+            &resolved,
+            Pretrain {
+                ctx,
+                params,
+                loaded,
+                backend: resolved.kind().name(),
+            },
+        )
+    }
+}
+
+/// The training part of [`PretrainClip::run`], generic over the backend.
+struct Pretrain<'c, 'a> {
+    ctx: &'c mut ActionContext<'a>,
+    params: Params,
+    loaded: Loaded,
+    backend: &'static str,
+}
+
+impl BackendFn<Result<(), ActionError>> for Pretrain<'_, '_> {
+    fn call<B: AutodiffBackend>(self, device: B::Device) -> Result<(), ActionError> {
+        let Pretrain {
+            ctx,
+            params,
+            loaded,
+            backend,
+        } = self;
         let chance = retrieval_chance(&loaded.data);
         let (train_pairs, eval_pairs) = (loaded.data.train_len(), loaded.data.eval_len());
         let clip = ClipConfig::tiny();
-        let device = Default::default();
-        let mut trainer = Pretrainer::<CpuAutodiffBackend>::new(
-            params.config.clone(),
-            &clip,
-            loaded.data,
-            &device,
-        )
-        .map_err(|error| failed(error.to_string()))?;
+        let mut trainer = Pretrainer::<B>::new(params.config.clone(), &clip, loaded.data, &device)
+            .map_err(|error| failed(error.to_string()))?;
         let initial = trainer.retrieval_accuracy();
         let _ = writeln!(
             ctx.log,

@@ -22,7 +22,8 @@
 //!
 //! The run reads `data/things/*` and `data/clip/bpe_simple_vocab_16e6.txt.gz` under the project
 //! root; each must be a declared `inputs` entry of the target, so that nothing it reads is hidden
-//! from its key. The backend comes from the build setting `backend` (only `ndarray` for now).
+//! from its key. The backend comes from the build setting `backend` (`ndarray`, `wgpu` or `cuda`,
+//! see [`super::run`]).
 //!
 //! # Bundle
 //!
@@ -41,26 +42,27 @@
 //! to the one a run that went this far in one go would write (`tests/kinds` checks it).
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use cpbuild_engine::action::{
-    Action, ActionContext, ActionError, BuildOptions, CancelFlag, Extension, ParamError,
-    PreviousRun, Progress,
+    Action, ActionContext, ActionError, BuildOptions, CancelFlag, Extension, ParamError, Progress,
 };
+use cpbuild_ml::backend::{BackendFn, with_backend};
+use cpbuild_ml::burn::tensor::backend::AutodiffBackend;
 use cpbuild_ml::perturbation::{Perturbation, PerturbationKind};
 use cpbuild_ml::results::EpochResult;
-use cpbuild_ml::train::state::{EpochState, epoch_dir};
+use cpbuild_ml::train::state::EpochState;
 use cpbuild_ml::train::{TrainConfig, TrainError, TrainObserver, Trainer, random_clip};
-use cpbuild_ml::{ClipConfig, ClipHbaConfig, CpuAutodiffBackend, DoraConfig, load_clip};
+use cpbuild_ml::{ClipConfig, ClipHbaConfig, DoraConfig, load_clip};
 use serde_json::{Value as Json, json};
 
 use super::hba_data::{self, REQUIRED_INPUTS, World};
+use super::run::{
+    backend_name, check_inputs, dep_files, resolve_backend, starting_state, write_file,
+};
 
 /// The `train-hba` kind.
 pub struct TrainHba;
-
-/// The backends `train-hba` runs on.
-pub const BACKENDS: [&str; 1] = ["ndarray"];
 
 const PARAMS: [&str; 15] = [
     "model",
@@ -447,80 +449,6 @@ fn failed(message: impl Into<String>) -> ActionError {
     ActionError::failed(message)
 }
 
-fn dep_files(ctx: &ActionContext<'_>, param: &str, target: &str) -> Result<PathBuf, ActionError> {
-    ctx.deps
-        .get(target)
-        .map(|dep| dep.files.clone())
-        .ok_or_else(|| {
-            failed(format!(
-                "`{param}` names `{target}`, which is not a dependency of `{}`; add it to `deps`",
-                ctx.target
-            ))
-        })
-}
-
-fn write_file(path: &Path, contents: &[u8]) -> Result<(), ActionError> {
-    std::fs::write(path, contents)
-        .map_err(|error| failed(format!("cannot write `{}`: {error}", path.display())))
-}
-
-fn backend(options: &BuildOptions) -> &str {
-    options
-        .settings
-        .get("backend")
-        .map_or("ndarray", String::as_str)
-}
-
-/// Copies the saved epochs of `previous` (a shorter run of the same family) into
-/// `epochs_root`, recording `config` in them as a one-go run would have; returns the last
-/// epoch copied and its directory, to resume from. `None` when it saved no epoch.
-fn continue_previous(
-    previous: &PreviousRun,
-    config: &TrainConfig,
-    epochs_root: &Path,
-) -> Result<Option<(u32, PathBuf)>, ActionError> {
-    let from = previous.files.join("epochs");
-    let listing = match std::fs::read_dir(&from) {
-        Ok(listing) => listing,
-        Err(_) => return Ok(None),
-    };
-    let mut epochs: Vec<u32> = listing
-        .filter_map(Result::ok)
-        .filter_map(|entry| {
-            let name = entry.file_name();
-            let digits = name.to_str()?.strip_prefix('e')?;
-            (digits.len() == 4).then(|| digits.parse().ok())?
-        })
-        .collect();
-    epochs.sort_unstable();
-    let Some(&last) = epochs.last() else {
-        return Ok(None);
-    };
-    for epoch in &epochs {
-        let source = epoch_dir(&from, *epoch);
-        let mut state = EpochState::load(&source).map_err(|error| {
-            failed(format!(
-                "cannot continue the shorter run `{}`: {error}",
-                previous.key
-            ))
-        })?;
-        state
-            .config
-            .check_resumable(config, *epoch)
-            .map_err(|message| {
-                failed(format!(
-                    "cannot continue the shorter run `{}` after epoch {epoch}: {message}",
-                    previous.key
-                ))
-            })?;
-        state.config = config.clone();
-        state
-            .save(&epoch_dir(epochs_root, *epoch))
-            .map_err(|error| failed(error.to_string()))?;
-    }
-    Ok(Some((last, epoch_dir(epochs_root, last))))
-}
-
 impl Action for TrainHba {
     fn kind(&self) -> &'static str {
         "train-hba"
@@ -539,7 +467,7 @@ impl Action for TrainHba {
     }
 
     fn key_context(&self, options: &BuildOptions) -> Json {
-        json!({ "backend": backend(options) })
+        json!({ "backend": backend_name(options) })
     }
 
     fn extension(&self, params: &Json) -> Option<Extension> {
@@ -572,35 +500,12 @@ impl Action for TrainHba {
 
     fn run(&self, ctx: &mut ActionContext<'_>) -> Result<(), ActionError> {
         let params = Params::parse(ctx.params).map_err(|error| failed(error.message))?;
-        let backend = backend(ctx.options).to_string();
-        if !BACKENDS.contains(&backend.as_str()) {
-            return Err(failed(format!(
-                "backend `{backend}` is not supported by `train-hba` yet; use one of {BACKENDS:?}"
-            )));
-        }
-        for input in REQUIRED_INPUTS {
-            if !ctx
-                .inputs
-                .iter()
-                .any(|declared| declared == Path::new(input))
-            {
-                return Err(failed(format!(
-                    "`{input}` is read by `train-hba` but is not a declared input of `{}`; add it to `inputs`",
-                    ctx.target
-                )));
-            }
-        }
-        if let World::Things { image_dir, .. } = &params.world
-            && !ctx
-                .inputs
-                .iter()
-                .any(|declared| declared.starts_with(image_dir))
-        {
-            return Err(failed(format!(
-                "the images in `{image_dir}` are read by `train-hba` but are not a declared input of `{}`; add `{image_dir}` to `inputs`",
-                ctx.target
-            )));
-        }
+        let backend = resolve_backend(ctx.options, "train-hba")?;
+        let folders: Vec<&str> = match &params.world {
+            World::Things { image_dir, .. } => vec![image_dir.as_str()],
+            World::ThingsSynth { .. } => Vec::new(),
+        };
+        check_inputs(ctx, "train-hba", &REQUIRED_INPUTS, &folders)?;
         let loaded = hba_data::load(ctx.project_root, &params.world).map_err(failed)?;
         let mut config = params.train.clone();
         if let Some(perturbation) = &mut config.perturbation {
@@ -610,17 +515,12 @@ impl Action for TrainHba {
         let (clip_config, dora) = model_config(&params.model)
             .ok_or_else(|| failed(format!("unknown model `{}`", params.model)))?;
         let hba = ClipHbaConfig::new(clip_config.clone(), dora);
-        let device = Default::default();
-        let clip = match &params.weights {
-            Weights::Random { seed } => {
-                random_clip::<CpuAutodiffBackend>(&clip_config, *seed, &device)
-            }
+        let weights_file = match &params.weights {
+            Weights::Random { .. } => None,
             Weights::FromDep { target } => {
-                let path = dep_files(ctx, "weights_from", target)?.join("clip.safetensors");
-                load_clip::<CpuAutodiffBackend>(&clip_config, &path, &device)
+                Some(dep_files(ctx, "weights_from", target)?.join("clip.safetensors"))
             }
-        }
-        .map_err(|error| failed(error.to_string()))?;
+        };
 
         let description = json!({
             "model": params.model,
@@ -641,42 +541,75 @@ impl Action for TrainHba {
                 Weights::FromDep { .. } => json!("weights_from"),
             },
         });
+        let _ = writeln!(ctx.log, "train-hba: backend {backend}");
+        with_backend(
+            &backend,
+            Train {
+                ctx,
+                params,
+                config,
+                hba,
+                clip_config,
+                weights_file,
+                loaded,
+                description,
+                backend: backend.kind().name(),
+            },
+        )
+    }
+}
+
+/// The training part of [`TrainHba::run`], generic over the backend.
+struct Train<'c, 'a> {
+    ctx: &'c mut ActionContext<'a>,
+    params: Params,
+    config: TrainConfig,
+    hba: ClipHbaConfig,
+    clip_config: ClipConfig,
+    weights_file: Option<PathBuf>,
+    loaded: hba_data::HbaData,
+    description: Json,
+    backend: &'static str,
+}
+
+impl BackendFn<Result<(), ActionError>> for Train<'_, '_> {
+    fn call<B: AutodiffBackend>(self, device: B::Device) -> Result<(), ActionError> {
+        let Train {
+            ctx,
+            params,
+            config,
+            hba,
+            clip_config,
+            weights_file,
+            loaded,
+            description,
+            backend,
+        } = self;
+        let clip = match (&params.weights, &weights_file) {
+            (_, Some(path)) => load_clip::<B>(&clip_config, path, &device),
+            (Weights::Random { seed }, None) => random_clip::<B>(&clip_config, *seed, &device),
+            (Weights::FromDep { .. }, None) => unreachable!("the weights file is found above"),
+        }
+        .map_err(|error| failed(error.to_string()))?;
         let epochs_root = ctx.out_dir.join("epochs");
-        let continued = match &ctx.previous {
-            Some(previous) => continue_previous(previous, &config, &epochs_root)?,
-            None => None,
+        let resume_from = match (&params.resume_from, &config.perturbation) {
+            (Some(target), Some(perturbation)) => Some((target.as_str(), perturbation.start)),
+            _ => None,
         };
-        let trainer = match (&params.resume_from, &config.perturbation) {
-            _ if continued.is_some() => {
-                let (last, state) = continued.as_ref().expect("checked");
-                let _ = writeln!(
-                    ctx.log,
-                    "train-hba: continuing the shorter run `{}` from its state after epoch {last}",
-                    ctx.previous.as_ref().map_or("", |previous| previous.key.as_str())
-                );
-                Trainer::resume(config.clone(), &hba, clip, &loaded.data, &device, state)
-            }
-            (Some(target), Some(perturbation)) => {
-                let files = dep_files(ctx, "resume_from", target)?;
-                let theirs = std::fs::read(files.join("config.json"))
-                    .ok()
-                    .and_then(|bytes| serde_json::from_slice::<Json>(&bytes).ok());
-                if theirs.as_ref().map(|c| &c["run"]) != Some(&description) {
-                    return Err(failed(format!(
-                        "`resume_from` target `{target}` was not trained with this run's model, data and weights (its `config.json` says {})",
-                        theirs.map_or("nothing".into(), |c| c["run"].to_string())
-                    )));
-                }
-                let from = perturbation.start - 1;
-                let state = epoch_dir(&files.join("epochs"), from);
-                if !state.exists() {
-                    return Err(failed(format!(
-                        "`{target}` has no saved state after epoch {from}; train it at least that far (`stop_after_epoch`/`max_epochs`)"
-                    )));
-                }
+        let start = starting_state::<EpochState>(
+            ctx,
+            "train-hba",
+            &config,
+            &epochs_root,
+            resume_from,
+            &description,
+            "`stop_after_epoch`/`max_epochs`",
+        )?;
+        let trainer = match start {
+            Some(state) => {
                 Trainer::resume(config.clone(), &hba, clip, &loaded.data, &device, &state)
             }
-            _ => Trainer::new(config.clone(), &hba, clip, &loaded.data, &device),
+            None => Trainer::new(config.clone(), &hba, clip, &loaded.data, &device),
         }
         .map_err(|error| failed(error.to_string()))?;
         let mut trainer = trainer.with_prefix_cache(params.prefix_cache);

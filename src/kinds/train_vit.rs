@@ -36,7 +36,13 @@
 //!
 //! The run reads `data/things/*` (the two SPoSE files, the human RDM, the dimension labels)
 //! under the project root; each must be a declared `inputs` entry. The backend comes from the
-//! build setting `backend` (only `ndarray` for now).
+//! build setting `backend` (`ndarray`, `wgpu` or `cuda`, see [`super::run`]).
+//!
+//! # Demand-driven extension
+//!
+//! As for `train-hba`: a run's family is its params without `stop_after_epoch`, and a run
+//! offered a shorter committed run of its family copies its saved epochs and trains on from the
+//! last of them, byte-identical to the run that went this far in one go.
 //!
 //! # Bundle
 //!
@@ -50,13 +56,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use cpbuild_engine::action::{
-    Action, ActionContext, ActionError, BuildOptions, CancelFlag, ParamError, Progress,
+    Action, ActionContext, ActionError, BuildOptions, CancelFlag, Extension, ParamError, Progress,
 };
-use cpbuild_ml::CpuAutodiffBackend;
+use cpbuild_ml::backend::{BackendFn, with_backend};
+use cpbuild_ml::burn::tensor::backend::AutodiffBackend;
 use cpbuild_ml::perturbation::{Perturbation, PerturbationKind};
 use cpbuild_ml::split::Split;
 use cpbuild_ml::train::TrainError;
-use cpbuild_ml::train::state::epoch_dir;
+use cpbuild_ml::vit::state::VitState;
 use cpbuild_ml::vit::{
     ImageSet, InMemoryImages, VitConfig, VitData, VitEpochResult, VitObserver, VitTrainConfig,
     VitTrainer,
@@ -64,6 +71,7 @@ use cpbuild_ml::vit::{
 use serde_json::{Value as Json, json};
 
 use super::hba_data::{HUMAN_RDM, LABELS, RSA_CSV, TRAIN_CSV};
+use super::run::{backend_name, check_inputs, resolve_backend, starting_state, write_file};
 use crate::data::imagenet::{ImageNetFolder, ImageNetSplit};
 use crate::data::images::{Normalisation, Preprocessing, ThingsImages};
 use crate::data::synth::{self, SynthConfig};
@@ -71,9 +79,6 @@ use crate::data::things::{self, DIMENSIONS};
 
 /// The `train-vit` kind.
 pub struct TrainVit;
-
-/// The backends `train-vit` runs on.
-pub const BACKENDS: [&str; 1] = ["ndarray"];
 
 /// The project files every run reads; each must be a declared input.
 pub const REQUIRED_INPUTS: [&str; 4] = [TRAIN_CSV, RSA_CSV, HUMAN_RDM, LABELS];
@@ -668,68 +673,6 @@ fn failed(message: impl Into<String>) -> ActionError {
     ActionError::failed(message)
 }
 
-pub(crate) fn dep_files(
-    ctx: &ActionContext<'_>,
-    param: &str,
-    target: &str,
-) -> Result<PathBuf, ActionError> {
-    ctx.deps
-        .get(target)
-        .map(|dep| dep.files.clone())
-        .ok_or_else(|| {
-            failed(format!(
-                "`{param}` names `{target}`, which is not a dependency of `{}`; add it to `deps`",
-                ctx.target
-            ))
-        })
-}
-
-pub(crate) fn write_file(path: &Path, contents: &[u8]) -> Result<(), ActionError> {
-    std::fs::write(path, contents)
-        .map_err(|error| failed(format!("cannot write `{}`: {error}", path.display())))
-}
-
-pub(crate) fn backend(options: &BuildOptions) -> &str {
-    options
-        .settings
-        .get("backend")
-        .map_or("ndarray", String::as_str)
-}
-
-/// Fails unless every file in `required` and every folder in `folders` is a declared input.
-pub(crate) fn check_inputs(
-    ctx: &ActionContext<'_>,
-    kind: &str,
-    required: &[&str],
-    folders: &[&str],
-) -> Result<(), ActionError> {
-    for input in required {
-        if !ctx
-            .inputs
-            .iter()
-            .any(|declared| declared == Path::new(input))
-        {
-            return Err(failed(format!(
-                "`{input}` is read by `{kind}` but is not a declared input of `{}`; add it to `inputs`",
-                ctx.target
-            )));
-        }
-    }
-    for folder in folders {
-        if !ctx
-            .inputs
-            .iter()
-            .any(|declared| declared.starts_with(folder))
-        {
-            return Err(failed(format!(
-                "the files in `{folder}` are read by `{kind}` but are not a declared input of `{}`; add `{folder}` to `inputs`",
-                ctx.target
-            )));
-        }
-    }
-    Ok(())
-}
-
 impl Action for TrainVit {
     fn kind(&self) -> &'static str {
         "train-vit"
@@ -748,7 +691,17 @@ impl Action for TrainVit {
     }
 
     fn key_context(&self, options: &BuildOptions) -> Json {
-        json!({ "backend": backend(options) })
+        json!({ "backend": backend_name(options) })
+    }
+
+    fn extension(&self, params: &Json) -> Option<Extension> {
+        let parsed = Params::parse(params).ok()?;
+        let mut family = params.clone();
+        family.as_object_mut()?.remove("stop_after_epoch");
+        Some(Extension {
+            family,
+            extent: u64::from(parsed.train.last_epoch()),
+        })
     }
 
     fn cost(&self, params: &Json) -> u64 {
@@ -774,12 +727,7 @@ impl Action for TrainVit {
 
     fn run(&self, ctx: &mut ActionContext<'_>) -> Result<(), ActionError> {
         let params = Params::parse(ctx.params).map_err(|error| failed(error.message))?;
-        let backend = backend(ctx.options).to_string();
-        if !BACKENDS.contains(&backend.as_str()) {
-            return Err(failed(format!(
-                "backend `{backend}` is not supported by `train-vit` yet; use one of {BACKENDS:?}"
-            )));
-        }
+        let resolved = resolve_backend(ctx.options, "train-vit")?;
         let folders: Vec<&str> = match &params.world {
             World::ImageNet {
                 root,
@@ -815,46 +763,74 @@ impl Action for TrainVit {
             },
             "classes": data.classes,
         });
-        let device = Default::default();
-        let trainer = match (&params.resume_from, &config.perturbation) {
-            (Some(target), Some(perturbation)) => {
-                let files = dep_files(ctx, "resume_from", target)?;
-                let theirs = std::fs::read(files.join("config.json"))
-                    .ok()
-                    .and_then(|bytes| serde_json::from_slice::<Json>(&bytes).ok());
-                if theirs.as_ref().map(|c| &c["run"]) != Some(&description) {
-                    return Err(failed(format!(
-                        "`resume_from` target `{target}` was not trained with this run's model and data (its `config.json` says {})",
-                        theirs.map_or("nothing".into(), |c| c["run"].to_string())
-                    )));
-                }
-                let from = perturbation.start - 1;
-                let state = epoch_dir(&files.join("epochs"), from);
-                if !state.exists() {
-                    return Err(failed(format!(
-                        "`{target}` has no saved state after epoch {from}; train it at least that far (`stop_after_epoch`/`epochs`)"
-                    )));
-                }
-                VitTrainer::<CpuAutodiffBackend>::resume(
-                    config.clone(),
-                    &model,
-                    data,
-                    &device,
-                    &state,
-                )
-            }
-            _ => VitTrainer::<CpuAutodiffBackend>::new(config.clone(), &model, data, &device),
+        let _ = writeln!(ctx.log, "train-vit: backend {resolved}");
+        with_backend(
+            &resolved,
+            Train {
+                ctx,
+                params,
+                config,
+                model,
+                data,
+                classes: loaded.classes,
+                description,
+                backend: resolved.kind().name(),
+            },
+        )
+    }
+}
+
+/// The training part of [`TrainVit::run`], generic over the backend.
+struct Train<'c, 'a> {
+    ctx: &'c mut ActionContext<'a>,
+    params: Params,
+    config: VitTrainConfig,
+    model: VitConfig,
+    data: Arc<VitData>,
+    classes: Json,
+    description: Json,
+    backend: &'static str,
+}
+
+impl BackendFn<Result<(), ActionError>> for Train<'_, '_> {
+    fn call<B: AutodiffBackend>(self, device: B::Device) -> Result<(), ActionError> {
+        let Train {
+            ctx,
+            params,
+            config,
+            model,
+            data,
+            classes,
+            description,
+            backend,
+        } = self;
+        let epochs_root = ctx.out_dir.join("epochs");
+        let resume_from = match (&params.resume_from, &config.perturbation) {
+            (Some(target), Some(perturbation)) => Some((target.as_str(), perturbation.start)),
+            _ => None,
+        };
+        let start = starting_state::<VitState>(
+            ctx,
+            "train-vit",
+            &config,
+            &epochs_root,
+            resume_from,
+            &description,
+            "`stop_after_epoch`/`epochs`",
+        )?;
+        let mut trainer = match start {
+            Some(state) => VitTrainer::<B>::resume(config.clone(), &model, data, &device, &state),
+            None => VitTrainer::<B>::new(config.clone(), &model, data, &device),
         }
-        .map_err(|error| failed(error.to_string()));
-        let mut trainer = trainer?;
+        .map_err(|error| failed(error.to_string()))?;
 
         let config_json = json!({ "run": description, "train": config });
         let mut config_text = serde_json::to_string_pretty(&config_json)
             .map_err(|error| failed(error.to_string()))?;
         config_text.push('\n');
         write_file(&ctx.out_dir.join("config.json"), config_text.as_bytes())?;
-        let mut classes_text = serde_json::to_string_pretty(&loaded.classes)
-            .map_err(|error| failed(error.to_string()))?;
+        let mut classes_text =
+            serde_json::to_string_pretty(&classes).map_err(|error| failed(error.to_string()))?;
         classes_text.push('\n');
         write_file(&ctx.out_dir.join("classes.json"), classes_text.as_bytes())?;
         let _ = writeln!(
@@ -866,7 +842,6 @@ impl Action for TrainVit {
             config.last_epoch()
         );
 
-        let epochs_root = ctx.out_dir.join("epochs");
         let mut observer = Observer {
             progress: ctx.progress,
             cancel: ctx.cancel,

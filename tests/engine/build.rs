@@ -346,3 +346,60 @@ fn unknown_target_on_the_command_line_is_a_usage_error() {
     let run = project.run(&["--frobnicate"]);
     assert_eq!(run.code, 2);
 }
+
+#[test]
+fn a_list_variable_in_inputs_gives_each_profile_its_own_inputs() {
+    let project = Project::new();
+    project.file("base.txt", "base\n");
+    project.file("photos/a.txt", "a\n");
+    project.recipe(
+        r#"
+[profile.ci]
+extra = []
+[profile.paper]
+extra = ["photos", "more.txt"]
+[profile.bad]
+extra = [1, { not = "a string" }]
+
+[target.count]
+kind = "shell"
+inputs = ["base.txt", "${extra}"]
+command = "echo done > count.txt"
+outputs = ["count.txt"]
+"#,
+    );
+    project.run(&["count"]).success();
+    // The paper profile reads the photos too: a missing one is named with its recipe line.
+    let missing = project.run(&["--profile", "paper", "count"]);
+    assert_eq!(missing.code, 2, "{}", missing.stderr);
+    assert!(
+        missing
+            .stderr
+            .contains("input `more.txt` of target `count` does not exist")
+            && missing.stderr.contains("recipes/main.toml:"),
+        "{}",
+        missing.stderr
+    );
+    project.file("more.txt", "more\n");
+    let paper = project
+        .run(&["--json", "--profile", "paper", "count"])
+        .success();
+    assert_eq!(paper.targets_with("start"), ["count"]);
+    // A photo changes: the paper target is dirty, the ci one (which does not read it) is not.
+    project.file("photos/a.txt", "changed\n");
+    let status = project
+        .run(&["--profile", "paper", "status", "count"])
+        .success();
+    assert!(status.stdout.contains("photos/a.txt"), "{}", status.stdout);
+    let ci = project.run(&["-n", "count"]).success();
+    assert!(ci.stderr.contains("nothing to do"), "{}", ci.stderr);
+
+    let bad = project.run(&["--profile", "bad", "count"]);
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+    assert!(
+        bad.stderr
+            .contains("every item of the list `\"${extra}\"` stands for must be a string"),
+        "{}",
+        bad.stderr
+    );
+}

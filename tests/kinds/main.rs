@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
+mod backend;
 mod vit_pretrain;
 
 /// The files `train-hba` reads, relative to the project root.
@@ -37,6 +38,12 @@ outputs = ["baseline.csv", "perturbed.csv", "epochs.txt", "split.json"]
 "#;
 
 fn project() -> tempfile::TempDir {
+    project_with(RECIPE)
+}
+
+/// A temporary project holding copies of the `data/` files and `recipe` (where `INPUTS`
+/// stands for the list of those files) as its only recipe file.
+fn project_with(recipe: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temporary directory");
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
     for file in DATA {
@@ -45,7 +52,7 @@ fn project() -> tempfile::TempDir {
         std::fs::copy(repo.join(file), &target).expect("copy a data file");
     }
     let inputs = format!("{DATA:?}");
-    let recipe = RECIPE.replace("INPUTS", &inputs);
+    let recipe = recipe.replace("INPUTS", &inputs);
     std::fs::create_dir_all(dir.path().join("recipes")).expect("recipes dir");
     std::fs::write(dir.path().join("recipes/main.toml"), recipe).expect("recipe");
     dir
@@ -144,4 +151,20 @@ params = { model = "clip-tiny", data = { world = "things-synth", train_pool_size
     let (code, _, stderr) = cpbuild(root, &["hidden"]);
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("is not a declared input"), "{stderr}");
+}
+
+/// What `cpbuild show` says about `target` in `store`.
+pub(crate) fn show(root: &Path, store: &str, backend: &str, target: &str) -> serde_json::Value {
+    let (code, shown, stderr) = cpbuild(
+        root,
+        &["--backend", backend, "--store", store, "show", target],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    serde_json::from_str(&shown).expect("json")
+}
+
+/// The bundle bytes of `target` in `store`.
+pub(crate) fn bundle(root: &Path, store: &str, backend: &str, target: &str) -> Vec<u8> {
+    let shown = show(root, store, backend, target);
+    std::fs::read(shown["bundle"].as_str().expect("a bundle path")).expect("the bundle")
 }

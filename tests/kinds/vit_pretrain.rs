@@ -2,7 +2,7 @@
 //! `train-hba` run fine-tunes (`weights_from`), and a tiny ViT baseline with a perturbed run
 //! continuing it. A second build must do nothing.
 
-use super::{DATA, cpbuild, project, read};
+use super::{bundle, cpbuild, project, project_with, read};
 
 /// Pretraining on 40 synthetic concepts (8 held out), then CLIP-HBA fine-tuned from it.
 const PRETRAIN_RECIPE: &str = r#"
@@ -44,16 +44,9 @@ command = "cp $CPBUILD_DEP_VIT/results.csv baseline.csv; cp $CPBUILD_DEP_VIT_SHU
 outputs = ["baseline.csv", "perturbed.csv", "classes.json", "epochs.txt"]
 "#;
 
-fn with_recipe(recipe: &str) -> tempfile::TempDir {
-    let dir = project();
-    let recipe = recipe.replace("INPUTS", &format!("{DATA:?}"));
-    std::fs::write(dir.path().join("recipes/main.toml"), recipe).expect("recipe");
-    dir
-}
-
 #[test]
 fn pretrain_clip_then_train_hba_from_its_weights() {
-    let dir = with_recipe(PRETRAIN_RECIPE);
+    let dir = project_with(PRETRAIN_RECIPE);
     let root = dir.path();
     let (code, stdout, stderr) = cpbuild(root, &["--json", "collect"]);
     assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
@@ -87,7 +80,7 @@ fn pretrain_clip_then_train_hba_from_its_weights() {
 
 #[test]
 fn train_vit_baseline_and_perturbed_run() {
-    let dir = with_recipe(VIT_RECIPE);
+    let dir = project_with(VIT_RECIPE);
     let root = dir.path();
     let (code, stdout, stderr) = cpbuild(root, &["--json", "collect"]);
     assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
@@ -150,5 +143,44 @@ params = { model = "clip-tiny", data = { world = "things-synth" }, epochs = 1, b
     assert!(
         stderr.contains("`batch_size` must be at least 2"),
         "{stderr}"
+    );
+}
+
+/// A ViT baseline trained to `${stop}`: epoch 1 in profile `short`, 3 in `ci`.
+const VIT_GROW_RECIPE: &str = r#"
+[profile.ci]
+stop = 3
+[profile.short]
+stop = 1
+
+[target.vit]
+kind = "train-vit"
+inputs = INPUTS
+params = { model = "vit-tiny", data = { world = "things-synth", train_pool_size = 160, min_class_size = 6, val_size = 24 }, seed = 2, epochs = 4, warmup_epochs = 1, batch_size = 32, learning_rate = 0.05, stop_after_epoch = "${stop}" }
+"#;
+
+#[test]
+fn an_extended_vit_run_equals_the_one_go_run_bitwise() {
+    let dir = project_with(VIT_GROW_RECIPE);
+    let root = dir.path();
+    let (code, _, stderr) = cpbuild(root, &["--profile", "short", "--store", "extended", "vit"]);
+    assert_eq!(code, 0, "{stderr}");
+    let (code, _, stderr) = cpbuild(root, &["--store", "extended", "vit"]);
+    assert_eq!(code, 0, "{stderr}");
+    let log = read(root, "extended/logs/vit.log");
+    assert!(
+        log.contains("continuing the shorter run") && log.contains("after epoch 1"),
+        "{log}"
+    );
+    assert!(
+        !log.contains("epoch 1/3"),
+        "epoch 1 must not be trained again:\n{log}"
+    );
+
+    let (code, _, stderr) = cpbuild(root, &["--store", "one-go", "vit"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        bundle(root, "extended", "ndarray", "vit") == bundle(root, "one-go", "ndarray", "vit"),
+        "the ViT run extended from epoch 1 differs from the one-go run"
     );
 }

@@ -23,6 +23,8 @@ pub mod train;
 pub mod vit;
 pub mod weights;
 
+/// The burn this crate is built with, for code generic over its backends.
+pub use burn;
 pub use clip::{ClipConfig, ClipModel, ClipTextConfig, ClipVisionConfig, OutProjWeights};
 pub use dora::{DoraAdapters, DoraConfig, DoraLinear, DoraLinearConfig};
 pub use error::{Error, LISTED_PROBLEMS, WeightProblem};

@@ -3,6 +3,8 @@
 //! Profile variables are substituted everywhere (`${name}`), `foreach` grids are expanded
 //! (cartesian product, first variable in name order outermost) and grid variables are
 //! substituted into the name template, params, deps, inputs, command and outputs (`{name}`).
+//! In `deps` and `inputs`, an item that is exactly `${var}` with a list value stands for the
+//! list's items.
 
 use std::collections::BTreeMap;
 
@@ -247,6 +249,9 @@ impl Expander<'_> {
         Ok(())
     }
 
+    /// A list of strings (`deps`, `inputs`); an item that is exactly one `${var}` whose value
+    /// is a list stands for that list's items, so a profile can give a target more or fewer of
+    /// them (`inputs = ["a.csv", "${image_inputs}"]` with `image_inputs = []` on one profile).
     fn string_list_field(
         &self,
         field: &str,
@@ -256,15 +261,34 @@ impl Expander<'_> {
             return Ok(Vec::new());
         };
         let what = format!("`{field}` of target `{}`", self.entry.key);
-        string_list(self.recipes, &entry.node, &what)?
-            .into_iter()
-            .map(|(_, node)| {
-                Ok((
-                    self.substituted_string(node, bindings, &what)?,
-                    self.recipes.node_location(node),
-                ))
-            })
-            .collect()
+        let mut out = Vec::new();
+        for (_, node) in string_list(self.recipes, &entry.node, &what)? {
+            let location = self.recipes.node_location(node);
+            match self.substitute_node(node, bindings)? {
+                Json::Array(items) => {
+                    for item in items {
+                        let text = match &item {
+                            Json::String(s) => Some(s.clone()),
+                            Json::Number(_) | Json::Bool(_) => template::scalar_text(&item),
+                            _ => None,
+                        };
+                        let text = text.ok_or_else(|| {
+                            self.recipes.error_at(
+                                node,
+                                format!(
+                                    "{what}: every item of the list `{}` stands for must be a string, but one is `{item}`",
+                                    super::to_json(node)
+                                ),
+                                None,
+                            )
+                        })?;
+                        out.push((text, location.clone()));
+                    }
+                }
+                _ => out.push((self.substituted_string(node, bindings, &what)?, location)),
+            }
+        }
+        Ok(out)
     }
 
     fn substituted_string(

@@ -24,7 +24,7 @@ use burn::tensor::{ElementConversion, Int, Tensor, TensorData};
 use super::{PretrainConfig, PretrainData};
 use crate::clip::l2_normalize;
 use crate::split::epoch_batches;
-use crate::train::{TrainError, random_clip};
+use crate::train::{TrainError, random_clip, weighted_sum};
 use crate::vit::cross_entropy;
 use crate::{ClipConfig, ClipModel};
 
@@ -179,7 +179,7 @@ impl<B: AutodiffBackend> Pretrainer<B> {
         let epoch = self.epoch + 1;
         let pairs = self.data.train_len();
         let batches = epoch_batches(pairs, self.config.batch_size, self.config.seed, epoch);
-        let mut loss_sum = 0.0f64;
+        let mut losses = Vec::with_capacity(batches.len());
         let mut seen = 0usize;
         for batch in batches.iter().filter(|batch| batch.len() >= 2) {
             if observer.cancelled() {
@@ -188,13 +188,15 @@ impl<B: AutodiffBackend> Pretrainer<B> {
             let images = self.images::<B>(&self.data.train_images, batch);
             let ids = self.captions::<B>(&self.data.train_captions, batch);
             let loss = self.loss(images, ids); // [1]
-            loss_sum += scalar(loss.clone().inner()) * batch.len() as f64;
+            losses.push(loss.clone().inner());
             seen += batch.len();
             let gradients = GradientsParams::from_grads(loss.backward(), &self.model);
             self.model =
                 self.optimizer
                     .step(self.config.learning_rate, self.model.clone(), gradients);
         }
+        let sizes = batches.iter().map(Vec::len).filter(|&size| size >= 2);
+        let loss_sum = weighted_sum(losses, sizes)?;
         self.epoch = epoch;
         let row = PretrainEpoch {
             epoch,

@@ -12,6 +12,9 @@
 //! (the run seed, the perturbation seed and the next epoch) instead. Nothing is left to the
 //! backend's RNG (there is no dropout and no augmentation).
 //!
+//! Inside an epoch nothing is read back from the device: each batch's loss stays there until
+//! the epoch ends, then all of them come back at once and are summed in f64 in batch order.
+//!
 //! The frozen-prefix cache ([`prefix`]) computes the frozen blocks' outputs once and trains
 //! only the adapted blocks; it performs the same floating-point operations on the same values
 //! as the uncached path, so results are bitwise equal (tested in `tests/train.rs`).
@@ -28,4 +31,5 @@ pub use config::{PAPER_TARGET_MEAN, PAPER_TARGET_STD, TrainConfig};
 pub use data::TrainData;
 pub use error::TrainError;
 pub use random_clip::random_clip;
+pub(crate) use trainer::weighted_sum;
 pub use trainer::{TrainObserver, Trainer};

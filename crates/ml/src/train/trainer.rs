@@ -18,7 +18,7 @@ use burn::optim::{
     AdamW, AdamWConfig, AdamWState, AdaptiveMomentumState, GradientsParams, Optimizer,
 };
 use burn::tensor::backend::{AutodiffBackend, Backend};
-use burn::tensor::{ElementConversion, Int, Tensor, TensorData};
+use burn::tensor::{Int, Tensor, TensorData};
 
 use super::prefix::PrefixCache;
 use super::state::{EpochState, HostTensor, Moments, STATE_FILE, epoch_dir};
@@ -258,7 +258,9 @@ impl<B: AutodiffBackend> Trainer<B> {
             self.config.seed,
             epoch,
         );
-        let mut loss_sum = 0.0f64;
+        // Each batch's loss stays on the device until the epoch ends: one read back per epoch,
+        // summed on the host in f64 in batch order.
+        let mut losses = Vec::with_capacity(batches.len());
         for (batch_index, batch) in batches.iter().enumerate() {
             if observer.cancelled() {
                 return Err(TrainError::Cancelled);
@@ -273,7 +275,7 @@ impl<B: AutodiffBackend> Trainer<B> {
                 .map(|cache| Tensor::from_inner(cache.text.clone()));
             let predictions = self.model.forward_from(images, text); // [batch, labels]
             let loss = (predictions - targets).powi_scalar(2).mean(); // [1]
-            loss_sum += scalar(loss.clone().inner()) * rows.len() as f64;
+            losses.push(loss.clone().inner());
             let gradients = GradientsParams::from_grads(loss.backward(), &self.model.adapters);
             self.model.adapters = self.optimizer.step(
                 self.config.learning_rate,
@@ -281,7 +283,8 @@ impl<B: AutodiffBackend> Trainer<B> {
                 gradients,
             );
         }
-        let train_loss = loss_sum / self.split.train.len() as f64;
+        let sizes = batches.iter().map(Vec::len);
+        let train_loss = weighted_sum(losses, sizes)? / self.split.train.len() as f64;
         let (test_loss, rho, p_value) = self.evaluate(observer)?;
         self.epoch = epoch;
         let row = EpochResult {
@@ -370,7 +373,7 @@ impl<B: AutodiffBackend> Trainer<B> {
         let model = self.model.valid();
         let text = model.label_features(self.cache.as_ref().map(|cache| cache.text.clone()));
         let batch_size = self.config.batch_size;
-        let mut loss_sum = 0.0f64;
+        let mut losses = Vec::new();
         for rows in self.split.test.chunks(batch_size) {
             if observer.cancelled() {
                 return Err(TrainError::Cancelled);
@@ -393,9 +396,10 @@ impl<B: AutodiffBackend> Trainer<B> {
                 Tensor::from_data(TensorData::new(targets, [rows.len(), labels]), &self.device);
             let predictions = model.scores(model.image_features(images), text.clone()); // [batch, labels]
             let loss = (predictions - targets).powi_scalar(2).mean();
-            loss_sum += scalar(loss) * rows.len() as f64;
+            losses.push(loss);
         }
-        let test_loss = loss_sum / self.split.test.len() as f64;
+        let sizes = self.split.test.chunks(batch_size).map(<[usize]>::len);
+        let test_loss = weighted_sum(losses, sizes)? / self.split.test.len() as f64;
 
         let [rsa_count, ..] = self.rsa_images.dims();
         let mut predictions: Vec<Vec<f64>> = Vec::with_capacity(rsa_count);
@@ -525,8 +529,21 @@ fn named_adapters<B: Backend>(
     vision.chain(text)
 }
 
-fn scalar<B: Backend>(tensor: Tensor<B, 1>) -> f64 {
-    tensor.into_scalar().elem::<f64>()
+/// Σ loss·size over the batches, read back from the device at once and summed in f64 in batch
+/// order (each `[1]` loss is a mean over its batch of `size` rows).
+pub(crate) fn weighted_sum<B: Backend>(
+    losses: Vec<Tensor<B, 1>>,
+    sizes: impl Iterator<Item = usize>,
+) -> Result<f64, TrainError> {
+    if losses.is_empty() {
+        return Ok(0.0);
+    }
+    let values = host(Tensor::cat(losses, 0))?.values;
+    Ok(values
+        .iter()
+        .zip(sizes)
+        .map(|(&value, size)| f64::from(value) * size as f64)
+        .sum())
 }
 
 fn host<B: Backend, const D: usize>(tensor: Tensor<B, D>) -> Result<HostTensor, TrainError> {

@@ -24,7 +24,7 @@ use burn::module::AutodiffModule;
 use burn::optim::GradientsParams;
 use burn::tensor::activation::log_softmax;
 use burn::tensor::backend::{AutodiffBackend, Backend};
-use burn::tensor::{ElementConversion, Int, Tensor, TensorData};
+use burn::tensor::{Int, Tensor, TensorData};
 
 use super::config::VitTrainConfig;
 use super::data::VitData;
@@ -38,8 +38,8 @@ use crate::perturbation::{Perturbation, PerturbationKind};
 use crate::rsa::behavioral_rsa;
 use crate::split::epoch_batches;
 use crate::streams::{Purpose, below, stream};
-use crate::train::TrainError;
 use crate::train::state::{HostTensor, STATE_FILE, epoch_dir};
+use crate::train::{TrainError, weighted_sum};
 
 /// Hooks into a running [`VitTrainer`]: cancellation and per-epoch reports.
 pub trait VitObserver {
@@ -233,7 +233,7 @@ impl<B: AutodiffBackend> VitTrainer<B> {
             self.config.seed,
             epoch,
         );
-        let mut loss_sum = 0.0f64;
+        let mut losses = Vec::with_capacity(batches.len());
         for (batch_index, batch) in batches.iter().enumerate() {
             if observer.cancelled() {
                 return Err(TrainError::Cancelled);
@@ -243,13 +243,14 @@ impl<B: AutodiffBackend> VitTrainer<B> {
             let images = self.batch_images(batch, perturbation.as_ref(), epoch, key)?;
             let logits = self.model.forward(images); // [batch, classes]
             let loss = cross_entropy(logits, labels); // [1]
-            loss_sum += scalar(loss.clone().inner()) * batch.len() as f64;
+            losses.push(loss.clone().inner());
             let gradients = GradientsParams::from_grads(loss.backward(), &self.model);
             self.model = self
                 .sgd
                 .step::<B, _>(learning_rate, self.model.clone(), gradients);
         }
-        let train_loss = loss_sum / data.train.len() as f64;
+        let train_loss =
+            weighted_sum(losses, batches.iter().map(Vec::len))? / data.train.len() as f64;
         let (val_loss, rsa_score, rsa_p_value) = self.evaluate(observer)?;
         self.epoch = epoch;
         let row = VitEpochResult {
@@ -350,7 +351,7 @@ impl<B: AutodiffBackend> VitTrainer<B> {
         let size = self.data.image_size;
         let classes = self.data.classes;
         let indices: Vec<usize> = (0..val.len()).collect();
-        let mut loss_sum = 0.0f64;
+        let mut losses = Vec::new();
         for rows in indices.chunks(self.config.batch_size.max(1)) {
             if observer.cancelled() {
                 return Err(TrainError::Cancelled);
@@ -367,9 +368,12 @@ impl<B: AutodiffBackend> VitTrainer<B> {
                 &self.device,
             );
             let loss = cross_entropy(model.forward(images), label_tensor(&labels, &self.device));
-            loss_sum += scalar(loss) * rows.len() as f64;
+            losses.push(loss);
         }
-        let val_loss = loss_sum / val.len() as f64;
+        let sizes = indices
+            .chunks(self.config.batch_size.max(1))
+            .map(<[usize]>::len);
+        let val_loss = weighted_sum(losses, sizes)? / val.len() as f64;
         let embeddings = self.rsa_embeddings()?;
         let (rho, p_value) = behavioral_rsa(&embeddings, &self.data.human_rdm)?;
         Ok((val_loss, rho, p_value))
@@ -411,8 +415,4 @@ pub fn cross_entropy<B: Backend>(logits: Tensor<B, 2>, labels: Tensor<B, 1, Int>
 fn label_tensor<K: Backend>(labels: &[usize], device: &K::Device) -> Tensor<K, 1, Int> {
     let values: Vec<i64> = labels.iter().map(|&label| label as i64).collect();
     Tensor::from_data(TensorData::new(values, [labels.len()]), device)
-}
-
-fn scalar<B: Backend>(tensor: Tensor<B, 1>) -> f64 {
-    tensor.into_scalar().elem::<f64>()
 }

@@ -1,0 +1,265 @@
+//! What the training kinds (`train-hba`, `train-vit`, `pretrain-clip`) share about running:
+//! the backend they train on, and continuing a shorter run of the same family.
+//!
+//! # Backend
+//!
+//! The command line resolves `--backend` (`auto` included) into the build setting `backend`,
+//! a concrete name that is part of every training target's key. [`resolve_backend`] turns it
+//! back into a [`Resolved`] backend, probing the device once per process, so that a kind runs
+//! its generic training code with [`cpbuild_ml::backend::with_backend`] on NdArray, wgpu or
+//! CUDA alike. A backend the build lacks or the machine cannot run fails the target with the
+//! probe's reason (what to install, which cargo feature to build with).
+//!
+//! # Continuing a shorter run
+//!
+//! [`continue_previous`] copies the saved epochs of a shorter committed run of the same family
+//! into the new run's `epochs/`, rewriting the config each records to the new run's (the only
+//! difference, checked by the kind's [`SavedEpoch::check_resumable`]), and returns the last one
+//! to resume from.
+
+use std::path::{Path, PathBuf};
+
+use cpbuild_engine::action::{ActionContext, ActionError, BuildOptions, PreviousRun};
+use cpbuild_ml::backend::{BackendChoice, Resolved, resolve};
+use cpbuild_ml::train::state::epoch_dir;
+use serde_json::Value as Json;
+
+/// The backend named by the build setting `backend` (`ndarray` when unset).
+pub(crate) fn backend_name(options: &BuildOptions) -> &str {
+    options
+        .settings
+        .get("backend")
+        .map_or("ndarray", String::as_str)
+}
+
+/// The backend to train on, checked against this build and this machine; `kind` names the
+/// kind in the error.
+pub(crate) fn resolve_backend(options: &BuildOptions, kind: &str) -> Result<Resolved, ActionError> {
+    let name = backend_name(options);
+    let choice: BackendChoice = name
+        .parse()
+        .map_err(|error| ActionError::failed(format!("`{kind}`: {error}")))?;
+    if choice == BackendChoice::Auto {
+        return Err(ActionError::failed(format!(
+            "`{kind}`: the build setting `backend` must name a concrete backend, not `auto` \
+             (the command line resolves `--backend auto` before building)"
+        )));
+    }
+    resolve(choice).map_err(|error| ActionError::failed(format!("`{kind}`: {error}")))
+}
+
+/// One saved epoch of a training run, as [`continue_previous`] needs it.
+pub(crate) trait SavedEpoch: Sized {
+    /// The run's training config, recorded in every saved epoch.
+    type Config: Clone;
+
+    /// Reads the epoch saved in `dir`.
+    fn load(dir: &Path) -> Result<Self, String>;
+
+    /// Writes the epoch into `dir`.
+    fn save(&self, dir: &Path) -> Result<(), String>;
+
+    /// The config the epoch records.
+    fn config_mut(&mut self) -> &mut Self::Config;
+
+    /// Whether a run with config `next` may continue from this epoch (saved after `epoch`).
+    fn check_resumable(&self, next: &Self::Config, epoch: u32) -> Result<(), String>;
+}
+
+impl SavedEpoch for cpbuild_ml::train::state::EpochState {
+    type Config = cpbuild_ml::train::TrainConfig;
+
+    fn load(dir: &Path) -> Result<Self, String> {
+        Self::load(dir).map_err(|error| error.to_string())
+    }
+
+    fn save(&self, dir: &Path) -> Result<(), String> {
+        self.save(dir).map_err(|error| error.to_string())
+    }
+
+    fn config_mut(&mut self) -> &mut Self::Config {
+        &mut self.config
+    }
+
+    fn check_resumable(&self, next: &Self::Config, epoch: u32) -> Result<(), String> {
+        self.config.check_resumable(next, epoch)
+    }
+}
+
+impl SavedEpoch for cpbuild_ml::vit::state::VitState {
+    type Config = cpbuild_ml::vit::VitTrainConfig;
+
+    fn load(dir: &Path) -> Result<Self, String> {
+        Self::load(dir).map_err(|error| error.to_string())
+    }
+
+    fn save(&self, dir: &Path) -> Result<(), String> {
+        self.save(dir).map_err(|error| error.to_string())
+    }
+
+    fn config_mut(&mut self) -> &mut Self::Config {
+        &mut self.config
+    }
+
+    fn check_resumable(&self, next: &Self::Config, epoch: u32) -> Result<(), String> {
+        self.config.check_resumable(next, epoch)
+    }
+}
+
+/// Copies the saved epochs of `previous` (a shorter run of the same family) into
+/// `epochs_root`, recording `config` in them as a one-go run would have; returns the last
+/// epoch copied and its directory, to resume from. `None` when it saved no epoch.
+fn continue_previous<S: SavedEpoch>(
+    previous: &PreviousRun,
+    config: &S::Config,
+    epochs_root: &Path,
+) -> Result<Option<(u32, PathBuf)>, ActionError> {
+    let from = previous.files.join("epochs");
+    let listing = match std::fs::read_dir(&from) {
+        Ok(listing) => listing,
+        Err(_) => return Ok(None),
+    };
+    let mut epochs: Vec<u32> = listing
+        .filter_map(Result::ok)
+        .filter_map(|entry| {
+            let name = entry.file_name();
+            let digits = name.to_str()?.strip_prefix('e')?;
+            (digits.len() == 4).then(|| digits.parse().ok())?
+        })
+        .collect();
+    epochs.sort_unstable();
+    let Some(&last) = epochs.last() else {
+        return Ok(None);
+    };
+    for epoch in &epochs {
+        let mut state = S::load(&epoch_dir(&from, *epoch)).map_err(|error| {
+            ActionError::failed(format!(
+                "cannot continue the shorter run `{}`: {error}",
+                previous.key
+            ))
+        })?;
+        state.check_resumable(config, *epoch).map_err(|message| {
+            ActionError::failed(format!(
+                "cannot continue the shorter run `{}` after epoch {epoch}: {message}",
+                previous.key
+            ))
+        })?;
+        *state.config_mut() = config.clone();
+        state
+            .save(&epoch_dir(epochs_root, *epoch))
+            .map_err(ActionError::failed)?;
+    }
+    Ok(Some((last, epoch_dir(epochs_root, last))))
+}
+
+fn failed(message: impl Into<String>) -> ActionError {
+    ActionError::failed(message)
+}
+
+/// The unpacked files of dependency `target`, named by param `param`.
+pub(crate) fn dep_files(
+    ctx: &ActionContext<'_>,
+    param: &str,
+    target: &str,
+) -> Result<PathBuf, ActionError> {
+    ctx.deps
+        .get(target)
+        .map(|dep| dep.files.clone())
+        .ok_or_else(|| {
+            failed(format!(
+                "`{param}` names `{target}`, which is not a dependency of `{}`; add it to `deps`",
+                ctx.target
+            ))
+        })
+}
+
+pub(crate) fn write_file(path: &Path, contents: &[u8]) -> Result<(), ActionError> {
+    std::fs::write(path, contents)
+        .map_err(|error| failed(format!("cannot write `{}`: {error}", path.display())))
+}
+
+/// Fails unless every file in `required` and every folder in `folders` is a declared input.
+pub(crate) fn check_inputs(
+    ctx: &ActionContext<'_>,
+    kind: &str,
+    required: &[&str],
+    folders: &[&str],
+) -> Result<(), ActionError> {
+    for input in required {
+        if !ctx
+            .inputs
+            .iter()
+            .any(|declared| declared == Path::new(input))
+        {
+            return Err(failed(format!(
+                "`{input}` is read by `{kind}` but is not a declared input of `{}`; add it to `inputs`",
+                ctx.target
+            )));
+        }
+    }
+    for folder in folders {
+        if !ctx
+            .inputs
+            .iter()
+            .any(|declared| declared.starts_with(folder))
+        {
+            return Err(failed(format!(
+                "the files in `{folder}` are read by `{kind}` but are not a declared input of `{}`; add `{folder}` to `inputs`",
+                ctx.target
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Where a training run starts: `None` for a fresh run; else the saved state to resume from,
+/// either a shorter committed run of the same family ([`ActionContext::previous`], copied
+/// into `epochs_root` by [`continue_previous`]) or, for a perturbed run, the `resume_from`
+/// dependency's state after epoch `perturbation_start − 1`. `description` (the model, data and
+/// weights) must equal the `run` that dependency's `config.json` records; `epochs_params` names
+/// the params that decide how far a run trains, for the error when the state is missing.
+pub(crate) fn starting_state<S: SavedEpoch>(
+    ctx: &mut ActionContext<'_>,
+    kind: &str,
+    config: &S::Config,
+    epochs_root: &Path,
+    resume_from: Option<(&str, u32)>,
+    description: &Json,
+    epochs_params: &str,
+) -> Result<Option<PathBuf>, ActionError> {
+    if let Some(previous) = &ctx.previous
+        && let Some((last, state)) = continue_previous::<S>(previous, config, epochs_root)?
+    {
+        let _ = writeln!(
+            ctx.log,
+            "{kind}: continuing the shorter run `{}` from its state after epoch {last}",
+            previous.key
+        );
+        return Ok(Some(state));
+    }
+    let Some((target, start)) = resume_from else {
+        return Ok(None);
+    };
+    let files = dep_files(ctx, "resume_from", target)?;
+    let theirs = std::fs::read(files.join("config.json"))
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<Json>(&bytes).ok());
+    if theirs.as_ref().map(|c| &c["run"]) != Some(description) {
+        return Err(failed(format!(
+            "`resume_from` target `{target}` was not trained with this run's model, data and weights (its `config.json` says {}, this run is {description})",
+            theirs.map_or("nothing".into(), |c| c["run"].to_string())
+        )));
+    }
+    let from = start.saturating_sub(1);
+    let state = epoch_dir(&files.join("epochs"), from);
+    if !state.exists() {
+        return Err(failed(format!(
+            "`{target}` has no saved state after epoch {from}; train it at least that far ({epochs_params})"
+        )));
+    }
+    let _ = writeln!(
+        ctx.log,
+        "{kind}: resuming from `{target}`'s state after epoch {from}"
+    );
+    Ok(Some(state))
+}
