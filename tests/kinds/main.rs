@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
+mod imagenet;
 mod vit_pretrain;
 
 /// The files `train-hba` reads, relative to the project root.
