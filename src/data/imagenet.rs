@@ -31,10 +31,13 @@ use std::path::{Path, PathBuf};
 
 use super::images::{ImagesError, Normalisation, Preprocessing, load_image};
 
-/// Where ImageNet comes from and how the folder must look, for errors about the folder.
-const IMAGENET_LAYOUT: &str = "the imagenet folder is the user's to supply (ImageNet-1k, \
-     image-net.org): `<root>/train/<class>/*.JPEG` and `<root>/val/<class>/*.JPEG`, one folder \
-     per class in each split";
+/// Where ImageNet comes from, how the folder must look and how to point a run at it, for
+/// errors about the folder (the data module's counterpart of the THINGS images' source line).
+pub const IMAGENET_SOURCE: &str = "ImageNet-1k is the user's to supply (ILSVRC2012, from \
+     image-net.org): extract it as `<root>/train/<class>/*.JPEG` and `<root>/val/<class>/*.JPEG`, \
+     one folder per class in each split (the validation images sorted into the same class \
+     folders), at `data/imagenet/` or wherever the `root` of the run's `data` param points (the \
+     `vit_data` profile variable in recipes/paper.toml)";
 
 /// One split of the folder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +61,8 @@ impl Split {
 /// Why an ImageNet folder could not be listed or an image loaded.
 #[derive(Debug)]
 pub enum ImageNetError {
+    /// The root does not exist or is not a folder.
+    MissingRoot { root: PathBuf },
     /// `train/` or `val/` is not a folder under the root.
     MissingSplit { root: PathBuf, split: Split },
     /// A folder could not be listed.
@@ -73,16 +78,21 @@ pub enum ImageNetError {
     EmptyClass { path: PathBuf, split: Split },
     /// Classes of `val/` that `train/` does not have, so they have no label.
     UnknownValClasses { root: PathBuf, classes: Vec<String> },
-    /// An image could not be read or decoded.
-    Image(ImagesError),
+    /// An image of `split` could not be read or decoded.
+    Image { split: Split, error: ImagesError },
 }
 
 impl fmt::Display for ImageNetError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Self::MissingRoot { root } => write!(
+                f,
+                "the imagenet folder `{}` does not exist; {IMAGENET_SOURCE}",
+                root.display()
+            ),
             Self::MissingSplit { root, split } => write!(
                 f,
-                "the imagenet folder `{}` has no `{}/` folder; {IMAGENET_LAYOUT}",
+                "the imagenet folder `{}` has no `{}/` folder; {IMAGENET_SOURCE}",
                 root.display(),
                 split.folder_name()
             ),
@@ -97,15 +107,22 @@ impl fmt::Display for ImageNetError {
             ),
             Self::NoClasses { root, split } => write!(
                 f,
-                "the imagenet folder `{}` has no class folders in `{}/`; {IMAGENET_LAYOUT}",
+                "the imagenet folder `{}` has no class folders in `{}/`; {IMAGENET_SOURCE}",
                 root.display(),
                 split.folder_name()
             ),
             Self::EmptyClass { path, split } => write!(
                 f,
-                "{} class folder `{}` holds no images (`.jpeg`, `.jpg` or `.png` files)",
+                "{} class folder `{}` holds no images (`.jpeg`, `.jpg` or `.png` files); {}",
                 split.folder_name(),
-                path.display()
+                path.display(),
+                match split {
+                    Split::Train => {
+                        "every folder of `train/` is a class the model must learn: add its \
+                         images, or remove the folder to drop the class"
+                    }
+                    Split::Val => "add its validation images, or remove the folder",
+                }
             ),
             Self::UnknownValClasses { root, classes } => {
                 let listed: Vec<String> = classes
@@ -121,13 +138,22 @@ impl fmt::Display for ImageNetError {
                 write!(
                     f,
                     "the imagenet folder `{}` has {} class(es) in `val/` that are not in \
-                     `train/`, so they have no label: {}{more}",
+                     `train/`, so they have no label: {}{more}; the classes are the folder \
+                     names of `train/`: give `val/` the same names, or remove these folders",
                     root.display(),
                     classes.len(),
                     listed.join(", ")
                 )
             }
-            Self::Image(error) => write!(f, "{error}"),
+            Self::Image {
+                split,
+                error: error @ (ImagesError::Decode { .. } | ImagesError::Read { .. }),
+            } => write!(
+                f,
+                "{error}; extract this {} image again from the ImageNet archive, or remove it",
+                split.folder_name()
+            ),
+            Self::Image { error, .. } => write!(f, "{error}"),
         }
     }
 }
@@ -136,15 +162,9 @@ impl std::error::Error for ImageNetError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Self::ReadDir { source, .. } => Some(source),
-            Self::Image(error) => Some(error),
+            Self::Image { error, .. } => Some(error),
             _ => None,
         }
-    }
-}
-
-impl From<ImagesError> for ImageNetError {
-    fn from(error: ImagesError) -> Self {
-        Self::Image(error)
     }
 }
 
@@ -178,6 +198,9 @@ impl ImageNetFolder {
     /// the paper.
     pub fn open(root: impl Into<PathBuf>) -> Result<Self, ImageNetError> {
         let root = root.into();
+        if !root.is_dir() {
+            return Err(ImageNetError::MissingRoot { root });
+        }
         let train_classes = list_classes(&root, Split::Train)?;
         let val_classes = list_classes(&root, Split::Val)?;
         let known: BTreeSet<&String> = train_classes.iter().collect();
@@ -237,7 +260,10 @@ impl ImageNetSplit {
             resolution,
             normalisation: self.normalisation,
         };
-        Ok(load_image(&self.samples[index].0, &preprocessing)?)
+        load_image(&self.samples[index].0, &preprocessing).map_err(|error| ImageNetError::Image {
+            split: self.split,
+            error,
+        })
     }
 }
 
@@ -451,6 +477,27 @@ mod tests {
     }
 
     #[test]
+    fn a_missing_root_says_where_imagenet_comes_from_and_where_to_put_it() {
+        let parent = tempfile::tempdir().unwrap();
+        let root = parent.path().join("imagenet");
+        let message = ImageNetFolder::open(&root).unwrap_err().to_string();
+        assert_eq!(
+            message,
+            format!(
+                "the imagenet folder `{}` does not exist; {IMAGENET_SOURCE}",
+                root.display()
+            )
+        );
+        for part in ["image-net.org", "`data/imagenet/`", "`root`", "`vit_data`"] {
+            assert!(message.contains(part), "{message}");
+        }
+        // A file where the folder should be is no folder either.
+        fs::write(&root, "not a folder").unwrap();
+        let message = ImageNetFolder::open(&root).unwrap_err().to_string();
+        assert!(message.contains("does not exist"), "{message}");
+    }
+
+    #[test]
     fn a_split_without_classes_is_an_error() {
         let root = tempfile::tempdir().unwrap();
         image_at(root.path(), "train/cat/a.JPEG", [0, 0, 0]);
@@ -473,9 +520,23 @@ mod tests {
         assert_eq!(
             error.to_string(),
             format!(
-                "train class folder `{}` holds no images (`.jpeg`, `.jpg` or `.png` files)",
+                "train class folder `{}` holds no images (`.jpeg`, `.jpg` or `.png` files); \
+                 every folder of `train/` is a class the model must learn: add its images, or \
+                 remove the folder to drop the class",
                 root.path().join("train").join("dog").display()
             )
+        );
+
+        fs::remove_dir_all(root.path().join("train/dog")).unwrap();
+        fs::create_dir_all(root.path().join("val/cat")).unwrap();
+        fs::remove_file(root.path().join("val/cat/b.JPEG")).unwrap();
+        let error = ImageNetFolder::open(root.path()).unwrap_err();
+        assert!(
+            error.to_string().ends_with(
+                "holds no images (`.jpeg`, `.jpg` or `.png` files); add its validation images, \
+                 or remove the folder"
+            ),
+            "{error}"
         );
     }
 
@@ -491,7 +552,8 @@ mod tests {
             error.to_string(),
             format!(
                 "the imagenet folder `{}` has 2 class(es) in `val/` that are not in `train/`, \
-                 so they have no label: `dog`, `emu`",
+                 so they have no label: `dog`, `emu`; the classes are the folder names of \
+                 `train/`: give `val/` the same names, or remove these folders",
                 root.path().display()
             )
         );
@@ -507,11 +569,16 @@ mod tests {
         assert!(folder.train.load(0, 4).is_ok());
         let error = folder.train.load(1, 4).unwrap_err();
         let path = root.path().join("train").join("cat").join("c.JPEG");
+        let message = error.to_string();
         assert!(
-            error
-                .to_string()
-                .starts_with(&format!("cannot decode image `{}`", path.display())),
-            "{error}"
+            message.starts_with(&format!("cannot decode image `{}`", path.display())),
+            "{message}"
+        );
+        assert!(
+            message.ends_with(
+                "; extract this train image again from the ImageNet archive, or remove it"
+            ),
+            "{message}"
         );
     }
 }

@@ -183,10 +183,12 @@ impl fmt::Display for ImagesError {
             Self::Read { path, source } => {
                 write!(f, "cannot read image `{}`: {source}", path.display())
             }
+            // The decoder's message may end in a newline; the error goes on after it.
             Self::Decode { path, reason } => write!(
                 f,
-                "cannot decode image `{}` (is it corrupt or not an image?): {reason}",
-                path.display()
+                "cannot decode image `{}` (is it corrupt or not an image?): {}",
+                path.display(),
+                reason.trim_end()
             ),
             Self::ZeroResolution => write!(f, "image resolution must be at least 1, found 0"),
         }

@@ -31,6 +31,7 @@ use std::fmt;
 
 use super::curve::{Curve, CurvePoint};
 use super::perturbation::Perturbation;
+use super::setup::RunSetup;
 use super::table::{Cell, Table};
 
 /// A test loss within this factor of the baseline's counts as recovered (PAPER.md: 1.01 ×).
@@ -41,7 +42,8 @@ pub const RECOVERY_TOLERANCE: f64 = 1.01;
 pub enum Model {
     /// CLIP-HBA-Behavior (loss: test loss; alignment: behavioural RSA ρ).
     ClipHba,
-    /// The ViT-B/16 ImageNet baseline (loss: validation loss; alignment: RSA score).
+    /// The ViT baseline, trained from scratch as a classifier (the paper's ViT-B/16 on ImageNet;
+    /// loss: validation loss; alignment: RSA score).
     Vit,
 }
 
@@ -54,11 +56,12 @@ impl Model {
         }
     }
 
-    /// The name in plot titles.
+    /// The name in plot titles (the model and data trained are the caption under it:
+    /// [`RunSetup::caption`]).
     pub fn label(self) -> &'static str {
         match self {
             Model::ClipHba => "CLIP-HBA",
-            Model::Vit => "ViT-B/16",
+            Model::Vit => "ViT",
         }
     }
 
@@ -239,6 +242,8 @@ pub struct Fig1Point {
 pub struct Fig1Table {
     /// Whose baseline.
     pub model: Model,
+    /// What the baseline trained, when its bundle says (the plot's caption line).
+    pub setup: Option<RunSetup>,
     /// The minimum-loss epoch the curve stops at.
     pub cut_epoch: u32,
     /// The points, by epoch.
@@ -288,6 +293,7 @@ pub fn fig1(model: Model, baseline: &Curve) -> Result<Fig1Table, ComputeError> {
         .collect();
     Ok(Fig1Table {
         model,
+        setup: baseline.setup.clone(),
         cut_epoch,
         points,
     })
@@ -314,6 +320,8 @@ pub struct Fig2Row {
 pub struct Fig2Table {
     /// Whose runs.
     pub model: Model,
+    /// What the baseline trained, when its bundle says (the plot's caption line).
+    pub setup: Option<RunSetup>,
     /// Rows by epoch, then type in bar order.
     pub rows: Vec<Fig2Row>,
 }
@@ -322,7 +330,11 @@ impl Fig2Table {
     /// A table from rows computed elsewhere (the ViT's effects CSV); sorts them.
     pub fn from_rows(model: Model, mut rows: Vec<Fig2Row>) -> Fig2Table {
         rows.sort_by_key(|row| (row.epoch, row.perturbation));
-        Fig2Table { model, rows }
+        Fig2Table {
+            model,
+            setup: None,
+            rows,
+        }
     }
 
     /// The distinct epochs, ascending (the bar groups).
@@ -378,6 +390,7 @@ pub fn fig2<'c>(
     }
     Ok(Fig2Table {
         model,
+        setup: baseline.setup.clone(),
         rows: rows.into_values().collect(),
     })
 }
@@ -432,6 +445,8 @@ pub struct Fig3Row {
 /// fig3: one row per sweep epoch, ascending.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Fig3Table {
+    /// What the baseline trained, when its bundle says (the plot's caption line).
+    pub setup: Option<RunSetup>,
     /// The rows.
     pub rows: Vec<Fig3Row>,
 }
@@ -478,6 +493,7 @@ pub fn fig3<'c>(
         }
     }
     Ok(Fig3Table {
+        setup: baseline.setup.clone(),
         rows: rows.into_values().collect(),
     })
 }
@@ -673,6 +689,8 @@ impl Fig4Row {
 /// fig4: the recovery bars and the RSA heatmap of every window.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Fig4Table {
+    /// What the baseline trained, when its bundle says (the plot's caption line).
+    pub setup: Option<RunSetup>,
     /// The baseline's minimum-test-loss epoch.
     pub baseline_cut_epoch: u32,
     /// The baseline's minimum test loss.
@@ -804,6 +822,7 @@ pub fn fig4<'c>(
         }
     }
     Ok(Fig4Table {
+        setup: baseline.setup.clone(),
         baseline_cut_epoch: cut.cut_epoch,
         baseline_min_loss: cut.min_loss,
         baseline_max_rsa: cut.max_rsa,

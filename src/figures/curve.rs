@@ -4,6 +4,8 @@
 //! (`val_loss`, `rsa_score`). The computations in [`super::compute`] are written once over
 //! curves, so fig1 and fig2 treat the two models alike.
 
+use super::setup::RunSetup;
+
 /// One epoch of a curve.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct CurvePoint {
@@ -22,6 +24,8 @@ pub struct Curve {
     pub name: String,
     /// The epochs, strictly increasing.
     pub points: Vec<CurvePoint>,
+    /// What the run trained, when its bundle says (for plot titles).
+    pub setup: Option<RunSetup>,
 }
 
 impl Curve {
@@ -31,7 +35,14 @@ impl Curve {
         Curve {
             name: name.into(),
             points,
+            setup: None,
         }
+    }
+
+    /// The same curve, saying what the run trained.
+    pub fn with_setup(mut self, setup: Option<RunSetup>) -> Curve {
+        self.setup = setup;
+        self
     }
 
     /// The point at `epoch`, if the run has it.

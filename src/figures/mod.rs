@@ -3,7 +3,8 @@
 //! Data flows one way, one file per stage:
 //! - [`runs`]: read result CSVs in the paper's format, one by one or as a runs directory (its
 //!   layout is documented there);
-//! - [`curve`]: a run reduced to (epoch, loss, alignment), the same for CLIP-HBA and the ViT;
+//! - [`curve`]: a run reduced to (epoch, loss, alignment), the same for CLIP-HBA and the ViT,
+//!   with what it trained ([`setup`], from its bundle's `config.json`) for the plot titles;
 //! - [`compute`]: the numbers each figure plots (fig1–fig4), exactly as PAPER.md defines them,
 //!   and the fig4 recovery decision a demand-driven scheduler needs;
 //! - [`table`]: those numbers as deterministic CSV;
@@ -17,6 +18,7 @@ pub mod curve;
 pub mod perturbation;
 pub mod plot;
 pub mod runs;
+pub mod setup;
 pub mod table;
 
 pub use compute::{
@@ -27,6 +29,7 @@ pub use curve::{Curve, CurvePoint};
 pub use perturbation::Perturbation;
 pub use plot::{ImageFormat, PlotError};
 pub use runs::{RunsDirectory, RunsError, RunsRequest};
+pub use setup::RunSetup;
 pub use table::Table;
 
 /// The paper's design: which epochs, types and windows its figures use.

@@ -11,6 +11,10 @@
 //! epoch, two panels), [`fig4`] (recovery bars per start epoch, NR in red) and
 //! [`fig4_heatmap`] (max-RSA deviation per window).
 //!
+//! Titles name the method (CLIP-HBA, ViT); the line under the title names the model and data
+//! the runs actually trained ([`RunSetup`], from the baseline bundle's `config.json`), so a ci
+//! figure says `model: ViT-tiny · data: things-synth` rather than claiming the paper's ViT-B/16.
+//!
 //! Group labels under grouped bars are drawn by hand at the group centres, because plotters'
 //! automatic ticks fall on "nice" numbers, not on groups.
 
@@ -26,6 +30,7 @@ use plotters::style::{FontStyle, register_font};
 
 use super::compute::{Fig1Table, Fig2Table, Fig3Table, Fig4Table, Sign};
 use super::perturbation::Perturbation;
+use super::setup::RunSetup;
 
 /// DejaVu Sans (Bitstream Vera licence, `assets/fonts/DejaVuSans-LICENSE.txt`).
 static FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
@@ -258,13 +263,20 @@ fn font(size: f64) -> TextStyle<'static> {
     TextStyle::from((FAMILY, size).into_font()).color(&INK)
 }
 
-/// Writes the title at the top and returns the area below it.
+/// Writes the title at the top and, under it, what the runs trained when their bundles say
+/// (`model: ViT-tiny · data: things-synth`: the ci profile's runs are not the paper's models);
+/// returns the area below.
 fn titled<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     title: &str,
+    setup: Option<&RunSetup>,
     figure: &'static str,
 ) -> Result<DrawingArea<DB, Shift>, PlotError> {
-    area.titled(title, font(TITLE_SIZE)).drawn(figure)
+    let body = area.titled(title, font(TITLE_SIZE)).drawn(figure)?;
+    match setup {
+        Some(setup) => body.titled(&setup.caption(), font(AXIS_SIZE)).drawn(figure),
+        None => Ok(body),
+    }
 }
 
 /// A centred row of legend entries (a swatch and a label each) across the top of `area`;
@@ -438,7 +450,7 @@ impl Painting for Fig1Plot<'_> {
             table.points[0].epoch,
             table.cut_epoch
         );
-        let body = titled(area, &title, figure)?;
+        let body = titled(area, &title, table.setup.as_ref(), figure)?;
         // x is −loss, so the axis reads high loss on the left and training moves right.
         let (x_low, x_high) = padded_range(table.points.iter().map(|point| -point.loss), false);
         let (y_low, y_high) = padded_range(table.points.iter().map(|point| point.alignment), false);
@@ -540,7 +552,7 @@ impl Painting for Fig2Plot<'_> {
             "{figure} · {}: perturbed − baseline at epoch k, single-epoch perturbation at k",
             model.label()
         );
-        let body = titled(area, &title, figure)?;
+        let body = titled(area, &title, table.setup.as_ref(), figure)?;
         let kinds = table.perturbations();
         let legend: Vec<(String, RGBColor)> = kinds
             .iter()
@@ -654,6 +666,7 @@ impl Painting for Fig3Plot<'_> {
         let body = titled(
             area,
             "fig3 · CLIP-HBA: single-epoch target noise at epoch k, perturbed − baseline at k",
+            table.setup.as_ref(),
             figure,
         )?;
         let legend = [
@@ -763,6 +776,7 @@ impl Painting for Fig4Plot<'_> {
                  (baseline cut at epoch {})",
                 table.baseline_cut_epoch
             ),
+            table.setup.as_ref(),
             figure,
         )?;
         let starts = table.starts();
@@ -902,6 +916,7 @@ impl Painting for Fig4HeatmapPlot<'_> {
                 "fig4 · max behavioural ρ of each run − baseline max ({:.3})",
                 table.baseline_max_rsa
             ),
+            table.setup.as_ref(),
             figure,
         )?;
         let (cells, scale_area) = body.split_horizontally(body.dim_in_pixel().0 - 130);

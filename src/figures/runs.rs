@@ -45,6 +45,7 @@ use std::path::{Path, PathBuf};
 use super::compute::{Fig2Row, Model};
 use super::curve::{Curve, CurvePoint};
 use super::perturbation::Perturbation;
+use super::setup::RunSetup;
 
 /// The CLIP-HBA baseline, relative to the runs directory.
 pub const CLIP_BASELINE_FILE: &str = "baseline.csv";
@@ -289,6 +290,8 @@ pub struct ClipEpoch {
 pub struct ClipRun {
     /// Where it was read from (for messages).
     pub source: PathBuf,
+    /// What it trained, from the `config.json` beside a bundle's `results.csv` (for titles).
+    pub setup: Option<RunSetup>,
     /// Its epochs, strictly increasing.
     pub epochs: Vec<ClipEpoch>,
 }
@@ -305,7 +308,7 @@ impl ClipRun {
                 alignment: row.behavioral_rsa_rho,
             })
             .collect();
-        Curve::new(self.source.display().to_string(), points)
+        Curve::new(self.source.display().to_string(), points).with_setup(self.setup.clone())
     }
 }
 
@@ -325,6 +328,8 @@ pub struct VitEpoch {
 pub struct VitRun {
     /// Where it was read from (for messages).
     pub source: PathBuf,
+    /// What it trained, from the `config.json` beside a bundle's `results.csv` (for titles).
+    pub setup: Option<RunSetup>,
     /// Its epochs, strictly increasing.
     pub epochs: Vec<VitEpoch>,
 }
@@ -341,13 +346,16 @@ impl VitRun {
                 alignment: row.rsa_score,
             })
             .collect();
-        Curve::new(self.source.display().to_string(), points)
+        Curve::new(self.source.display().to_string(), points).with_setup(self.setup.clone())
     }
 }
 
-/// Reads a CLIP-HBA results CSV.
+/// Reads a CLIP-HBA results CSV, with what the run trained when it is a bundle's `results.csv`
+/// ([`RunSetup::beside`]).
 pub fn read_clip_run(path: &Path) -> Result<ClipRun, RunsError> {
-    parse_clip_run(&read_text(path)?, path)
+    let mut run = parse_clip_run(&read_text(path)?, path)?;
+    run.setup = RunSetup::beside(path);
+    Ok(run)
 }
 
 /// Parses a CLIP-HBA results CSV; `source` names it in errors.
@@ -380,13 +388,17 @@ pub fn parse_clip_run(text: &str, source: &Path) -> Result<ClipRun, RunsError> {
     }
     Ok(ClipRun {
         source: source.to_path_buf(),
+        setup: None,
         epochs,
     })
 }
 
-/// Reads the ViT baseline CSV.
+/// Reads the ViT baseline CSV, with what the run trained when it is a bundle's `results.csv`
+/// ([`RunSetup::beside`]).
 pub fn read_vit_run(path: &Path) -> Result<VitRun, RunsError> {
-    parse_vit_run(&read_text(path)?, path)
+    let mut run = parse_vit_run(&read_text(path)?, path)?;
+    run.setup = RunSetup::beside(path);
+    Ok(run)
 }
 
 /// Parses the ViT baseline CSV; `source` names it in errors.
@@ -406,6 +418,7 @@ pub fn parse_vit_run(text: &str, source: &Path) -> Result<VitRun, RunsError> {
     }
     Ok(VitRun {
         source: source.to_path_buf(),
+        setup: None,
         epochs,
     })
 }

@@ -647,7 +647,7 @@ impl Action for Figure {
     }
 
     fn version(&self) -> &'static str {
-        "1"
+        "2"
     }
 
     fn description(&self) -> &'static str {

@@ -198,6 +198,10 @@ pub(crate) fn check_inputs(
         }
     }
     for folder in folders {
+        // A folder without files hides nothing from the key: the loader reports it as missing.
+        if !holds_files(&ctx.project_root.join(folder)) {
+            continue;
+        }
         if !ctx
             .inputs
             .iter()
@@ -262,4 +266,13 @@ pub(crate) fn starting_state<S: SavedEpoch>(
         "{kind}: resuming from `{target}`'s state after epoch {from}"
     );
     Ok(Some(state))
+}
+
+/// Whether any file lies below `path` (or `path` is one).
+fn holds_files(path: &Path) -> bool {
+    if path.is_file() {
+        return true;
+    }
+    std::fs::read_dir(path)
+        .is_ok_and(|entries| entries.flatten().any(|entry| holds_files(&entry.path())))
 }

@@ -42,7 +42,7 @@
 //! to the one a run that went this far in one go would write (`tests/kinds` checks it).
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use cpbuild_engine::action::{
     Action, ActionContext, ActionError, BuildOptions, CancelFlag, Extension, ParamError, Progress,
@@ -60,6 +60,7 @@ use super::hba_data::{self, REQUIRED_INPUTS, World};
 use super::run::{
     backend_name, check_inputs, dep_files, resolve_backend, starting_state, write_file,
 };
+use crate::data::images::THINGS_IMAGES_SOURCE;
 
 /// The `train-hba` kind.
 pub struct TrainHba;
@@ -468,6 +469,15 @@ impl Action for TrainHba {
 
     fn key_context(&self, options: &BuildOptions) -> Json {
         json!({ "backend": backend_name(options) })
+    }
+
+    fn missing_input_help(&self, params: &Json, input: &str) -> Option<String> {
+        match Params::parse(params).ok()?.world {
+            World::Things { image_dir, .. } if Path::new(input) == Path::new(&image_dir) => {
+                Some(THINGS_IMAGES_SOURCE.to_string())
+            }
+            _ => None,
+        }
     }
 
     fn extension(&self, params: &Json) -> Option<Extension> {

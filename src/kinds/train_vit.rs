@@ -72,8 +72,8 @@ use serde_json::{Value as Json, json};
 
 use super::hba_data::{HUMAN_RDM, LABELS, RSA_CSV, TRAIN_CSV};
 use super::run::{backend_name, check_inputs, resolve_backend, starting_state, write_file};
-use crate::data::imagenet::{ImageNetFolder, ImageNetSplit};
-use crate::data::images::{Normalisation, Preprocessing, ThingsImages};
+use crate::data::imagenet::{IMAGENET_SOURCE, ImageNetFolder, ImageNetSplit};
+use crate::data::images::{Normalisation, Preprocessing, THINGS_IMAGES_SOURCE, ThingsImages};
 use crate::data::synth::{self, SynthConfig};
 use crate::data::things::{self, DIMENSIONS};
 
@@ -692,6 +692,24 @@ impl Action for TrainVit {
 
     fn key_context(&self, options: &BuildOptions) -> Json {
         json!({ "backend": backend_name(options) })
+    }
+
+    fn missing_input_help(&self, params: &Json, input: &str) -> Option<String> {
+        let World::ImageNet {
+            root,
+            things_image_dir,
+        } = Params::parse(params).ok()?.world
+        else {
+            return None;
+        };
+        let input = Path::new(input);
+        if input == Path::new(&root) {
+            Some(IMAGENET_SOURCE.to_string())
+        } else if input == Path::new(&things_image_dir) {
+            Some(THINGS_IMAGES_SOURCE.to_string())
+        } else {
+            None
+        }
     }
 
     fn extension(&self, params: &Json) -> Option<Extension> {

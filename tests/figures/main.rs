@@ -458,7 +458,10 @@ fn the_directory_lists_its_sweep_and_grid() {
 
 #[test]
 fn an_empty_table_is_refused_not_drawn() {
-    let empty = compute::Fig3Table { rows: Vec::new() };
+    let empty = compute::Fig3Table {
+        setup: None,
+        rows: Vec::new(),
+    };
     let error = plot::fig3(&empty, ImageFormat::Png).unwrap_err();
     assert_eq!(
         error.to_string(),

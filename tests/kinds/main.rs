@@ -5,6 +5,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 mod backend;
+mod imagenet;
 mod vit_pretrain;
 
 /// The files `train-hba` reads, relative to the project root.

@@ -185,6 +185,14 @@ pub trait Action: Send + Sync {
         None
     }
 
+    /// Where a declared input that does not exist comes from and where to put it, when the
+    /// action knows (`input` is the pattern as the recipe resolves it, e.g. a data folder its
+    /// params name). The engine adds it to its missing-input error, which it reports before
+    /// anything runs, so a user bringing their own data learns what to fetch.
+    fn missing_input_help(&self, _params: &Json, _input: &str) -> Option<String> {
+        None
+    }
+
     /// Relative cost, for scheduling the most expensive chains first.
     fn cost(&self, _params: &Json) -> u64 {
         1

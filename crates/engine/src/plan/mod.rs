@@ -140,7 +140,15 @@ impl Planner<'_> {
             let mut inputs = BTreeMap::new();
             let mut input_files = Vec::new();
             for pattern in &spec.inputs {
-                for file in self.resolve_input(&spec.name, pattern)? {
+                let help = || {
+                    action
+                        .missing_input_help(&spec.params, &pattern.pattern)
+                        .or_else(|| {
+                            let description = spec.description.as_deref()?;
+                            Some(format!("`{}` is {description}: provide it", spec.name))
+                        })
+                };
+                for file in self.resolve_input(&spec.name, pattern, help)? {
                     let hash = match hashes.get(&file) {
                         Some(hash) => hash.clone(),
                         None => {
@@ -213,15 +221,25 @@ impl Planner<'_> {
     }
 
     /// The files an input pattern stands for: a file, every file below a directory, or a glob.
-    fn resolve_input(&self, target: &str, pattern: &InputPattern) -> Result<Vec<PathBuf>> {
+    /// `help` is the action's word on where a missing input comes from.
+    fn resolve_input(
+        &self,
+        target: &str,
+        pattern: &InputPattern,
+        help: impl Fn() -> Option<String>,
+    ) -> Result<Vec<PathBuf>> {
         let text = &pattern.pattern;
         let missing = |what: String| Error::Recipe {
             location: pattern.location.clone(),
             message: format!("input `{text}` of target `{target}` {what}"),
-            help: Some(
-                "create the file, fix the path (relative to the project root), or remove the input"
+            help: Some(match help() {
+                Some(source) => format!(
+                    "{source}; or fix the path (relative to the project root), or remove the input"
+                ),
+                None => "create the file, fix the path (relative to the project root), or remove \
+                         the input"
                     .into(),
-            ),
+            }),
         };
         let mut files = Vec::new();
         if text.contains(['*', '?', '[']) {
@@ -265,5 +283,107 @@ impl Planner<'_> {
             files.push(relative(path));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use serde_json::Value as Json;
+
+    use super::*;
+    use crate::action::{Action, ActionContext, ActionError, ParamError};
+    use crate::recipe::Recipes;
+    use crate::recipe::source::SourceFile;
+
+    /// A kind that reads the folder its `data` param names, and knows where that comes from.
+    struct ReadsData;
+
+    impl Action for ReadsData {
+        fn kind(&self) -> &'static str {
+            "reads-data"
+        }
+
+        fn version(&self) -> &'static str {
+            "1"
+        }
+
+        fn description(&self) -> &'static str {
+            "reads a data folder"
+        }
+
+        fn check_params(&self, _params: &Json) -> Result<(), ParamError> {
+            Ok(())
+        }
+
+        fn missing_input_help(&self, params: &Json, input: &str) -> Option<String> {
+            (params["data"] == input)
+                .then(|| format!("fetch the set from example.org into `{input}`"))
+        }
+
+        fn run(&self, _ctx: &mut ActionContext<'_>) -> std::result::Result<(), ActionError> {
+            Ok(())
+        }
+    }
+
+    /// The message planning `target` fails with.
+    fn plan_error(target: &str) -> String {
+        let root = tempfile::tempdir().expect("a temporary directory");
+        std::fs::write(root.path().join("present.csv"), "x").expect("a file");
+        let recipe = r#"
+[target.data_missing]
+kind = "reads-data"
+inputs = ["present.csv", "data/set"]
+params = { data = "data/set" }
+
+[target.other_missing]
+kind = "reads-data"
+inputs = ["absent.csv"]
+params = { data = "data/set" }
+"#;
+        let recipes = Recipes::from_files(vec![SourceFile::new(
+            "recipes/main.toml".into(),
+            recipe.to_string(),
+        )])
+        .expect("recipes");
+        let mut registry = Registry::new();
+        registry.register(Arc::new(ReadsData));
+        let graph = Graph::build(&recipes, "ci", &registry).expect("a graph");
+        let store = Store::open(&root.path().join("artifacts")).expect("a store");
+        let options = BuildOptions {
+            profile: "ci".into(),
+            settings: BTreeMap::new(),
+        };
+        let planner = Planner {
+            graph: &graph,
+            registry: &registry,
+            store: &store,
+            project_root: root.path(),
+            options: &options,
+            force: false,
+        };
+        let roots = graph.resolve(target).expect("a target");
+        planner
+            .plan(&roots)
+            .expect_err("an input is missing")
+            .to_string()
+    }
+
+    #[test]
+    fn a_missing_input_says_where_it_comes_from_when_its_action_knows() {
+        assert_eq!(
+            plan_error("data_missing"),
+            "recipes/main.toml:4:26: input `data/set` of target `data_missing` does not \
+             exist\n  help: fetch the set from example.org into `data/set`; or fix the path \
+             (relative to the project root), or remove the input"
+        );
+        assert!(
+            plan_error("other_missing").ends_with(
+                "  help: create the file, fix the path (relative to the project root), or remove \
+                 the input"
+            ),
+            "an input the action knows nothing about gets the generic help"
+        );
     }
 }
