@@ -4,8 +4,10 @@
 //! - [`cpbuild_engine`]: recipe → graph → plan → execute → store → report, no ML;
 //! - [`cpbuild_ml`]: CLIP, DoRA, CLIP-HBA, training bookkeeping, RSA, tokenizer (burn);
 //! - [`data`]: the THINGS loaders and the embedded things-synth world;
-//! - [`cli`]: `cpbuild [TARGET]...` and its subcommands.
+//! - [`cli`]: `cpbuild [TARGET]...` and its subcommands;
+//! - [`bench`]: `cpbuild bench`, paper-scale cost (issue 8), and the `random-clip` kind.
 
+pub mod bench;
 pub mod cli;
 pub mod data;
 pub mod figures;
@@ -21,5 +23,6 @@ pub fn registry() -> engine::action::Registry {
     registry.register(std::sync::Arc::new(kinds::pretrain_clip::PretrainClip));
     registry.register(std::sync::Arc::new(kinds::train_vit::TrainVit));
     registry.register(std::sync::Arc::new(kinds::figure::Figure));
+    registry.register(std::sync::Arc::new(bench::random_clip::RandomClip));
     registry
 }

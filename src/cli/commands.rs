@@ -15,6 +15,25 @@ use cpbuild_engine::report::{Event, HumanReporter, JsonReporter, Reporter};
 use cpbuild_engine::store::Store;
 use cpbuild_engine::store::lock::LockMode;
 
+/// The project root: `-C DIR` or the current directory, canonical.
+pub(super) fn project_root(global: &GlobalOptions) -> Result<PathBuf> {
+    let current = std::env::current_dir().map_err(|e| Error::io(".", e))?;
+    let root = match &global.directory {
+        Some(dir) => {
+            let dir = current.join(dir);
+            if !dir.is_dir() {
+                return Err(Error::usage(format!(
+                    "`-C {}`: no such directory",
+                    dir.display()
+                )));
+            }
+            dir
+        }
+        None => current,
+    };
+    root.canonicalize().map_err(|e| Error::io(&root, e))
+}
+
 /// A loaded project: recipes, graph, store location.
 pub(super) struct Project {
     pub(super) root: PathBuf,
@@ -27,21 +46,7 @@ pub(super) struct Project {
 
 impl Project {
     pub(super) fn load(global: &GlobalOptions) -> Result<Project> {
-        let current = std::env::current_dir().map_err(|e| Error::io(".", e))?;
-        let root = match &global.directory {
-            Some(dir) => {
-                let dir = current.join(dir);
-                if !dir.is_dir() {
-                    return Err(Error::usage(format!(
-                        "`-C {}`: no such directory",
-                        dir.display()
-                    )));
-                }
-                dir
-            }
-            None => current,
-        };
-        let root = root.canonicalize().map_err(|e| Error::io(&root, e))?;
+        let root = project_root(global)?;
         let recipes = Recipes::load_dir(&root, &root.join("recipes"))?;
         let registry = crate::registry();
         let graph = Graph::build(&recipes, &global.profile, &registry)?;
@@ -49,14 +54,15 @@ impl Project {
             Some(dir) => root.join(dir),
             None => root.join("artifacts"),
         };
-        let choice: cpbuild_ml::backend::BackendChoice =
-            global
-                .backend
-                .parse()
-                .map_err(|e: cpbuild_ml::backend::BackendError| Error::Usage {
-                    message: e.to_string(),
-                    help: None,
-                })?;
+        let choice: cpbuild_ml::backend::BackendChoice = global
+            .backend
+            .as_deref()
+            .unwrap_or("ndarray")
+            .parse()
+            .map_err(|e: cpbuild_ml::backend::BackendError| Error::Usage {
+                message: e.to_string(),
+                help: None,
+            })?;
         // `auto` is resolved here, so that keys name the backend that actually runs.
         let backend = if choice == cpbuild_ml::backend::BackendChoice::NdArray {
             "ndarray".to_string()
@@ -123,6 +129,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         println!("cpbuild {}", cpbuild_engine::VERSION);
         return Ok(exit_code::SUCCESS);
     }
+    check_precision(&global)?;
     match cli.command {
         None => build(&global, &[], false),
         Some(Command::Build { targets, only }) => build(&global, &targets, only),
@@ -152,9 +159,36 @@ pub fn run(cli: Cli) -> Result<i32> {
         Some(Command::Import { file }) => import(&global, &file),
         Some(Command::Report { targets }) => report(&global, &targets),
         Some(Command::Verify { targets }) => super::verify::verify(&global, &targets),
+        Some(Command::Bench {
+            model,
+            steps,
+            batch,
+            full_epoch,
+        }) => super::bench::bench(
+            &global,
+            &crate::bench::BenchConfig {
+                model,
+                steps,
+                batch,
+                full_epoch,
+            },
+        ),
         Some(Command::Gc) => gc(&global),
         Some(Command::Clean { yes }) => clean(&global, yes),
     }
+}
+
+/// `--precision`: only `f32` trains; `bf16` is refused with the reason (it is not part of any
+/// key, so the default leaves every key as it was).
+fn check_precision(global: &GlobalOptions) -> Result<()> {
+    global
+        .precision
+        .parse::<cpbuild_ml::precision::Precision>()
+        .and_then(|precision| precision.check())
+        .map_err(|error| Error::Usage {
+            message: error.to_string(),
+            help: None,
+        })
 }
 
 fn wait_message(reporter: &dyn Reporter, store: &str) -> impl FnOnce(Option<u32>) {

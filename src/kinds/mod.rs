@@ -4,6 +4,6 @@
 pub mod figure;
 pub mod hba_data;
 pub mod pretrain_clip;
-mod run;
+pub(crate) mod run;
 pub mod train_hba;
 pub mod train_vit;

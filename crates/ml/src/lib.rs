@@ -13,6 +13,7 @@ pub mod early_stopping;
 mod error;
 pub mod hba;
 pub mod perturbation;
+pub mod precision;
 pub mod pretrain;
 pub mod results;
 pub mod rsa;

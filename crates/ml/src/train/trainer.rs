@@ -39,6 +39,10 @@ pub trait TrainObserver {
         false
     }
 
+    /// Called after training batch `batch` (0-based) of `batches` in an epoch took its
+    /// optimizer step (benchmarks time steps with it; the step may still be running on a GPU).
+    fn batch_finished(&mut self, _batch: usize, _batches: usize) {}
+
     /// Called after epoch `result.epoch` is trained, evaluated and saved.
     fn epoch_finished(&mut self, _result: &EpochResult) {}
 }
@@ -282,6 +286,7 @@ impl<B: AutodiffBackend> Trainer<B> {
                 self.model.adapters.clone(),
                 gradients,
             );
+            observer.batch_finished(batch_index, batches.len());
         }
         let sizes = batches.iter().map(Vec::len);
         let train_loss = weighted_sum(losses, sizes)? / self.split.train.len() as f64;
