@@ -23,6 +23,7 @@ pub fn registry() -> engine::action::Registry {
     registry.register(std::sync::Arc::new(kinds::pretrain_clip::PretrainClip));
     registry.register(std::sync::Arc::new(kinds::train_vit::TrainVit));
     registry.register(std::sync::Arc::new(kinds::figure::Figure));
+    registry.register(std::sync::Arc::new(kinds::paper_files::CheckPaperFiles));
     registry.register(std::sync::Arc::new(bench::random_clip::RandomClip));
     registry
 }

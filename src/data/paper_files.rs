@@ -42,7 +42,7 @@ pub const IMAGE_NAME_CSVS: [&str; 2] = [
 ];
 
 /// Where the CLIP weights come from.
-const CLIP_WEIGHTS_SOURCE: &str = "the `model.safetensors` file of the Hugging Face model \
+pub const CLIP_WEIGHTS_SOURCE: &str = "the `model.safetensors` file of the Hugging Face model \
      `openai/clip-vit-large-patch14` (huggingface.co/openai/clip-vit-large-patch14); its sha256 \
      is not pinned by cpbuild";
 

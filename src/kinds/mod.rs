@@ -3,6 +3,7 @@
 
 pub mod figure;
 pub mod hba_data;
+pub mod paper_files;
 pub mod pretrain_clip;
 pub(crate) mod run;
 pub mod train_hba;

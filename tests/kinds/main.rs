@@ -6,6 +6,7 @@ use std::process::{Command, Output, Stdio};
 
 mod backend;
 mod imagenet;
+mod paper_files;
 mod vit_pretrain;
 
 /// The files `train-hba` reads, relative to the project root.

@@ -130,6 +130,7 @@ impl Planner<'_> {
         let mut items: Vec<PlanItem> = Vec::with_capacity(order.len());
         let mut index: HashMap<TargetId, usize> = HashMap::with_capacity(order.len());
         let mut hashes: HashMap<PathBuf, String> = HashMap::new();
+        let mut missing: Vec<(String, Error)> = Vec::new();
         for id in order {
             let target = self.graph.target(id);
             let spec = &target.spec;
@@ -148,7 +149,16 @@ impl Planner<'_> {
                             Some(format!("`{}` is {description}: provide it", spec.name))
                         })
                 };
-                for file in self.resolve_input(&spec.name, pattern, help)? {
+                let files = match self.resolve_input(&spec.name, pattern, help) {
+                    Ok(files) => files,
+                    // Every missing input of every target is reported at once.
+                    Err(error @ Error::Recipe { .. }) => {
+                        missing.push((pattern.pattern.clone(), error));
+                        continue;
+                    }
+                    Err(error) => return Err(error),
+                };
+                for file in files {
                     let hash = match hashes.get(&file) {
                         Some(hash) => hash.clone(),
                         None => {
@@ -216,6 +226,9 @@ impl Planner<'_> {
                 inputs: input_files,
                 state,
             });
+        }
+        if let Some(error) = combine_missing(missing) {
+            return Err(error);
         }
         Ok(Plan { items, index })
     }
@@ -286,6 +299,65 @@ impl Planner<'_> {
     }
 }
 
+/// One error for every missing input, each input once (the first target that reads it, and
+/// how many others do): the error itself when there is one such input, else a list of all of
+/// them (each with its location and help), located at the first.
+fn combine_missing(missing: Vec<(String, Error)>) -> Option<Error> {
+    let mut inputs: Vec<(String, Error, usize)> = Vec::new();
+    for (pattern, error) in missing {
+        match inputs.iter_mut().find(|(seen, ..)| *seen == pattern) {
+            Some((_, _, others)) => *others += 1,
+            None => inputs.push((pattern, error, 0)),
+        }
+    }
+    let mut errors: Vec<Error> = inputs
+        .into_iter()
+        .map(|(_, error, others)| match error {
+            Error::Recipe {
+                location,
+                message,
+                help,
+            } if others > 0 => Error::Recipe {
+                location,
+                message: format!(
+                    "{message} ({others} other target{} read{} it too)",
+                    if others == 1 { "" } else { "s" },
+                    if others == 1 { "s" } else { "" }
+                ),
+                help,
+            },
+            error => error,
+        })
+        .collect();
+    if errors.len() <= 1 {
+        return errors.pop();
+    }
+    let mut message = format!(
+        "{} inputs are missing or wrong; fix all of them before building:",
+        errors.len()
+    );
+    let mut location = None;
+    for error in &errors {
+        if let Error::Recipe {
+            location: at,
+            message: text,
+            help,
+        } = error
+        {
+            location.get_or_insert_with(|| at.clone());
+            message.push_str(&format!("\n  - {at}: {text}"));
+            if let Some(help) = help {
+                message.push_str(&format!("\n    help: {help}"));
+            }
+        }
+    }
+    Some(Error::Recipe {
+        location: location?,
+        message,
+        help: None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -329,6 +401,11 @@ mod tests {
 
     /// The message planning `target` fails with.
     fn plan_error(target: &str) -> String {
+        plan_errors(&[target])
+    }
+
+    /// The message planning `targets` together fails with.
+    fn plan_errors(targets: &[&str]) -> String {
         let root = tempfile::tempdir().expect("a temporary directory");
         std::fs::write(root.path().join("present.csv"), "x").expect("a file");
         let recipe = r#"
@@ -363,7 +440,8 @@ params = { data = "data/set" }
             options: &options,
             force: false,
         };
-        let roots = graph.resolve(target).expect("a target");
+        let names: Vec<String> = targets.iter().map(|name| name.to_string()).collect();
+        let roots = graph.resolve_all(&names).expect("the targets");
         planner
             .plan(&roots)
             .expect_err("an input is missing")
@@ -384,6 +462,22 @@ params = { data = "data/set" }
                  the input"
             ),
             "an input the action knows nothing about gets the generic help"
+        );
+    }
+
+    #[test]
+    fn every_missing_input_is_reported_at_once() {
+        let message = plan_errors(&["data_missing", "other_missing"]);
+        assert!(
+            message.starts_with(
+                "recipes/main.toml:4:26: 2 inputs are missing or wrong; fix all of them before building:"
+            ),
+            "{message}"
+        );
+        assert!(
+            message.contains("\n  - recipes/main.toml:4:26: input `data/set` of target `data_missing` does not exist\n    help: fetch the set from example.org")
+                && message.contains("\n  - recipes/main.toml:9:11: input `absent.csv` of target `other_missing` does not exist"),
+            "{message}"
         );
     }
 }
