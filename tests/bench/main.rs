@@ -6,27 +6,14 @@
 //! - the `paper-shapes` profile resolves and leaves every `ci` key as it was;
 //! - the `random-clip` kind's weights are exactly `train-hba`'s `weights = "random"`.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
+
+#[path = "../common/mod.rs"]
+mod common;
+
+use common::{copy_tree, cpbuild, repo};
 
 use serde_json::Value as Json;
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("a directory");
-    for entry in std::fs::read_dir(from).expect("a listing") {
-        let entry = entry.expect("an entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("a type").is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy a file");
-        }
-    }
-}
 
 /// A temporary project with the repository's `data/` and, with `recipes`, its `recipes/`.
 fn project(recipes: bool) -> tempfile::TempDir {
@@ -36,26 +23,6 @@ fn project(recipes: bool) -> tempfile::TempDir {
         copy_tree(&repo().join("recipes"), &dir.path().join("recipes"));
     }
     dir
-}
-
-/// Runs `cpbuild ARGS` in `root`; returns the exit code, stdout and stderr.
-fn cpbuild(root: &Path, args: &[&str]) -> (i32, String, String) {
-    let Output {
-        status,
-        stdout,
-        stderr,
-    } = Command::new(env!("CARGO_BIN_EXE_cpbuild"))
-        .args(args)
-        .current_dir(root)
-        .env_remove("CPBUILD_STORE")
-        .stdin(Stdio::null())
-        .output()
-        .expect("cpbuild runs");
-    (
-        status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&stdout).into_owned(),
-        String::from_utf8_lossy(&stderr).into_owned(),
-    )
 }
 
 /// The cells of the table row starting with `| first |`, or a panic showing the output.

@@ -2,7 +2,11 @@
 //! project that holds copies of the repository's `data/` files.
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+
+#[path = "../common/mod.rs"]
+mod common;
+
+use common::cpbuild;
 
 mod backend;
 mod imagenet;
@@ -58,25 +62,6 @@ fn project_with(recipe: &str) -> tempfile::TempDir {
     std::fs::create_dir_all(dir.path().join("recipes")).expect("recipes dir");
     std::fs::write(dir.path().join("recipes/main.toml"), recipe).expect("recipe");
     dir
-}
-
-fn cpbuild(root: &Path, args: &[&str]) -> (i32, String, String) {
-    let Output {
-        status,
-        stdout,
-        stderr,
-    } = Command::new(env!("CARGO_BIN_EXE_cpbuild"))
-        .args(args)
-        .current_dir(root)
-        .env_remove("CPBUILD_STORE")
-        .stdin(Stdio::null())
-        .output()
-        .expect("cpbuild runs");
-    (
-        status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&stdout).into_owned(),
-        String::from_utf8_lossy(&stderr).into_owned(),
-    )
 }
 
 fn read(root: &Path, file: &str) -> String {

@@ -11,6 +11,8 @@
 //! - `epochs`: how many epochs the ci and paper graphs train, against training every run to
 //!   the end (the numbers quoted in the README).
 
+#[path = "../common/mod.rs"]
+mod common;
 mod epochs;
 mod extension;
 mod support;
