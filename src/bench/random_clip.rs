@@ -23,8 +23,8 @@ use cpbuild_ml::train::random_clip;
 use cpbuild_ml::{ClipConfig, CpuBackend};
 use serde_json::{Value as Json, json};
 
+use crate::kinds::params::{integer, refuse_unknown, string};
 use crate::kinds::run::write_file;
-use crate::kinds::train_vit::{integer, refuse_unknown, string};
 
 /// The `random-clip` kind.
 pub struct RandomClip;

@@ -4,6 +4,7 @@
 pub mod figure;
 pub mod hba_data;
 pub mod paper_files;
+pub(crate) mod params;
 pub mod pretrain_clip;
 pub(crate) mod run;
 pub mod train_hba;

@@ -25,8 +25,8 @@ use std::path::Path;
 use cpbuild_engine::action::{Action, ActionContext, ActionError, ParamError};
 use serde_json::{Value as Json, json};
 
+use super::params::{refuse_unknown, string};
 use super::run::{check_inputs, write_file};
-use super::train_vit::{refuse_unknown, string};
 use crate::data::images::{DEFAULT_IMAGES_DIR, THINGS_IMAGES_SOURCE};
 use crate::data::paper_files::{
     CLIP_WEIGHTS_SOURCE, DEFAULT_CLIP_WEIGHTS, DEFAULT_DATA_DIR, PaperFiles, SHIPPED_FILES,

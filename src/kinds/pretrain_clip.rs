@@ -38,12 +38,9 @@
 //! (retrieval accuracy at random init and after training, and chance).
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::Path;
 
-use cpbuild_engine::action::{
-    Action, ActionContext, ActionError, BuildOptions, CancelFlag, ParamError, Progress,
-};
+use cpbuild_engine::action::{Action, ActionContext, ActionError, BuildOptions, ParamError};
 use cpbuild_ml::ClipConfig;
 use cpbuild_ml::backend::{BackendFn, with_backend};
 use cpbuild_ml::burn::tensor::backend::AutodiffBackend;
@@ -57,8 +54,9 @@ use cpbuild_ml::train::TrainError;
 use serde_json::{Value as Json, json};
 
 use super::hba_data::{BPE_VOCAB, CONTEXT, LABELS, RSA_CSV, TRAIN_CSV};
-use super::run::{backend_name, check_inputs, resolve_backend, write_file};
-use super::train_vit::{float, integer, refuse_unknown, render_normalised, small, string};
+use super::params::{float, integer, refuse_unknown, small, string};
+use super::run::{Reporter, backend_name, check_inputs, resolve_backend, write_file};
+use super::train_vit::render_normalised;
 use crate::data::synth::{self, SynthConfig};
 use crate::data::things::{self, DIMENSIONS};
 
@@ -357,26 +355,19 @@ fn load(root: &Path, world: &World) -> Result<Loaded, String> {
     })
 }
 
-/// Reports epochs to the engine's progress output and the log; polls Ctrl-C.
-struct Observer<'a> {
-    progress: &'a dyn Progress,
-    cancel: &'a CancelFlag,
-    log: &'a mut dyn Write,
-    epochs: u32,
-}
-
-impl PretrainObserver for Observer<'_> {
+impl PretrainObserver for Reporter<'_> {
     fn cancelled(&self) -> bool {
-        self.cancel.is_cancelled()
+        self.is_cancelled()
     }
 
     fn epoch_finished(&mut self, row: &PretrainEpoch) {
-        let line = format!(
-            "epoch {}/{}: loss {:.4} retrieval {:.4} scale {:.2}",
-            row.epoch, self.epochs, row.loss, row.retrieval_accuracy, row.logit_scale
+        self.epoch(
+            row.epoch,
+            format_args!(
+                "loss {:.4} retrieval {:.4} scale {:.2}",
+                row.loss, row.retrieval_accuracy, row.logit_scale
+            ),
         );
-        self.progress.message(&line);
-        let _ = writeln!(self.log, "{line}");
     }
 }
 
@@ -461,12 +452,12 @@ impl BackendFn<Result<(), ActionError>> for Pretrain<'_, '_> {
             ctx.log,
             "pretrain-clip: clip-tiny on {backend}, {train_pairs} training pairs, {eval_pairs} held out; retrieval at init {initial:.4} (chance {chance:.4})"
         );
-        let mut observer = Observer {
-            progress: ctx.progress,
-            cancel: ctx.cancel,
-            log: &mut *ctx.log,
-            epochs: params.config.epochs,
-        };
+        let mut observer = Reporter::new(
+            ctx.progress,
+            ctx.cancel,
+            &mut *ctx.log,
+            params.config.epochs,
+        );
         match trainer.run(&mut observer) {
             Ok(()) => {}
             Err(TrainError::Cancelled) => return Err(ActionError::Cancelled),

@@ -19,7 +19,11 @@
 
 use std::path::{Path, PathBuf};
 
-use cpbuild_engine::action::{ActionContext, ActionError, BuildOptions, PreviousRun};
+use std::io::Write;
+
+use cpbuild_engine::action::{
+    ActionContext, ActionError, BuildOptions, CancelFlag, PreviousRun, Progress,
+};
 use cpbuild_ml::backend::{BackendChoice, Resolved, resolve};
 use cpbuild_ml::train::state::epoch_dir;
 use serde_json::Value as Json;
@@ -275,4 +279,42 @@ fn holds_files(path: &Path) -> bool {
     }
     std::fs::read_dir(path)
         .is_ok_and(|entries| entries.flatten().any(|entry| holds_files(&entry.path())))
+}
+
+/// Reports a training run's epochs to the engine's progress output and to the run's log, and
+/// polls Ctrl-C; each kind implements its trainer's observer trait on it.
+pub(crate) struct Reporter<'a> {
+    progress: &'a dyn Progress,
+    cancel: &'a CancelFlag,
+    log: &'a mut dyn Write,
+    last_epoch: u32,
+}
+
+impl<'a> Reporter<'a> {
+    /// A reporter for a run that trains up to `last_epoch`.
+    pub(crate) fn new(
+        progress: &'a dyn Progress,
+        cancel: &'a CancelFlag,
+        log: &'a mut dyn Write,
+        last_epoch: u32,
+    ) -> Self {
+        Reporter {
+            progress,
+            cancel,
+            log,
+            last_epoch,
+        }
+    }
+
+    /// Whether the user pressed Ctrl-C.
+    pub(crate) fn is_cancelled(&self) -> bool {
+        self.cancel.is_cancelled()
+    }
+
+    /// Reports `epoch {epoch}/{last}: {summary}`.
+    pub(crate) fn epoch(&mut self, epoch: u32, summary: std::fmt::Arguments<'_>) {
+        let line = format!("epoch {epoch}/{}: {summary}", self.last_epoch);
+        self.progress.message(&line);
+        let _ = writeln!(self.log, "{line}");
+    }
 }

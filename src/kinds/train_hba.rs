@@ -41,11 +41,10 @@
 //! trains on from the last of them. Training resumes exactly, so the bundle is byte-identical
 //! to the one a run that went this far in one go would write (`tests/kinds` checks it).
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use cpbuild_engine::action::{
-    Action, ActionContext, ActionError, BuildOptions, CancelFlag, Extension, ParamError, Progress,
+    Action, ActionContext, ActionError, BuildOptions, Extension, ParamError,
 };
 use cpbuild_ml::backend::{BackendFn, with_backend};
 use cpbuild_ml::burn::tensor::backend::AutodiffBackend;
@@ -57,8 +56,9 @@ use cpbuild_ml::{ClipConfig, ClipHbaConfig, DoraConfig, load_clip};
 use serde_json::{Value as Json, json};
 
 use super::hba_data::{self, REQUIRED_INPUTS, World};
+use super::params::{integer, small, string};
 use super::run::{
-    backend_name, check_inputs, dep_files, resolve_backend, starting_state, write_file,
+    Reporter, backend_name, check_inputs, dep_files, resolve_backend, starting_state, write_file,
 };
 use crate::data::images::THINGS_IMAGES_SOURCE;
 
@@ -115,35 +115,8 @@ fn model_config(model: &str) -> Option<(ClipConfig, DoraConfig)> {
     }
 }
 
-fn integer(params: &Json, field: &str) -> Result<Option<u64>, ParamError> {
-    match params.get(field) {
-        None => Ok(None),
-        Some(value) => value.as_u64().map(Some).ok_or_else(|| {
-            ParamError::at(
-                field,
-                format!("`{field}` must be a non-negative integer, not `{value}`"),
-            )
-        }),
-    }
-}
-
 fn required_integer(params: &Json, field: &str) -> Result<u64, ParamError> {
     integer(params, field)?.ok_or_else(|| ParamError::at(field, format!("`{field}` is missing")))
-}
-
-fn small(field: &str, value: u64) -> Result<u32, ParamError> {
-    u32::try_from(value).map_err(|_| ParamError::at(field, format!("`{field}` is too large")))
-}
-
-fn string<'a>(params: &'a Json, field: &str) -> Result<Option<&'a str>, ParamError> {
-    match params.get(field) {
-        None => Ok(None),
-        Some(Json::String(text)) => Ok(Some(text)),
-        Some(other) => Err(ParamError::at(
-            field,
-            format!("`{field}` must be a string, not `{other}`"),
-        )),
-    }
 }
 
 impl Params {
@@ -423,26 +396,19 @@ impl Params {
     }
 }
 
-/// Reports epochs to the engine's progress output and the log; polls Ctrl-C.
-struct Observer<'a> {
-    progress: &'a dyn Progress,
-    cancel: &'a CancelFlag,
-    log: &'a mut dyn Write,
-    last_epoch: u32,
-}
-
-impl TrainObserver for Observer<'_> {
+impl TrainObserver for Reporter<'_> {
     fn cancelled(&self) -> bool {
-        self.cancel.is_cancelled()
+        self.is_cancelled()
     }
 
     fn epoch_finished(&mut self, row: &EpochResult) {
-        let line = format!(
-            "epoch {}/{}: train {:.4} test {:.4} rho {:.4}",
-            row.epoch, self.last_epoch, row.train_loss, row.test_loss, row.behavioral_rsa_rho
+        self.epoch(
+            row.epoch,
+            format_args!(
+                "train {:.4} test {:.4} rho {:.4}",
+                row.train_loss, row.test_loss, row.behavioral_rsa_rho
+            ),
         );
-        self.progress.message(&line);
-        let _ = writeln!(self.log, "{line}");
     }
 }
 
@@ -650,12 +616,8 @@ impl BackendFn<Result<(), ActionError>> for Train<'_, '_> {
             config.last_epoch()
         );
 
-        let mut observer = Observer {
-            progress: ctx.progress,
-            cancel: ctx.cancel,
-            log: &mut *ctx.log,
-            last_epoch: config.last_epoch(),
-        };
+        let mut observer =
+            Reporter::new(ctx.progress, ctx.cancel, &mut *ctx.log, config.last_epoch());
         match trainer.run(Some(&epochs_root), &mut observer) {
             Ok(()) => {}
             Err(TrainError::Cancelled) => return Err(ActionError::Cancelled),

@@ -51,12 +51,11 @@
 //! `epochs/e####/` (the state after each epoch; see `cpbuild_ml::vit::state`).
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use cpbuild_engine::action::{
-    Action, ActionContext, ActionError, BuildOptions, CancelFlag, Extension, ParamError, Progress,
+    Action, ActionContext, ActionError, BuildOptions, Extension, ParamError,
 };
 use cpbuild_ml::backend::{BackendFn, with_backend};
 use cpbuild_ml::burn::tensor::backend::AutodiffBackend;
@@ -71,7 +70,10 @@ use cpbuild_ml::vit::{
 use serde_json::{Value as Json, json};
 
 use super::hba_data::{HUMAN_RDM, LABELS, RSA_CSV, TRAIN_CSV};
-use super::run::{backend_name, check_inputs, resolve_backend, starting_state, write_file};
+use super::params::{float, integer, refuse_unknown, small, string};
+use super::run::{
+    Reporter, backend_name, check_inputs, resolve_backend, starting_state, write_file,
+};
 use crate::data::imagenet::{IMAGENET_SOURCE, ImageNetFolder, ImageNetSplit};
 use crate::data::images::{Normalisation, Preprocessing, THINGS_IMAGES_SOURCE, ThingsImages};
 use crate::data::synth::{self, SynthConfig};
@@ -138,66 +140,6 @@ fn model_config(model: &str, classes: usize) -> Option<VitConfig> {
         "vit-b-16" => Some(VitConfig::vit_b_16(classes)),
         _ => None,
     }
-}
-
-pub(crate) fn integer(params: &Json, field: &str) -> Result<Option<u64>, ParamError> {
-    match params.get(field) {
-        None => Ok(None),
-        Some(value) => value.as_u64().map(Some).ok_or_else(|| {
-            ParamError::at(
-                field,
-                format!("`{field}` must be a non-negative integer, not `{value}`"),
-            )
-        }),
-    }
-}
-
-pub(crate) fn small(field: &str, value: u64) -> Result<u32, ParamError> {
-    u32::try_from(value).map_err(|_| ParamError::at(field, format!("`{field}` is too large")))
-}
-
-pub(crate) fn string<'a>(params: &'a Json, field: &str) -> Result<Option<&'a str>, ParamError> {
-    match params.get(field) {
-        None => Ok(None),
-        Some(Json::String(text)) => Ok(Some(text)),
-        Some(other) => Err(ParamError::at(
-            field,
-            format!("`{field}` must be a string, not `{other}`"),
-        )),
-    }
-}
-
-pub(crate) fn float(params: &Json, field: &str, default: f64) -> Result<f64, ParamError> {
-    match params.get(field) {
-        None => Ok(default),
-        Some(value) => value
-            .as_f64()
-            .filter(|number| number.is_finite())
-            .ok_or_else(|| {
-                ParamError::at(field, format!("`{field}` must be a number, not `{value}`"))
-            }),
-    }
-}
-
-/// Refuses keys of `table` outside `known`, naming `kind` in the message.
-pub(crate) fn refuse_unknown(table: &Json, known: &[&str], kind: &str) -> Result<(), ParamError> {
-    let Some(object) = table.as_object() else {
-        return Err(ParamError::whole("`params` must be a table"));
-    };
-    if let Some(unknown) = object.keys().find(|key| !known.contains(&key.as_str())) {
-        return Err(ParamError::at(
-            unknown,
-            format!(
-                "unknown param `{unknown}`; `{kind}` takes {}",
-                known
-                    .iter()
-                    .map(|p| format!("`{p}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        ));
-    }
-    Ok(())
 }
 
 impl Params {
@@ -646,26 +588,19 @@ fn load(root: &Path, world: &World, resolution: usize) -> Result<Loaded, String>
     }
 }
 
-/// Reports epochs to the engine's progress output and the log; polls Ctrl-C.
-struct Observer<'a> {
-    progress: &'a dyn Progress,
-    cancel: &'a CancelFlag,
-    log: &'a mut dyn Write,
-    last_epoch: u32,
-}
-
-impl VitObserver for Observer<'_> {
+impl VitObserver for Reporter<'_> {
     fn cancelled(&self) -> bool {
-        self.cancel.is_cancelled()
+        self.is_cancelled()
     }
 
     fn epoch_finished(&mut self, row: &VitEpochResult) {
-        let line = format!(
-            "epoch {}/{}: train {:.4} val {:.4} rsa {:.4}",
-            row.epoch, self.last_epoch, row.train_loss, row.val_loss, row.rsa_score
+        self.epoch(
+            row.epoch,
+            format_args!(
+                "train {:.4} val {:.4} rsa {:.4}",
+                row.train_loss, row.val_loss, row.rsa_score
+            ),
         );
-        self.progress.message(&line);
-        let _ = writeln!(self.log, "{line}");
     }
 }
 
@@ -860,12 +795,8 @@ impl BackendFn<Result<(), ActionError>> for Train<'_, '_> {
             config.last_epoch()
         );
 
-        let mut observer = Observer {
-            progress: ctx.progress,
-            cancel: ctx.cancel,
-            log: &mut *ctx.log,
-            last_epoch: config.last_epoch(),
-        };
+        let mut observer =
+            Reporter::new(ctx.progress, ctx.cancel, &mut *ctx.log, config.last_epoch());
         match trainer.run(Some(&epochs_root), &mut observer) {
             Ok(()) => {}
             Err(TrainError::Cancelled) => return Err(ActionError::Cancelled),
