@@ -17,8 +17,8 @@ use crate::ClipConfig;
 use crate::ClipModel;
 use crate::train::TrainError;
 use crate::train::state::HostTensor;
+use crate::train::state::to_safetensors;
 use crate::vit::named::named_params;
-use crate::vit::state::to_safetensors;
 
 /// Every tensor of `model` under its Hugging Face name, in the file's layout.
 pub fn clip_to_hf_tensors<B: Backend>(model: &ClipModel<B>) -> BTreeMap<String, HostTensor> {

@@ -15,6 +15,7 @@
 //! little-endian f32: full precision), JSON from structs and `BTreeMap`s, and floats that JSON
 //! cannot hold exactly (losses, ρ, p; NaN included) written as Rust's shortest round-trip text.
 
+use std::borrow::Borrow;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -130,11 +131,12 @@ struct StateFile {
 }
 
 /// Exact text of a float (`{:?}` is the shortest round-trip form; NaN and inf included).
-fn exact(value: f64) -> String {
+pub(crate) fn exact(value: f64) -> String {
     format!("{value:?}")
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
+/// Lower-case hex sha256 of `bytes`.
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
         .iter()
         .map(|byte| format!("{byte:02x}"))
@@ -155,14 +157,16 @@ fn read(path: &Path) -> Result<Vec<u8>, TrainError> {
     })
 }
 
-fn to_safetensors(
-    tensors: &BTreeMap<String, &HostTensor>,
+/// Serialises `tensors` (sorted by name, f32, no metadata); `path` names the file in errors.
+pub(crate) fn to_safetensors<T: Borrow<HostTensor>>(
+    tensors: &BTreeMap<String, T>,
     path: &Path,
 ) -> Result<Vec<u8>, TrainError> {
     let bytes: BTreeMap<&String, Vec<u8>> = tensors
         .iter()
         .map(|(name, tensor)| {
             let raw = tensor
+                .borrow()
                 .values
                 .iter()
                 .flat_map(|value| value.to_le_bytes())
@@ -172,12 +176,10 @@ fn to_safetensors(
         .collect();
     let mut views = Vec::with_capacity(tensors.len());
     for (name, tensor) in tensors {
-        let view =
-            TensorView::new(Dtype::F32, tensor.shape.clone(), &bytes[name]).map_err(|error| {
-                TrainError::State {
-                    path: path.to_path_buf(),
-                    message: format!("cannot store `{name}`: {error}"),
-                }
+        let view = TensorView::new(Dtype::F32, tensor.borrow().shape.clone(), &bytes[name])
+            .map_err(|error| TrainError::State {
+                path: path.to_path_buf(),
+                message: format!("cannot store `{name}`: {error}"),
             })?;
         views.push((name.clone(), view));
     }
@@ -187,7 +189,11 @@ fn to_safetensors(
     })
 }
 
-fn from_safetensors(bytes: &[u8], path: &Path) -> Result<BTreeMap<String, HostTensor>, TrainError> {
+/// Reads an all-f32 safetensors file written by [`to_safetensors`].
+pub(crate) fn from_safetensors(
+    bytes: &[u8],
+    path: &Path,
+) -> Result<BTreeMap<String, HostTensor>, TrainError> {
     let corrupt = |message: String| TrainError::State {
         path: path.to_path_buf(),
         message,

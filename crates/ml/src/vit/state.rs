@@ -14,16 +14,16 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use safetensors::tensor::TensorView;
-use safetensors::{Dtype, SafeTensors};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use super::config::VitTrainConfig;
 use super::results::VitEpochResult;
 use crate::perturbation::PerturbationKind;
 use crate::train::TrainError;
-use crate::train::state::{HostTensor, OPTIMIZER_FILE, PARAMS_FILE, STATE_FILE};
+use crate::train::state::{
+    HostTensor, OPTIMIZER_FILE, PARAMS_FILE, STATE_FILE, exact, from_safetensors, sha256_hex,
+    to_safetensors,
+};
 
 /// The `format` field of a ViT `state.json`.
 pub const VIT_STATE_FORMAT: &str = "cpbuild-vit-state/v1";
@@ -74,82 +74,11 @@ struct StateFile {
     sha256: BTreeMap<String, String>,
 }
 
-fn exact(value: f64) -> String {
-    format!("{value:?}")
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
-}
-
 fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> TrainError + '_ {
     move |source| TrainError::Io {
         path: path.to_path_buf(),
         source,
     }
-}
-
-/// Serialises `tensors` (sorted by name, f32, no metadata).
-pub fn to_safetensors(
-    tensors: &BTreeMap<String, HostTensor>,
-    path: &Path,
-) -> Result<Vec<u8>, TrainError> {
-    let bytes: BTreeMap<&String, Vec<u8>> = tensors
-        .iter()
-        .map(|(name, tensor)| {
-            let raw = tensor.values.iter().flat_map(|v| v.to_le_bytes()).collect();
-            (name, raw)
-        })
-        .collect();
-    let mut views = Vec::with_capacity(tensors.len());
-    for (name, tensor) in tensors {
-        let view =
-            TensorView::new(Dtype::F32, tensor.shape.clone(), &bytes[name]).map_err(|error| {
-                TrainError::State {
-                    path: path.to_path_buf(),
-                    message: format!("cannot store `{name}`: {error}"),
-                }
-            })?;
-        views.push((name.clone(), view));
-    }
-    safetensors::serialize(views, None).map_err(|error| TrainError::State {
-        path: path.to_path_buf(),
-        message: error.to_string(),
-    })
-}
-
-/// Reads an all-f32 safetensors file written by [`to_safetensors`].
-pub fn from_safetensors(
-    bytes: &[u8],
-    path: &Path,
-) -> Result<BTreeMap<String, HostTensor>, TrainError> {
-    let corrupt = |message: String| TrainError::State {
-        path: path.to_path_buf(),
-        message,
-    };
-    let tensors = SafeTensors::deserialize(bytes).map_err(|error| corrupt(error.to_string()))?;
-    let mut out = BTreeMap::new();
-    for (name, view) in tensors.iter() {
-        if view.dtype() != Dtype::F32 {
-            return Err(corrupt(format!("`{name}` is {:?}, not F32", view.dtype())));
-        }
-        let values = view
-            .data()
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect();
-        out.insert(
-            name.to_string(),
-            HostTensor {
-                shape: view.shape().to_vec(),
-                values,
-            },
-        );
-    }
-    Ok(out)
 }
 
 impl VitState {
