@@ -96,8 +96,11 @@ fn run(out_dir: &Path) -> Result<(), String> {
         .collect();
     let fig4 = compute::fig4(
         &baseline,
-        grid.iter().map(|(window, curve)| (*window, curve)),
-        None,
+        grid.iter().map(|(window, curve)| compute::WindowRun {
+            window: *window,
+            curve,
+            epoch_limit: false,
+        }),
     )
     .map_err(text)?;
 

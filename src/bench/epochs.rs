@@ -4,33 +4,45 @@
 //! `cpbuild bench` multiplies them by a measured epoch to project a graph's GPU time).
 //!
 //! A run trains from its perturbation's start (epoch 1 for a baseline) to its last epoch:
-//! `stop_after_epoch` when demand-driven, else the whole schedule (`max_epochs` for
-//! `train-hba`, `epochs` for `train-vit`) cut at its baseline's end. "To the end" trains every
-//! run to its baseline's end, and a fig4 window (a target of the grid `window`) at least to its
-//! horizon. A baseline stops where [`BaselineEnds`] says (early stopping is decided by
-//! training, so the count takes it as given); early stopping of perturbed runs can only lower
-//! the demand-driven numbers.
-
+//! `stop_after_epoch` when demand-driven (fig2, fig3), else until early stopping. A baseline
+//! stops where [`BaselineEnds`] says (early stopping is decided by training, so the count takes
+//! it as given), and its minimum-test-loss epoch sets fig3's data-dependent sweep. A fig4
+//! window run (no `stop_after_epoch`) is counted to the earliest epoch the early-stopping rule
+//! of perturbed runs can end it, window end + patience (capped by `max_epochs`): a lower bound,
+//! since every improvement after the window pushes the stop further. "To the end" trains every
+//! run to its baseline's end, and a window at least to that earliest stop.
 use cpbuild_engine::graph::{Graph, TargetId};
+use cpbuild_engine::recipe::expand::Published;
 use cpbuild_ml::perturbation::PerturbationKind;
 
-/// The epoch after which each kind's baseline ends.
+/// The epoch after which each kind's baseline ends, and the CLIP-HBA baseline's
+/// minimum-test-loss epoch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BaselineEnds {
     /// The CLIP-HBA baseline (`train-hba`).
     pub hba: u64,
+    /// The CLIP-HBA baseline's minimum-test-loss epoch (`best_epoch`, which fig3's sweep
+    /// runs up to).
+    pub hba_best: u64,
     /// The ViT baseline (`train-vit`).
     pub vit: u64,
 }
 
 impl BaselineEnds {
-    /// The paper's: early stopping ended the CLIP-HBA baseline after epoch 118; the ViT trains
-    /// its 100-epoch schedule.
-    pub const PAPER: BaselineEnds = BaselineEnds { hba: 118, vit: 100 };
+    /// The paper's: early stopping ended the CLIP-HBA baseline after epoch 118, its minimum
+    /// test loss at epoch 98; the ViT trains its 100-epoch schedule.
+    pub const PAPER: BaselineEnds = BaselineEnds {
+        hba: 118,
+        hba_best: 98,
+        vit: 100,
+    };
 
-    /// The `ci` profile's: the whole schedules (20 CLIP-HBA and 12 ViT epochs; the ci baseline
-    /// does not stop early).
-    pub const CI: BaselineEnds = BaselineEnds { hba: 20, vit: 12 };
+    /// What the built `hba_baseline` would publish: its `best_epoch`, which expands fig3's
+    /// data-dependent sweep (pass it to [`Graph::build_with`]).
+    pub fn published(&self) -> Published {
+        let info = [("best_epoch".to_string(), serde_json::json!(self.hba_best))].into();
+        [("hba_baseline".to_string(), info)].into()
+    }
 }
 
 /// The runs of one kind and their epochs.
@@ -83,14 +95,18 @@ impl GraphEpochs {
             let perturbation = params.get("perturbation").filter(|p| p.is_object());
             let number = |field: &str| perturbation.and_then(|p| p[field].as_u64());
             let first = number("start").unwrap_or(1).max(1);
-            let last = params["stop_after_epoch"]
-                .as_u64()
-                .unwrap_or(schedule.min(end));
-            let to_the_end = if spec.group == "window" {
-                end.max(last)
-            } else {
-                end
+            let last = match (params["stop_after_epoch"].as_u64(), perturbation) {
+                (Some(stop), _) => stop,
+                // A run that early stopping of perturbed runs ends: its window's end +
+                // patience at the earliest.
+                (None, Some(_)) => {
+                    let window_end = first + number("length").unwrap_or(1).max(1) - 1;
+                    let patience = params["patience"].as_u64().unwrap_or(20);
+                    (window_end + patience).min(schedule)
+                }
+                (None, None) => schedule.min(end),
             };
+            let to_the_end = end.max(last);
             kind.runs += 1;
             kind.demand += (last + 1).saturating_sub(first);
             kind.to_the_end += (to_the_end + 1).saturating_sub(first);

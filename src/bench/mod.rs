@@ -92,7 +92,10 @@ fn first_rsa_images(mut data: TrainData, count: usize) -> TrainData {
 pub fn paper_graph_epochs(root: &Path) -> Result<GraphEpochs, String> {
     let recipes =
         Recipes::load_dir(root, &root.join("recipes")).map_err(|error| error.to_string())?;
-    let graph = Graph::build(&recipes, "paper", &crate::registry()).map_err(|e| e.to_string())?;
+    // fig3's sweep runs up to the paper baseline's minimum-test-loss epoch.
+    let published = BaselineEnds::PAPER.published();
+    let graph = Graph::build_with(&recipes, "paper", &crate::registry(), &published)
+        .map_err(|e| e.to_string())?;
     let roots = graph
         .resolve_all(&HBA_FIGURES.map(String::from))
         .map_err(|error| error.to_string())?;

@@ -11,6 +11,7 @@ use cpbuild_engine::execute::Executor;
 use cpbuild_engine::graph::Graph;
 use cpbuild_engine::plan::{ItemState, Plan, Planner};
 use cpbuild_engine::recipe::Recipes;
+use cpbuild_engine::recipe::expand::Published;
 use cpbuild_engine::report::{Event, HumanReporter, JsonReporter, Reporter};
 use cpbuild_engine::store::Store;
 use cpbuild_engine::store::lock::LockMode;
@@ -44,12 +45,68 @@ pub(super) struct Project {
     options: BuildOptions,
 }
 
+/// Builds the graph of `options.profile`, expanding every data-dependent grid whose target is
+/// built for its current inputs in `store` with the values that target published (its
+/// manifest's `info`), until no more grids can expand. Grids whose targets are not built stay
+/// pending (the build loop builds them first).
+fn resolved_graph(
+    recipes: &Recipes,
+    registry: &Registry,
+    store: Option<&Store>,
+    root: &Path,
+    options: &BuildOptions,
+) -> Result<Graph> {
+    let mut published = Published::new();
+    let mut graph = Graph::build_with(recipes, &options.profile, registry, &published)?;
+    let Some(store) = store else {
+        return Ok(graph);
+    };
+    loop {
+        let mut ready: Vec<(String, usize)> = Vec::new();
+        for grid in graph.pending.values() {
+            if published.contains_key(&grid.target) || ready.iter().any(|(t, _)| *t == grid.target)
+            {
+                continue;
+            }
+            let id = graph.by_name[&grid.target];
+            if graph.waiting_grids(&[id]).is_empty() {
+                ready.push((grid.target.clone(), id));
+            }
+        }
+        if ready.is_empty() {
+            return Ok(graph);
+        }
+        let planner = Planner {
+            graph: &graph,
+            registry,
+            store,
+            project_root: root,
+            options,
+            force: false,
+        };
+        let ids: Vec<usize> = ready.iter().map(|(_, id)| *id).collect();
+        let plan = planner.plan(&ids)?;
+        let mut added = false;
+        for (name, id) in ready {
+            let item = plan.item(id).expect("planned");
+            if item.state == ItemState::Fresh {
+                let (_, manifest) = store.unpacked(&item.key)?;
+                published.insert(name, manifest.info);
+                added = true;
+            }
+        }
+        if !added {
+            return Ok(graph);
+        }
+        graph = Graph::build_with(recipes, &options.profile, registry, &published)?;
+    }
+}
+
 impl Project {
     pub(super) fn load(global: &GlobalOptions) -> Result<Project> {
         let root = project_root(global)?;
         let recipes = Recipes::load_dir(&root, &root.join("recipes"))?;
         let registry = crate::registry();
-        let graph = Graph::build(&recipes, &global.profile, &registry)?;
         let store_dir = match &global.store {
             Some(dir) => root.join(dir),
             None => root.join("artifacts"),
@@ -76,17 +133,63 @@ impl Project {
             }
             resolved.kind().name().to_string()
         };
-        Ok(Project {
+        let options = BuildOptions {
+            profile: global.profile.clone(),
+            settings: [("backend".to_string(), backend)].into(),
+        };
+        let mut project = Project {
+            graph: Graph::build(&recipes, &global.profile, &registry)?,
             root,
             recipes,
-            graph,
             registry,
             store_dir,
-            options: BuildOptions {
-                profile: global.profile.clone(),
-                settings: [("backend".to_string(), backend)].into(),
-            },
-        })
+            options,
+        };
+        project.expand_grids()?;
+        Ok(project)
+    }
+
+    /// Expands the data-dependent grids whose targets are built (see [`resolved_graph`]). A
+    /// project without such grids, or without a store yet, is left as it is.
+    pub(super) fn expand_grids(&mut self) -> Result<()> {
+        if self.graph.pending.is_empty() || !self.store_dir.is_dir() {
+            return Ok(());
+        }
+        let store = self.store()?;
+        self.graph = resolved_graph(
+            &self.recipes,
+            &self.registry,
+            Some(&store),
+            &self.root,
+            &self.options,
+        )?;
+        Ok(())
+    }
+
+    /// One line per pending grid that `grids` names: what it waits on and who needs it.
+    fn waiting_lines(&self, grids: &BTreeSet<String>) -> Vec<String> {
+        grids
+            .iter()
+            .filter_map(|group| self.graph.pending.get(group))
+            .map(|grid| {
+                let needed_by: Vec<String> = self
+                    .graph
+                    .waits_on
+                    .iter()
+                    .filter(|(_, groups)| groups.contains(&grid.group))
+                    .map(|(&id, _)| format!("`{}`", self.graph.target(id).spec.name))
+                    .collect();
+                let needed = if needed_by.is_empty() {
+                    String::new()
+                } else {
+                    format!("; needed by {}", needed_by.join(", "))
+                };
+                format!(
+                    "grid `{}` ({}) expands once `{}` is built, from its `{}`{needed}",
+                    grid.group, grid.name_template, grid.target, grid.value
+                )
+            })
+            .collect()
     }
 
     pub(super) fn store(&self) -> Result<Store> {
@@ -200,10 +303,61 @@ fn wait_message(reporter: &dyn Reporter, store: &str) -> impl FnOnce(Option<u32>
     }
 }
 
+/// Builds the requested targets. Where they need a data-dependent grid that is not expanded
+/// yet, the targets it waits on are built first (with whatever else is ready), the grid is
+/// expanded from their published values, and the build goes on; `-n` stops after saying so.
 pub(super) fn build(global: &GlobalOptions, targets: &[String], only: bool) -> Result<i32> {
-    let project = Project::load(global)?;
-    let roots = project.graph.resolve_all(targets)?;
-    build_roots(global, &project, &roots, only)
+    let mut project = Project::load(global)?;
+    loop {
+        let (roots, mut grids) = project.graph.resolve_request(targets)?;
+        grids.extend(project.graph.waiting_grids(&roots));
+        if grids.is_empty() {
+            return build_roots(global, &project, &roots, only, global.always_make);
+        }
+        if only {
+            return Err(Error::Usage {
+                message: format!(
+                    "`--only` cannot build what waits on a grid that is not expanded yet: {}",
+                    project.waiting_lines(&grids).join("; ")
+                ),
+                help: Some("build without `--only` (it builds what the grid waits on first)".into()),
+            });
+        }
+        let mut phase = project.graph.blockers(&grids)?;
+        phase.extend(
+            roots
+                .iter()
+                .copied()
+                .filter(|&root| project.graph.waiting_grids(&[root]).is_empty()),
+        );
+        let reporter = reporter(global);
+        for line in project.waiting_lines(&grids) {
+            reporter.report(&Event::Waiting { message: line });
+        }
+        if global.dry_run {
+            return build_roots(global, &project, &phase, false, false);
+        }
+        let code = build_roots(global, &project, &phase, false, false)?;
+        if code != exit_code::SUCCESS {
+            return Ok(code);
+        }
+        let before = project.graph.pending.len();
+        project.expand_grids()?;
+        if project.graph.pending.len() == before {
+            return Err(Error::usage(format!(
+                "the grids still wait after their targets were built: {}",
+                project.waiting_lines(&grids).join("; ")
+            )));
+        }
+        for group in &grids {
+            if let Some(members) = project.graph.groups.get(group) {
+                reporter.report(&Event::Progress {
+                    target: group.clone(),
+                    message: format!("grid expanded into {} targets", members.len()),
+                });
+            }
+        }
+    }
 }
 
 fn build_roots(
@@ -211,6 +365,7 @@ fn build_roots(
     project: &Project,
     roots: &[usize],
     only: bool,
+    force: bool,
 ) -> Result<i32> {
     let roots = roots.to_vec();
     let reporter = reporter(global);
@@ -219,7 +374,7 @@ fn build_roots(
         LockMode::Shared,
         wait_message(reporter.as_ref(), &project.store_display()),
     )?;
-    let full = project.planner(&store, global.always_make).plan(&roots)?;
+    let full = project.planner(&store, force).plan(&roots)?;
     let plan = full.needed(&project.graph, &roots);
     let dirty: Vec<_> = plan.items.iter().filter(|i| i.is_dirty()).collect();
     if only {
@@ -331,18 +486,35 @@ fn list(global: &GlobalOptions, kinds: bool) -> Result<i32> {
     for (group, members) in &project.graph.groups {
         let _ = writeln!(out, "  {group:<32} (grid of {} targets)", members.len());
     }
+    let pending: BTreeSet<String> = project.graph.pending.keys().cloned().collect();
+    for line in project.waiting_lines(&pending) {
+        let _ = writeln!(out, "  waiting: {line}");
+    }
     Ok(exit_code::SUCCESS)
 }
 
 fn graph(global: &GlobalOptions, target: Option<&str>, dot: bool) -> Result<i32> {
     let project = Project::load(global)?;
-    let roots = match target {
-        Some(name) => project.graph.resolve(name)?,
-        None => (0..project.graph.targets.len()).collect(),
+    let (roots, mut grids) = match target {
+        Some(name) => project.graph.resolve_request(&[name.to_string()])?,
+        None => (
+            (0..project.graph.targets.len()).collect(),
+            project.graph.pending.keys().cloned().collect(),
+        ),
     };
+    grids.extend(project.graph.waiting_grids(&roots));
     let order = project.graph.closure(&roots);
     let mut out = std::io::stdout().lock();
     let name = |id: usize| project.graph.target(id).spec.name.as_str();
+    // A pending grid is one node (its name template), drawn after the target it waits on.
+    let waiting = |id: usize| -> Vec<String> {
+        project
+            .graph
+            .waits_on
+            .get(&id)
+            .map(|groups| groups.iter().cloned().collect())
+            .unwrap_or_default()
+    };
     if dot {
         let _ = writeln!(out, "digraph cpbuild {{\n  rankdir=LR;");
         for &id in &order {
@@ -355,12 +527,33 @@ fn graph(global: &GlobalOptions, target: Option<&str>, dot: bool) -> Result<i32>
             for &dep in &project.graph.target(id).deps {
                 let _ = writeln!(out, "  \"{}\" -> \"{}\";", name(dep), spec.name);
             }
+            for group in waiting(id) {
+                let _ = writeln!(out, "  \"{group}\" -> \"{}\";", spec.name);
+            }
+        }
+        for grid in grids.iter().filter_map(|g| project.graph.pending.get(g)) {
+            let _ = writeln!(
+                out,
+                "  \"{}\" [label=\"{}\\nwaiting on {}.{}\", style=dashed];\n  \"{}\" -> \"{}\" [style=dashed];",
+                grid.group, grid.name_template, grid.target, grid.value, grid.target, grid.group
+            );
         }
         let _ = writeln!(out, "}}");
     } else {
+        for grid in grids.iter().filter_map(|g| project.graph.pending.get(g)) {
+            let _ = writeln!(
+                out,
+                "{} [grid waiting on `{}`'s `{}`] <- {}",
+                grid.name_template, grid.target, grid.value, grid.target
+            );
+        }
         for &id in &order {
             let target = project.graph.target(id);
-            let deps: Vec<&str> = target.deps.iter().map(|&d| name(d)).collect();
+            let mut deps: Vec<String> = target.deps.iter().map(|&d| name(d).to_string()).collect();
+            deps.extend(waiting(id).into_iter().map(|group| {
+                let template = &project.graph.pending[&group].name_template;
+                format!("{template} (waiting)")
+            }));
             if deps.is_empty() {
                 let _ = writeln!(out, "{} [{}]", target.spec.name, target.spec.kind);
             } else {
@@ -379,10 +572,46 @@ fn graph(global: &GlobalOptions, target: Option<&str>, dot: bool) -> Result<i32>
 
 fn status(global: &GlobalOptions, targets: &[String]) -> Result<i32> {
     let project = Project::load(global)?;
-    let roots = project.graph.resolve_all(targets)?;
+    let (roots, mut grids) = project.graph.resolve_request(targets)?;
+    grids.extend(project.graph.waiting_grids(&roots));
     let store = project.store()?;
-    let plan: Plan = project.planner(&store, false).plan(&roots)?;
+    // Targets that wait on a grid have no key yet: they are listed as waiting, and the rest
+    // of their closure is planned.
+    let closure = project.graph.closure(&roots);
+    let waiting_ids: Vec<usize> = closure
+        .iter()
+        .copied()
+        .filter(|&id| !project.graph.waiting_grids(&[id]).is_empty())
+        .collect();
+    let ready: Vec<usize> = closure
+        .iter()
+        .copied()
+        .filter(|id| !waiting_ids.contains(id))
+        .collect();
+    let plan: Plan = project.planner(&store, false).plan(&ready)?;
     let mut out = std::io::stdout().lock();
+    for line in project.waiting_lines(&grids) {
+        if global.json {
+            let _ = writeln!(out, "{}", serde_json::json!({"state": "waiting", "grid": line}));
+        } else {
+            let _ = writeln!(out, "waiting grid {line}");
+        }
+    }
+    for &id in &waiting_ids {
+        let name = &project.graph.target(id).spec.name;
+        let grids: Vec<String> = project
+            .graph
+            .waiting_grids(&[id])
+            .into_iter()
+            .map(|g| format!("`{g}`"))
+            .collect();
+        if global.json {
+            let line = serde_json::json!({"target": name, "state": "waiting", "grids": grids});
+            let _ = writeln!(out, "{line}");
+        } else {
+            let _ = writeln!(out, "waiting {name}: needs grid {}", grids.join(", "));
+        }
+    }
     let mut dirty = 0;
     for item in &plan.items {
         let name = &project.graph.target(item.id).spec.name;
@@ -407,9 +636,14 @@ fn status(global: &GlobalOptions, targets: &[String]) -> Result<i32> {
         }
     }
     if !global.json {
+        let waiting = if waiting_ids.is_empty() {
+            String::new()
+        } else {
+            format!(", {} waiting", waiting_ids.len())
+        };
         let _ = writeln!(
             out,
-            "{} fresh, {dirty} dirty (profile `{}`)",
+            "{} fresh, {dirty} dirty{waiting} (profile `{}`)",
             plan.items.len() - dirty,
             global.profile
         );
@@ -460,11 +694,17 @@ fn live_keys(project: &Project, store: &Store) -> Result<BTreeSet<String>> {
     }
     let mut keys = BTreeSet::new();
     for profile in profiles {
-        let graph = Graph::build(&project.recipes, &profile, &project.registry)?;
         let options = BuildOptions {
             profile: profile.clone(),
             settings: project.options.settings.clone(),
         };
+        let graph = resolved_graph(
+            &project.recipes,
+            &project.registry,
+            Some(store),
+            &project.root,
+            &options,
+        )?;
         let planner = Planner {
             graph: &graph,
             registry: &project.registry,
@@ -473,7 +713,11 @@ fn live_keys(project: &Project, store: &Store) -> Result<BTreeSet<String>> {
             options: &options,
             force: false,
         };
-        let all: Vec<usize> = (0..graph.targets.len()).collect();
+        // Targets waiting on a grid that is not expanded have no key: nothing of theirs is
+        // in the store for their current inputs.
+        let all: Vec<usize> = (0..graph.targets.len())
+            .filter(|&id| graph.waiting_grids(&[id]).is_empty())
+            .collect();
         let plan = planner.plan(&all).map_err(|e| {
             Error::usage(format!(
                 "cannot compute the keys of profile `{profile}`, so gc cannot tell what is live: {e}"
@@ -704,12 +948,19 @@ fn archive(global: &GlobalOptions, options: &ArchiveOptions) -> Result<i32> {
             help: Some("write `X.Y.Z`, e.g. `--version 1.0.0`".into()),
         });
     }
+    if options.build {
+        // First what the targets need (expanding data-dependent grids on the way)...
+        let code = build(global, &options.targets, false)?;
+        if code != exit_code::SUCCESS {
+            return Ok(code);
+        }
+    }
     let project = Project::load(global)?;
     let roots = project.graph.resolve_all(&options.targets)?;
     if options.build {
-        // Everything below the roots must be in the store, not just what a build needs.
+        // ...then everything below them, which must be in the store too.
         let closure = project.graph.closure(&roots);
-        let code = build_roots(global, &project, &closure, false)?;
+        let code = build_roots(global, &project, &closure, false, false)?;
         if code != exit_code::SUCCESS {
             return Ok(code);
         }

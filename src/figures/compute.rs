@@ -9,22 +9,20 @@
 //! - fig4 ([`fig4`]): for `random_target` windows (start, length): end = start + length − 1;
 //!   the recovery epoch is the first epoch after end whose test loss ≤ 1.01 × the baseline's
 //!   test loss at that epoch, where the baseline is cut at its minimum-test-loss epoch and,
-//!   past the cut, the bar is 1.01 × the baseline minimum; plotted: recovery − end, or "NR".
-//!   The companion heatmap: each run's maximum RSA minus the baseline's maximum RSA.
+//!   past the cut, the bar is 1.01 × the baseline minimum; plotted: recovery − end, or "NR"
+//!   when the run stopped (early stopping of a perturbed run, docs/protocol.md) before any
+//!   epoch met the bar. Every epoch the run trained is searched. A run that ended at its epoch
+//!   limit (`max_epochs`, a safety cap) without recovering is neither: its row says
+//!   `epoch_limit`, and the figure reports it.
+//!   The companion heatmap: each run's maximum ρ over its own epochs (from its start to where
+//!   it stopped) minus the baseline's maximum ρ up to its cut.
 //!
-//! # How far each run must train (for a demand-driven scheduler)
+//! # How far each run trains
 //! - fig1: the baseline up to its minimum-loss epoch (so, in practice, until early stopping).
 //! - fig2, fig3: a single-epoch run at k needs epoch k only; the baseline needs epoch k.
-//! - fig4: a window run needs epochs up to its recovery epoch, which is known only once it is
-//!   seen: [`fig4_recovery`] decides from the epochs trained so far. It answers
-//!   [`Recovery::Recovered`] as soon as a recovering epoch is seen,
-//!   [`Recovery::NotRecovered`] once the run reaches the horizon without recovering, and
-//!   [`Recovery::Undecided`] (train on) otherwise; [`fig4_required_epochs`] gives the bounds
-//!   before anything is trained (from end + 1 to the horizon). Without a horizon, a run is taken as
-//!   complete and NR is decided at its last epoch (the paper's runs stopped by early
-//!   stopping). The heatmap uses the same epochs (from the window's start up to the epoch that
-//!   decided recovery), so it demands nothing more: the epoch that decided a row is
-//!   [`Fig4Row::decided_at`]. The baseline needs every epoch up to its cut.
+//! - fig4: a window run trains until early stopping ends it (the rule of perturbed runs), or
+//!   its epoch limit; the figure reads it as it ended. The baseline needs every epoch up to
+//!   its cut.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -113,24 +111,11 @@ pub enum ComputeError {
     DuplicateRun { what: String },
     /// A window with start or length 0, or one whose end overflows.
     InvalidWindow { start: u32, length: u32 },
-    /// A fig4 horizon that does not pass the window's end, so it could decide nothing.
-    HorizonBeforeWindowEnd {
-        start: u32,
-        length: u32,
-        end: u32,
-        horizon: u32,
-    },
-    /// A fig4 run without a horizon has no epoch after its window.
+    /// A fig4 run has no epoch after its window (and did not end at its epoch limit).
     WindowNotFinished {
         curve: String,
         end: u32,
         last: Option<u32>,
-    },
-    /// A fig4 run stops before the horizon without having recovered.
-    StopsBeforeHorizon {
-        curve: String,
-        last: Option<u32>,
-        horizon: u32,
     },
 }
 
@@ -158,29 +143,10 @@ impl fmt::Display for ComputeError {
                 "perturbation window of length {length} from epoch {start} is invalid; \
                  start and length must be at least 1"
             ),
-            ComputeError::HorizonBeforeWindowEnd {
-                start,
-                length,
-                end,
-                horizon,
-            } => write!(
-                f,
-                "fig4 horizon {horizon} does not pass the end (epoch {end}) of the window of \
-                 length {length} from epoch {start}, so it cannot decide recovery"
-            ),
             ComputeError::WindowNotFinished { curve, end, last } => write!(
                 f,
                 "run `{curve}` {} but its perturbation window ends at epoch {end}; \
                  recovery needs epochs after the window",
-                last_text(last)
-            ),
-            ComputeError::StopsBeforeHorizon {
-                curve,
-                last,
-                horizon,
-            } => write!(
-                f,
-                "run `{curve}` {} without recovering, before the fig4 horizon (epoch {horizon})",
                 last_text(last)
             ),
         }
@@ -219,9 +185,19 @@ fn delta_at(
 // ---------------------------------------------------------------------------------------------
 // fig1
 
-/// Whether fig1 labels `epoch` on the curve: 1, 5, 10, 15, …
-pub fn is_labelled_epoch(epoch: u32) -> bool {
-    epoch == 1 || epoch.is_multiple_of(5)
+/// fig1a (CLIP-HBA): the epochs labelled on the curve, besides the cut epoch.
+pub const CLIP_LABELLED_EPOCHS: [u32; 4] = [1, 5, 10, 15];
+
+/// fig1b (ViT): the epochs labelled on the curve, as the original notebook labels them.
+pub const VIT_LABELLED_EPOCHS: [u32; 5] = [1, 5, 11, 17, 40];
+
+/// Whether fig1 labels `epoch` on `model`'s curve cut at `cut_epoch`: CLIP-HBA's 1, 5, 10, 15
+/// and the cut epoch; the ViT's 1, 5, 11, 17, 40.
+pub fn is_labelled_epoch(model: Model, epoch: u32, cut_epoch: u32) -> bool {
+    match model {
+        Model::ClipHba => CLIP_LABELLED_EPOCHS.contains(&epoch) || epoch == cut_epoch,
+        Model::Vit => VIT_LABELLED_EPOCHS.contains(&epoch),
+    }
 }
 
 /// One point of the S-curve.
@@ -272,14 +248,16 @@ impl Fig1Table {
     }
 }
 
-/// fig1: the baseline up to its minimum-loss epoch (ties: the first).
+/// fig1: CLIP-HBA's baseline up to its minimum-loss epoch (ties: the first); the ViT's
+/// whole run, as the original notebook draws it (its `cut_epoch` is then the last epoch).
 pub fn fig1(model: Model, baseline: &Curve) -> Result<Fig1Table, ComputeError> {
-    let cut_epoch = baseline
-        .min_loss_point()
-        .ok_or_else(|| ComputeError::EmptyBaseline {
-            curve: baseline.name.clone(),
-        })?
-        .epoch;
+    let empty = || ComputeError::EmptyBaseline {
+        curve: baseline.name.clone(),
+    };
+    let cut_epoch = match model {
+        Model::ClipHba => baseline.min_loss_point().ok_or_else(empty)?.epoch,
+        Model::Vit => baseline.last_epoch().ok_or_else(empty)?,
+    };
     let points = baseline
         .points
         .iter()
@@ -288,7 +266,7 @@ pub fn fig1(model: Model, baseline: &Curve) -> Result<Fig1Table, ComputeError> {
             epoch: point.epoch,
             loss: point.loss,
             alignment: point.alignment,
-            labelled: is_labelled_epoch(point.epoch),
+            labelled: is_labelled_epoch(model, point.epoch, cut_epoch),
         })
         .collect();
     Ok(Fig1Table {
@@ -577,64 +555,36 @@ impl Fig4Baseline {
     }
 }
 
-/// What the epochs of a window run trained so far say about its recovery.
+/// What a window run's epochs say about its recovery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Recovery {
     /// The first epoch after the window whose test loss is within the threshold.
     Recovered { epoch: u32 },
-    /// No recovery up to `decided_at` (the horizon, or without one the run's last epoch): "NR".
+    /// No epoch after the window, up to the run's last (`decided_at`), met the threshold.
     NotRecovered { decided_at: u32 },
-    /// Not recovered yet and the horizon not reached: train up to `next_epoch` and ask again.
-    Undecided { next_epoch: u32 },
 }
 
-/// The epochs a window run may have to reach for fig4, before any of it is trained: at least
-/// the first epoch after the window (recovery can be seen there at the earliest), at most the
-/// horizon (where NR is decided). Where in that range it stops is for [`fig4_recovery`] to say.
-pub fn fig4_required_epochs(
-    window: Window,
-    horizon: u32,
-) -> Result<std::ops::RangeInclusive<u32>, ComputeError> {
-    let end = window.end();
-    if horizon <= end {
-        return Err(ComputeError::HorizonBeforeWindowEnd {
-            start: window.start,
-            length: window.length,
-            end,
-            horizon,
-        });
-    }
-    Ok(end + 1..=horizon)
-}
-
-/// Decides a window run's recovery from the epochs it has (see the module doc for the demand
-/// rule). `horizon`: the last epoch that may decide NR; `None` takes the run as complete.
-/// Only epochs after the window's end and up to the horizon are read, and those must all be
-/// present, because a gap could hide the first recovering epoch.
+/// Decides a window run's recovery from every epoch it trained after its window. Those epochs
+/// must all be present, because a gap could hide the first recovering epoch, and there must be
+/// at least one.
 pub fn fig4_recovery(
     baseline: &Fig4Baseline,
     window: Window,
     run: &Curve,
-    horizon: Option<u32>,
 ) -> Result<Recovery, ComputeError> {
     let end = window.end();
     let last = run.last_epoch();
-    if let Some(horizon) = horizon
-        && horizon <= end
-    {
-        return Err(ComputeError::HorizonBeforeWindowEnd {
-            start: window.start,
-            length: window.length,
-            end,
-            horizon,
-        });
-    }
-    let seen = match (last, horizon) {
-        (Some(last), Some(horizon)) => last.min(horizon),
-        (Some(last), None) => last,
-        (None, _) => end,
+    let seen = match last {
+        Some(last) if last > end => last,
+        _ => {
+            return Err(ComputeError::WindowNotFinished {
+                curve: run.name.clone(),
+                end,
+                last,
+            });
+        }
     };
-    for epoch in end.saturating_add(1)..=seen {
+    for epoch in end + 1..=seen {
         let needed_for = format!(
             "fig4 recovery of the window of length {} from epoch {}",
             window.length, window.start
@@ -644,20 +594,7 @@ pub fn fig4_recovery(
             return Ok(Recovery::Recovered { epoch });
         }
     }
-    match horizon {
-        Some(horizon) if seen >= horizon => Ok(Recovery::NotRecovered {
-            decided_at: horizon,
-        }),
-        Some(_) => Ok(Recovery::Undecided {
-            next_epoch: last.map_or(window.start, |last| last + 1),
-        }),
-        None if seen > end => Ok(Recovery::NotRecovered { decided_at: seen }),
-        None => Err(ComputeError::WindowNotFinished {
-            curve: run.name.clone(),
-            end,
-            last,
-        }),
-    }
+    Ok(Recovery::NotRecovered { decided_at: seen })
 }
 
 /// One window of fig4.
@@ -665,13 +602,16 @@ pub fn fig4_recovery(
 pub struct Fig4Row {
     /// The window.
     pub window: Window,
-    /// The recovery epoch; `None` for "NR".
+    /// The recovery epoch; `None` for "NR" (or an epoch-limit row).
     pub recovery_epoch: Option<u32>,
-    /// The epoch that decided the row: the recovery epoch, or for NR the horizon (or the run's
-    /// last epoch). The run had to train this far, and no further.
+    /// The epoch that decided the row: the recovery epoch, or the run's last epoch.
     pub decided_at: u32,
-    /// The run's maximum behavioural ρ over epochs from the window's start to `decided_at`.
+    /// The run's maximum behavioural ρ over its own epochs, from the window's start to where
+    /// it stopped.
     pub max_rsa: f64,
+    /// The run ended at its epoch limit (`max_epochs`, a safety cap) without recovering:
+    /// undecided, not "NR".
+    pub epoch_limit: bool,
 }
 
 impl Fig4Row {
@@ -683,6 +623,16 @@ impl Fig4Row {
     /// Recovery epoch − end epoch; `None` for "NR".
     pub fn epochs_to_recovery(&self) -> Option<u32> {
         self.recovery_epoch.map(|epoch| epoch - self.end_epoch())
+    }
+
+    /// `recovered`, `NR` (stopped without recovering) or `epoch_limit` (cut by the safety
+    /// cap without recovering: undecided).
+    pub fn status(&self) -> &'static str {
+        match (self.recovery_epoch, self.epoch_limit) {
+            (Some(_), _) => "recovered",
+            (None, false) => "NR",
+            (None, true) => "epoch_limit",
+        }
     }
 }
 
@@ -697,8 +647,6 @@ pub struct Fig4Table {
     pub baseline_min_loss: f64,
     /// The baseline's maximum behavioural ρ up to the cut.
     pub baseline_max_rsa: f64,
-    /// The horizon NR was decided at, if one was given.
-    pub horizon: Option<u32>,
     /// Rows by (start, length).
     pub rows: Vec<Fig4Row>,
 }
@@ -726,25 +674,29 @@ impl Fig4Table {
             .find(|row| row.window.start == start && row.window.length == length)
     }
 
-    /// Columns `start_epoch,length,end_epoch,recovery_epoch,epochs_to_recovery,recovered`; NR
-    /// rows leave the two recovery fields empty.
+    /// Columns
+    /// `start_epoch,length,end_epoch,decided_at_epoch,recovery_epoch,epochs_to_recovery,status`
+    /// (`status`: see [`Fig4Row::status`]; `decided_at_epoch`: the recovery epoch, or the
+    /// run's last epoch); rows without recovery leave the two recovery fields empty.
     pub fn to_table(&self) -> Table {
         let mut table = Table::new(&[
             "start_epoch",
             "length",
             "end_epoch",
+            "decided_at_epoch",
             "recovery_epoch",
             "epochs_to_recovery",
-            "recovered",
+            "status",
         ]);
         for row in &self.rows {
             table.push(vec![
                 row.window.start.into(),
                 row.window.length.into(),
                 row.end_epoch().into(),
+                row.decided_at.into(),
                 row.recovery_epoch.into(),
                 row.epochs_to_recovery().into(),
-                row.recovery_epoch.is_some().into(),
+                Cell::Text(row.status().into()),
             ]);
         }
         table
@@ -755,13 +707,16 @@ impl Fig4Table {
         row.max_rsa - self.baseline_max_rsa
     }
 
-    /// The heatmap: columns `start_epoch,length,max_rsa,baseline_max_rsa,delta_max_rsa`.
+    /// The heatmap: columns
+    /// `start_epoch,length,run_max_rsa_start_to_stop,baseline_max_rsa_to_cut,delta_max_rsa`:
+    /// the run's maximum ρ over its own epochs (its start to where it stopped), the baseline's
+    /// maximum over its curve up to the cut, and the difference.
     pub fn heatmap_table(&self) -> Table {
         let mut table = Table::new(&[
             "start_epoch",
             "length",
-            "max_rsa",
-            "baseline_max_rsa",
+            "run_max_rsa_start_to_stop",
+            "baseline_max_rsa_to_cut",
             "delta_max_rsa",
         ]);
         for row in &self.rows {
@@ -777,33 +732,42 @@ impl Fig4Table {
     }
 }
 
-/// fig4 over the given window runs. `horizon`: see [`fig4_recovery`]; a run that stops before
-/// it without recovering is an error here (it should have trained further).
+/// One window run as fig4 reads it: its window, its curve, and whether it ended at its
+/// epoch limit (`max_epochs`) rather than by early stopping.
+#[derive(Debug, Clone, Copy)]
+pub struct WindowRun<'c> {
+    /// The window.
+    pub window: Window,
+    /// Every epoch the run trained (the baseline's epochs before the window may be included).
+    pub curve: &'c Curve,
+    /// The run was cut by its epoch limit.
+    pub epoch_limit: bool,
+}
+
+/// fig4 over the given window runs (see the module doc). A run that ends inside its window is
+/// an error, unless its epoch limit cut it there (an `epoch_limit` row).
 pub fn fig4<'c>(
     baseline: &Curve,
-    runs: impl IntoIterator<Item = (Window, &'c Curve)>,
-    horizon: Option<u32>,
+    runs: impl IntoIterator<Item = WindowRun<'c>>,
 ) -> Result<Fig4Table, ComputeError> {
     let cut = Fig4Baseline::new(baseline)?;
     let mut rows = BTreeMap::new();
-    for (window, run) in runs {
-        let window = Window::new(window.start, window.length)?;
-        let (recovery_epoch, decided_at) = match fig4_recovery(&cut, window, run, horizon)? {
-            Recovery::Recovered { epoch } => (Some(epoch), epoch),
-            Recovery::NotRecovered { decided_at } => (None, decided_at),
-            Recovery::Undecided { .. } => {
-                return Err(ComputeError::StopsBeforeHorizon {
-                    curve: run.name.clone(),
-                    last: run.last_epoch(),
-                    // Undecided only happens with a horizon.
-                    horizon: horizon.unwrap_or_default(),
-                });
+    for run in runs {
+        let window = Window::new(run.window.start, run.window.length)?;
+        let curve = run.curve;
+        let last = curve.last_epoch().unwrap_or(0);
+        let (recovery_epoch, decided_at) = if run.epoch_limit && last <= window.end() {
+            (None, last)
+        } else {
+            match fig4_recovery(&cut, window, curve)? {
+                Recovery::Recovered { epoch } => (Some(epoch), epoch),
+                Recovery::NotRecovered { decided_at } => (None, decided_at),
             }
         };
-        let max_rsa = run
+        let max_rsa = curve
             .points
             .iter()
-            .filter(|point| (window.start..=decided_at).contains(&point.epoch))
+            .filter(|point| point.epoch >= window.start)
             .map(|point| point.alignment)
             .fold(f64::NEG_INFINITY, f64::max);
         let row = Fig4Row {
@@ -811,6 +775,7 @@ pub fn fig4<'c>(
             recovery_epoch,
             decided_at,
             max_rsa,
+            epoch_limit: run.epoch_limit && recovery_epoch.is_none(),
         };
         if rows.insert(window, row).is_some() {
             return Err(ComputeError::DuplicateRun {
@@ -826,7 +791,6 @@ pub fn fig4<'c>(
         baseline_cut_epoch: cut.cut_epoch,
         baseline_min_loss: cut.min_loss,
         baseline_max_rsa: cut.max_rsa,
-        horizon,
         rows: rows.into_values().collect(),
     })
 }
@@ -873,13 +837,23 @@ mod tests {
         let epochs: Vec<u32> = table.points.iter().map(|point| point.epoch).collect();
         assert_eq!(epochs, [1, 2, 3, 4]);
         assert!(table.points[0].labelled && !table.points[1].labelled);
-        assert!(is_labelled_epoch(5) && is_labelled_epoch(15) && !is_labelled_epoch(16));
+        assert!(table.points[3].labelled, "the cut epoch is labelled");
+        let clip = |epoch| is_labelled_epoch(Model::ClipHba, epoch, 98);
+        assert!(clip(5) && clip(10) && clip(15) && clip(98));
+        assert!(!clip(20) && !clip(16) && !clip(95), "no label past 15 but the cut");
+        let vit = |epoch| is_labelled_epoch(Model::Vit, epoch, 100);
+        assert!([1, 5, 11, 17, 40].into_iter().all(vit));
+        assert!(!vit(10) && !vit(15) && !vit(100));
         assert_eq!(
             table.to_table().to_csv(),
             "epoch,test_loss,behavioral_rsa_rho,labelled\n\
-             1,10,0.1,true\n2,8,0.2,false\n3,6,0.3,false\n4,5,0.4,false\n"
+             1,10,0.1,true\n2,8,0.2,false\n3,6,0.3,false\n4,5,0.4,true\n"
         );
-        let vit = fig1(Model::Vit, &baseline()).unwrap().to_table();
+        // The ViT's curve is drawn whole, not cut at its minimum (epoch 4 here).
+        let vit_table = fig1(Model::Vit, &baseline()).unwrap();
+        assert_eq!(vit_table.points.len(), 7);
+        assert_eq!(vit_table.cut_epoch, 7);
+        let vit = vit_table.to_table();
         assert_eq!(vit.columns, ["epoch", "val_loss", "rsa_score", "labelled"]);
         assert_eq!(
             fig1(Model::Vit, &curve("empty", 1, &[])).unwrap_err(),
@@ -974,26 +948,30 @@ mod tests {
             2,
             &[(9.0, 0.2), (9.0, 0.2), (8.0, 0.3), (5.1, 0.45), (5.5, 0.3)],
         );
+        let run = |window: Window, curve| WindowRun {
+            window,
+            curve,
+            epoch_limit: false,
+        };
         let table = fig4(
             &base,
             [
-                (Window::new(2, 3).unwrap(), &never),
-                (Window::new(1, 2).unwrap(), &recovers),
+                run(Window::new(2, 3).unwrap(), &never),
+                run(Window::new(1, 2).unwrap(), &recovers),
             ],
-            None,
         )
         .unwrap();
         assert_eq!(
             table.to_table().to_csv(),
-            "start_epoch,length,end_epoch,recovery_epoch,epochs_to_recovery,recovered\n\
-             1,2,2,4,2,true\n2,3,4,,,false\n"
+            "start_epoch,length,end_epoch,decided_at_epoch,recovery_epoch,epochs_to_recovery,status\n\
+             1,2,2,4,4,2,recovered\n2,3,4,6,,,NR\n"
         );
-        // Max RSA from the window's start to the deciding epoch: 0.35 at epoch 4 (0.9 at
-        // epoch 5 comes after recovery); for NR up to the last epoch, 0.45.
+        // Max ρ over each run's own epochs, from its start to where it stopped: 0.9 at epoch 5
+        // (after recovery, which does not cut it), and 0.45 for the NR run.
         assert_eq!(
             table.heatmap_table().to_csv(),
-            "start_epoch,length,max_rsa,baseline_max_rsa,delta_max_rsa\n\
-             1,2,0.35,0.4,-0.050000000000000044\n\
+            "start_epoch,length,run_max_rsa_start_to_stop,baseline_max_rsa_to_cut,delta_max_rsa\n\
+             1,2,0.9,0.4,0.5\n\
              2,3,0.45,0.4,0.04999999999999999\n"
         );
         assert_eq!(table.rows[0].decided_at, 4);
@@ -1007,47 +985,63 @@ mod tests {
     }
 
     #[test]
-    fn fig4_recovery_is_decided_online_against_a_horizon() {
-        let cut = Fig4Baseline::new(&baseline()).unwrap();
+    fn fig4_searches_every_epoch_and_tells_the_epoch_limit_from_nr() {
+        let base = baseline();
         let window = Window::new(1, 2).unwrap();
-        let so_far = curve("run", 1, &[(12.0, 0.0), (11.0, 0.0), (7.0, 0.0)]);
-        assert_eq!(
-            fig4_recovery(&cut, window, &so_far, Some(6)).unwrap(),
-            Recovery::Undecided { next_epoch: 4 }
-        );
-        let empty = curve("run", 1, &[]);
-        assert_eq!(
-            fig4_recovery(&cut, window, &empty, Some(6)).unwrap(),
-            Recovery::Undecided { next_epoch: 1 }
-        );
-        // Trained past the horizon: epochs after it are not read.
-        let long = curve(
-            "run",
+        // Recovery late in the run (epoch 5) is found: every epoch the run trained is read.
+        let late = curve(
+            "late",
             1,
             &[(12.0, 0.0), (11.0, 0.0), (7.0, 0.0), (6.0, 0.0), (5.0, 0.0)],
         );
-        assert_eq!(
-            fig4_recovery(&cut, window, &long, Some(4)).unwrap(),
-            Recovery::NotRecovered { decided_at: 4 }
-        );
-        assert_eq!(
-            fig4_recovery(&cut, window, &long, Some(5)).unwrap(),
-            Recovery::Recovered { epoch: 5 }
-        );
-        assert_eq!(
-            fig4_recovery(&cut, window, &long, Some(2)).unwrap_err(),
-            ComputeError::HorizonBeforeWindowEnd {
-                start: 1,
-                length: 2,
-                end: 2,
-                horizon: 2
-            }
-        );
-        assert_eq!(fig4_required_epochs(window, 6).unwrap(), 3..=6);
-        assert!(fig4_required_epochs(window, 2).is_err());
+        let capped = curve("capped", 1, &[(12.0, 0.0), (11.0, 0.0), (7.0, 0.0)]);
+        let inside = curve("inside", 1, &[(12.0, 0.0)]);
+        let table = fig4(
+            &base,
+            [WindowRun {
+                window,
+                curve: &late,
+                epoch_limit: true,
+            }],
+        )
+        .unwrap();
+        assert_eq!(table.rows[0].status(), "recovered", "a recovery counts even at the limit");
+        assert_eq!(table.rows[0].recovery_epoch, Some(5));
+        for (curve, expected) in [(&capped, "epoch_limit"), (&inside, "epoch_limit")] {
+            let table = fig4(
+                &base,
+                [WindowRun {
+                    window,
+                    curve,
+                    epoch_limit: true,
+                }],
+            )
+            .unwrap();
+            assert_eq!(table.rows[0].status(), expected, "{}", curve.name);
+            assert_eq!(table.rows[0].recovery_epoch, None);
+        }
+        let stopped = fig4(
+            &base,
+            [WindowRun {
+                window,
+                curve: &capped,
+                epoch_limit: false,
+            }],
+        )
+        .unwrap();
+        assert_eq!(stopped.rows[0].status(), "NR");
+        assert_eq!(stopped.rows[0].decided_at, 3);
+        // Stopped inside its window without an epoch limit: the run is incomplete.
         assert!(matches!(
-            fig4(&baseline(), [(window, &so_far)], Some(6)),
-            Err(ComputeError::StopsBeforeHorizon { .. })
+            fig4(
+                &base,
+                [WindowRun {
+                    window,
+                    curve: &inside,
+                    epoch_limit: false,
+                }],
+            ),
+            Err(ComputeError::WindowNotFinished { .. })
         ));
     }
 
@@ -1057,7 +1051,7 @@ mod tests {
         let window = Window::new(2, 2).unwrap();
         let short = curve("short", 2, &[(9.0, 0.0), (9.0, 0.0)]);
         assert_eq!(
-            fig4_recovery(&cut, window, &short, None)
+            fig4_recovery(&cut, window, &short)
                 .unwrap_err()
                 .to_string(),
             "run `short` ends at epoch 3 but its perturbation window ends at epoch 3; \
@@ -1079,7 +1073,7 @@ mod tests {
             ],
         );
         assert!(matches!(
-            fig4_recovery(&cut, window, &gapped, None),
+            fig4_recovery(&cut, window, &gapped),
             Err(ComputeError::MissingEpoch { epoch: 4, .. })
         ));
         assert_eq!(

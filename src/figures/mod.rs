@@ -23,7 +23,7 @@ pub mod table;
 
 pub use compute::{
     ComputeError, Fig1Table, Fig2Row, Fig2Table, Fig3Table, Fig4Baseline, Fig4Row, Fig4Table,
-    Model, Recovery, Window,
+    Model, Recovery, Window, WindowRun,
 };
 pub use curve::{Curve, CurvePoint};
 pub use perturbation::Perturbation;

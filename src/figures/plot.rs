@@ -26,7 +26,7 @@ use plotters::coord::types::RangedCoordf64;
 use plotters::drawing::DrawingAreaErrorKind;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
-use plotters::style::{FontStyle, register_font};
+use plotters::style::{FontStyle, FontTransform, register_font};
 
 use super::compute::{Fig1Table, Fig2Table, Fig3Table, Fig4Table, Sign};
 use super::perturbation::Perturbation;
@@ -59,6 +59,10 @@ const NEGATIVE: RGBColor = RGBColor(44, 102, 196);
 const NOT_RECOVERED: RGBColor = RGBColor(214, 39, 40);
 /// fig4: the column behind "NR" (opaque, so grid lines do not cross it).
 const NOT_RECOVERED_FILL: RGBColor = RGBColor(250, 218, 218);
+/// fig4: a run cut by its epoch limit before it recovered (undecided).
+const EPOCH_LIMIT: RGBColor = RGBColor(110, 110, 110);
+/// fig4: the column behind "limit".
+const EPOCH_LIMIT_FILL: RGBColor = RGBColor(228, 228, 228);
 /// fig4: the size of the "NR" letters.
 const NR_SIZE: f64 = 15.0;
 /// fig4 heatmap: a window without a run.
@@ -495,10 +499,15 @@ impl Painting for Fig1Plot<'_> {
             )
             .drawn(figure)?;
         // Late epochs bunch up where the curve flattens; a label that would overprint one
-        // already placed (in epoch order) is left out, so every label stays readable.
+        // already placed is left out, so every label stays readable. The last labelled epoch
+        // (fig1a's cut) is placed first, so it is never the one left out.
         let mut placed: Vec<(i32, i32)> = Vec::new();
         let mut shown = Vec::new();
-        for point in table.points.iter().filter(|point| point.labelled) {
+        let mut labelled: Vec<_> = table.points.iter().filter(|point| point.labelled).collect();
+        if !labelled.is_empty() {
+            labelled.rotate_right(1);
+        }
+        for point in labelled {
             let (x, y) = chart.backend_coord(&(-point.loss, point.alignment));
             let clear = placed.iter().all(|&(px, py)| {
                 (px - x).abs() >= LABEL_CLEARANCE.0 || (py - y).abs() >= LABEL_CLEARANCE.1
@@ -510,11 +519,13 @@ impl Painting for Fig1Plot<'_> {
         }
         chart
             .draw_series(shown.into_iter().map(|point| {
+                // A short leader line from the point up-left to its epoch.
                 EmptyElement::at((-point.loss, point.alignment))
                     + Circle::new((0, 0), 5, LABELLED.filled())
+                    + PathElement::new(vec![(-3, -3), (-11, -11)], INK.stroke_width(1))
                     + Text::new(
                         point.epoch.to_string(),
-                        (-8, -8),
+                        (-12, -12),
                         font(LABEL_SIZE).pos(Pos::new(HPos::Right, VPos::Bottom)),
                     )
             }))
@@ -786,7 +797,13 @@ impl Painting for Fig4Plot<'_> {
             .enumerate()
             .map(|(index, length)| (format!("L = {length}"), length_colour(index)))
             .collect();
-        legend.push(("NR: not recovered".to_string(), NOT_RECOVERED));
+        legend.push(("NR: stopped, not recovered".to_string(), NOT_RECOVERED));
+        if table.rows.iter().any(|row| row.epoch_limit) {
+            legend.push((
+                "limit: cut by max_epochs, undecided".to_string(),
+                EPOCH_LIMIT,
+            ));
+        }
         let body = legend_row(&body, &legend, figure)?;
 
         let groups = starts.len() as f64;
@@ -849,32 +866,36 @@ impl Painting for Fig4Plot<'_> {
                         .drawn(figure)?;
                 }
                 None => {
-                    // NR: a pale red column the full height, outlined, with "N" over "R" at
-                    // its top, so it cannot be mistaken for a short bar or a missing run. The
-                    // letters are stacked because a slot is narrower than "NR" written across.
+                    // NR: a pale red column the full height, outlined, with "NR" written
+                    // upwards at its top, so it cannot be mistaken for a short bar or a missing
+                    // run and stays one word in a slot narrower than "NR" written across. A run
+                    // cut by its epoch limit before it recovered is undecided: grey, "limit".
+                    let (ink, fill, mark) = if row.epoch_limit {
+                        (EPOCH_LIMIT, EPOCH_LIMIT_FILL, "limit")
+                    } else {
+                        (NOT_RECOVERED, NOT_RECOVERED_FILL, "NR")
+                    };
                     let top = y_high * 0.97;
                     chart
                         .draw_series([
-                            Rectangle::new(
-                                [(left, 0.0), (right, top)],
-                                NOT_RECOVERED_FILL.filled(),
-                            ),
-                            Rectangle::new(
-                                [(left, 0.0), (right, top)],
-                                NOT_RECOVERED.stroke_width(1),
-                            ),
+                            Rectangle::new([(left, 0.0), (right, top)], fill.filled()),
+                            Rectangle::new([(left, 0.0), (right, top)], ink.stroke_width(1)),
                         ])
                         .drawn(figure)?;
                     let (base_x, base_y) = body.get_base_pixel();
                     let (x, y) = chart.backend_coord(&((left + right) / 2.0, top));
                     let style = TextStyle::from((FAMILY, NR_SIZE).into_font())
-                        .color(&NOT_RECOVERED)
-                        .pos(Pos::new(HPos::Center, VPos::Top));
-                    for (line, letter) in ["N", "R"].into_iter().enumerate() {
-                        let y = y - base_y + 4 + line as i32 * (NR_SIZE as i32 + 1);
-                        body.draw(&Text::new(letter, (x - base_x, y), style.clone()))
-                            .drawn(figure)?;
-                    }
+                        .transform(FontTransform::Rotate270)
+                        .color(&ink);
+                    // Rotated a quarter turn, the text runs upwards from its anchor; centre
+                    // it on the column and start it below the column's top.
+                    let (text_width, text_height) =
+                        style.font.box_size(mark).unwrap_or((0, NR_SIZE as u32));
+                    let anchor = (
+                        x - base_x - text_height as i32 / 2,
+                        y - base_y + 6 + text_width as i32,
+                    );
+                    body.draw(&Text::new(mark, anchor, style)).drawn(figure)?;
                 }
             }
         }

@@ -7,7 +7,6 @@
 //! |---|---|---|
 //! | `figure` | string | `fig1a`, `fig1b`, `fig2a`, `fig2b`, `fig3`, `fig4`; or `fig1`, `fig2`: the panels (figure dependencies) gathered under one target |
 //! | `epochs` | integers | fig2: the perturbation epochs k to draw (dependencies at other epochs are ignored; default: every single-epoch run given) |
-//! | `horizon` | integer | fig4: the epoch that decides "NR" (every window run trains to it; see below) |
 //! | `runs_dir` | string | take the runs from this directory of result CSVs in the paper's layout ([`crate::figures::runs`]) instead of from dependencies; it must be a declared input |
 //! | `tolerances` | table | for `cpbuild verify` only: `{ column = { abs = 1e-9, rel = 1e-6 } }` per CSV column (exact when absent) |
 //!
@@ -19,11 +18,13 @@
 //! (`perturbation.kind`, `start`, `length`). Each run's `results.csv` is read with
 //! [`crate::figures::runs`], so a run is read exactly as an external CSV would be.
 //!
-//! fig4's demand rule: every window run trains up to `horizon` (`stop_after_epoch` in the
-//! recipe), which is decidable before anything runs. A window is "NR" when its test loss has
-//! not come back within 1.01 × the baseline by the horizon, or by its last epoch when early
-//! stopping ended it before the horizon (also inside its window: a run may stop while it is
-//! perturbed, since it keeps the baseline's patience).
+//! fig4 reads every window run as it ended: early stopping of a perturbed run (a fresh state
+//! from its first perturbed epoch that does not count the window's epochs; docs/protocol.md,
+//! "Early stopping in a perturbed run") or its epoch limit. A window is "NR" when the run
+//! stopped without any epoch after its window coming back within 1.01 × the baseline; a run
+//! cut by its epoch limit (`max_epochs`, the safety cap; the manifest's `stop_reason` says
+//! so) without recovering is undecided: its row says `epoch_limit`, it is drawn in grey, and
+//! the build reports it.
 //!
 //! # Bundle
 //!
@@ -38,7 +39,7 @@ use cpbuild_engine::store::bundle::MANIFEST;
 use cpbuild_engine::store::manifest::Manifest;
 use serde_json::Value as Json;
 
-use crate::figures::compute::{self, Fig4Row, Fig4Table, Model, Window};
+use crate::figures::compute::{self, Fig4Table, Model, Window};
 use crate::figures::runs::{self, RunsDirectory, RunsRequest};
 use crate::figures::{Curve, ImageFormat, Perturbation, PlotError, Table, paper, plot};
 
@@ -48,7 +49,7 @@ pub struct Figure;
 /// Where figure outputs go, relative to the project root (and to the bundle's `files/`).
 pub const FIGURES_DIR: &str = "artifacts/figures";
 
-const PARAMS: [&str; 5] = ["figure", "epochs", "horizon", "runs_dir", "tolerances"];
+const PARAMS: [&str; 4] = ["figure", "epochs", "runs_dir", "tolerances"];
 
 /// The figures this kind draws.
 pub const FIGURES: [&str; 8] = [
@@ -109,7 +110,6 @@ pub fn tolerances(params: &Json) -> Result<BTreeMap<String, Tolerance>, ParamErr
 struct Params {
     figure: String,
     epochs: Option<Vec<u32>>,
-    horizon: Option<u32>,
     runs_dir: Option<String>,
 }
 
@@ -131,6 +131,14 @@ impl Params {
         let object = params
             .as_object()
             .ok_or_else(|| ParamError::whole("`params` must be a table"))?;
+        if object.contains_key("horizon") {
+            return Err(ParamError::at(
+                "horizon",
+                "`horizon` is retired: fig4's window runs train until early stopping ends them \
+                 (or their `max_epochs`, the safety cap), and NR is decided where each run \
+                 stopped; remove `horizon` (and the runs' `stop_after_epoch`)",
+            ));
+        }
         if let Some(unknown) = object.keys().find(|key| !PARAMS.contains(&key.as_str())) {
             return Err(ParamError::at(
                 unknown,
@@ -174,10 +182,6 @@ impl Params {
                 ));
             }
         };
-        let horizon = match params.get("horizon") {
-            None => None,
-            Some(value) => Some(epoch_number("horizon", value)?),
-        };
         let runs_dir = match params.get("runs_dir") {
             None => None,
             Some(Json::String(dir)) => Some(dir.clone()),
@@ -194,12 +198,6 @@ impl Params {
                 format!("`epochs` only applies to `fig2a` and `fig2b`, not `{figure}`"),
             ));
         }
-        if horizon.is_some() && figure != "fig4" {
-            return Err(ParamError::at(
-                "horizon",
-                format!("`horizon` only applies to `fig4`, not `{figure}`"),
-            ));
-        }
         if runs_dir.is_some() && matches!(figure.as_str(), "fig1" | "fig2") {
             return Err(ParamError::at(
                 "runs_dir",
@@ -210,7 +208,6 @@ impl Params {
         Ok(Params {
             figure,
             epochs,
-            horizon,
             runs_dir,
         })
     }
@@ -228,6 +225,8 @@ struct DepRun {
     results: PathBuf,
     /// (type, start, length) of its perturbation; `None` for the baseline.
     window: Option<(Perturbation, u32, u32)>,
+    /// The run ended at its epoch limit (`stop_reason` in its manifest's `info`).
+    epoch_limit: bool,
 }
 
 /// Classifies a dependency by the params its manifest records.
@@ -275,10 +274,16 @@ fn dep_run(target: &str, dep: &DepOutput) -> Result<DepRun, ActionError> {
             }
         }
     };
+    let epoch_limit = manifest
+        .info
+        .get("stop_reason")
+        .and_then(Json::as_str)
+        .is_some_and(|reason| reason == "epoch_limit");
     Ok(DepRun {
         target: target.to_string(),
         results,
         window,
+        epoch_limit,
     })
 }
 
@@ -357,44 +362,34 @@ fn drawn(
     })
 }
 
-/// fig4 over window runs, deciding each at the horizon, or at its last epoch when early stopping
-/// ended it before the horizon (or without a horizon: external runs, complete as given).
+/// fig4 over window runs (window, curve, cut by the epoch limit); each run that its epoch
+/// limit cut before it recovered is reported through `progress`.
 fn fig4_table(
     baseline: &Curve,
-    windows: &[(Window, Curve)],
-    horizon: Option<u32>,
+    windows: &[(Window, Curve, bool)],
+    progress: &dyn cpbuild_engine::action::Progress,
 ) -> Result<Fig4Table, ActionError> {
-    let mut rows = Vec::new();
-    let mut table = compute::fig4(baseline, std::iter::empty(), horizon).map_err(text)?;
-    for (window, curve) in windows {
-        let reaches = match (horizon, curve.last_epoch()) {
-            (Some(horizon), Some(last)) => last >= horizon,
-            _ => false,
-        };
-        let last = curve.last_epoch().unwrap_or(0);
-        if !reaches && last <= window.end() {
-            // Early stopping ended the run inside its window: it never recovered.
-            let max_rsa = curve
-                .points
-                .iter()
-                .filter(|point| point.epoch >= window.start)
-                .map(|point| point.alignment)
-                .fold(f64::NEG_INFINITY, f64::max);
-            rows.push(Fig4Row {
+    let table = compute::fig4(
+        baseline,
+        windows
+            .iter()
+            .map(|(window, curve, epoch_limit)| compute::WindowRun {
                 window: *window,
-                recovery_epoch: None,
-                decided_at: last,
-                max_rsa,
-            });
-            continue;
+                curve,
+                epoch_limit: *epoch_limit,
+            }),
+    )
+    .map_err(text)?;
+    for (row, (_, curve, _)) in table.rows.iter().zip(windows) {
+        if row.epoch_limit {
+            progress.message(&format!(
+                "window of length {} from epoch {} (`{}`) reached its epoch limit at epoch {} \
+                 without recovering: drawn as undecided (`epoch_limit`), not NR; raise the \
+                 run's `max_epochs` to decide it",
+                row.window.length, row.window.start, curve.name, row.decided_at
+            ));
         }
-        let own = if reaches { horizon } else { None };
-        let single =
-            compute::fig4(baseline, std::iter::once((*window, curve)), own).map_err(text)?;
-        rows.extend(single.rows);
     }
-    rows.sort_by_key(|row| row.window);
-    table.rows = rows;
     Ok(table)
 }
 
@@ -563,7 +558,7 @@ impl Figure {
                 })?])
             }
             "fig4" => {
-                let (baseline, windows, horizon) = match &external {
+                let (baseline, windows) = match &external {
                     Some(dir) => {
                         let windows = dir.grid_windows().map_err(text)?;
                         let mut request = RunsRequest::fig4(&[], &[]);
@@ -574,31 +569,32 @@ impl Figure {
                             .as_ref()
                             .map(runs::ClipRun::curve)
                             .ok_or_else(|| failed("the runs directory gave no baseline"))?;
-                        let windows: Vec<(Window, Curve)> = loaded
+                        // External runs are taken as complete: each ended by early stopping.
+                        let windows: Vec<(Window, Curve, bool)> = loaded
                             .grid
                             .iter()
-                            .map(|(&(start, length), run)| (Window { start, length }, run.curve()))
+                            .map(|(&(start, length), run)| {
+                                (Window { start, length }, run.curve(), false)
+                            })
                             .collect();
-                        (baseline, windows, params.horizon)
+                        (baseline, windows)
                     }
                     None => {
                         let runs = dep_runs(ctx)?;
                         let mut windows = Vec::new();
                         for run in &runs.perturbed {
                             if let Some((Perturbation::RandomTarget, start, length)) = run.window {
-                                windows.push((Window { start, length }, clip_curve(run)?));
+                                windows.push((
+                                    Window { start, length },
+                                    clip_curve(run)?,
+                                    run.epoch_limit,
+                                ));
                             }
                         }
-                        let horizon = params.horizon.ok_or_else(|| {
-                            failed(format!(
-                                "`{}` computes fig4 from training runs and needs `horizon` (the epoch every window run trains to)",
-                                ctx.target
-                            ))
-                        })?;
-                        (clip_curve(&runs.baseline)?, windows, Some(horizon))
+                        (clip_curve(&runs.baseline)?, windows)
                     }
                 };
-                let table = fig4_table(&baseline, &windows, horizon)?;
+                let table = fig4_table(&baseline, &windows, ctx.progress)?;
                 Ok(vec![
                     drawn("fig4", table.to_table(), |format| {
                         plot::fig4(&table, format)

@@ -63,3 +63,87 @@ pub(crate) fn refuse_unknown(table: &Json, known: &[&str], kind: &str) -> Result
     }
     Ok(())
 }
+
+/// How a kind reads `image_noise`'s distribution from a `perturbation` table.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum NoiseParam {
+    /// CLIP-HBA: `noise = "target"` (default: N(mean, std) of the training targets) or
+    /// `noise = "normal"` (N(0, 1)).
+    Distribution,
+    /// A classifier: `noise_std` = ε of N(0, ε²), default as given.
+    Std { default: f64 },
+}
+
+/// Parses a `perturbation` table: `{ kind, start, length = 1, seed = 0 }` and the noise field
+/// `noise` names. `target_mean`/`target_std` are left 0: the kind fills them from its data.
+pub(crate) fn perturbation(
+    table: &Json,
+    noise: NoiseParam,
+) -> Result<cpbuild_ml::perturbation::Perturbation, ParamError> {
+    use cpbuild_ml::perturbation::{ImageNoise, Perturbation, PerturbationKind};
+    let invalid = |message: String| ParamError::at("perturbation", message);
+    let noise_field = match noise {
+        NoiseParam::Distribution => "noise",
+        NoiseParam::Std { .. } => "noise_std",
+    };
+    let known = ["kind", "start", "length", "seed", noise_field];
+    if let Some(unknown) = table
+        .as_object()
+        .ok_or_else(|| invalid("`perturbation` must be a table".into()))?
+        .keys()
+        .find(|key| !known.contains(&key.as_str()))
+    {
+        return Err(invalid(format!(
+            "unknown field `perturbation.{unknown}`; it takes {known:?}"
+        )));
+    }
+    let kind = table
+        .get("kind")
+        .and_then(Json::as_str)
+        .ok_or_else(|| invalid("`perturbation.kind` is missing".into()))?;
+    let kind = PerturbationKind::parse(kind).map_err(invalid)?;
+    let number = |name: &str, default: Option<u64>| {
+        match table.get(name) {
+            None => default,
+            Some(value) => value.as_u64(),
+        }
+        .ok_or_else(|| {
+            invalid(format!(
+                "`perturbation.{name}` must be a non-negative integer"
+            ))
+        })
+    };
+    let (noise, noise_std) = match noise {
+        NoiseParam::Distribution => {
+            let distribution = match table.get("noise") {
+                None => ImageNoise::Target,
+                Some(Json::String(name)) => ImageNoise::parse(name).map_err(invalid)?,
+                Some(other) => {
+                    return Err(invalid(format!(
+                        "`perturbation.noise` must be `target` or `normal`, not `{other}`"
+                    )));
+                }
+            };
+            (distribution, 1.0)
+        }
+        NoiseParam::Std { default } => {
+            let std = match table.get("noise_std") {
+                None => default,
+                Some(value) => value.as_f64().filter(|std| *std >= 0.0).ok_or_else(|| {
+                    invalid("`perturbation.noise_std` must be a non-negative number".into())
+                })?,
+            };
+            (ImageNoise::Normal, std)
+        }
+    };
+    Ok(Perturbation {
+        kind,
+        start: small("perturbation", number("start", None)?)?,
+        length: small("perturbation", number("length", Some(1))?)?,
+        seed: number("seed", Some(0))?,
+        target_mean: 0.0,
+        target_std: 0.0,
+        noise,
+        noise_std,
+    })
+}

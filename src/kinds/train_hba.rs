@@ -10,13 +10,13 @@
 //! | `weights` | `"random"` | random frozen CLIP from `weights_seed` (default 0); or leave out and set `weights_from` |
 //! | `weights_from` | string | a dependency whose bundle holds `clip.safetensors` (Hugging Face `CLIPModel` layout) |
 //! | `seed` | integer | the run seed: split, loader order, DoRA init (default 0) |
-//! | `max_epochs` | integer | at most this many epochs (paper: 500) |
-//! | `patience` | integer | early stopping on the test loss (default 20) |
+//! | `max_epochs` | integer | at most this many epochs (paper: 500): a safety cap; a run it ends reports `stop_reason` `epoch_limit` |
+//! | `patience` | integer | early stopping on the test loss (default 20); a perturbed run starts its own state at its first perturbed epoch and does not count the epochs of its window (see below) |
 //! | `train_size`, `test_size` | integers | the split of the pool (paper: 1444, 362) |
 //! | `batch_size` | integer | default 64 |
 //! | `learning_rate` | float | AdamW learning rate (default 3e-4; β (0.9, 0.999), ε 1e-8, wd 0.01 fixed) |
 //! | `stop_after_epoch` | integer | train only this far (demand-driven runs) |
-//! | `perturbation` | table | `{ kind = "random_target", start = 5, length = 1, seed = 0 }` (`noise_std` for `image_noise`, default 1); kinds `random_target`, `label_shuffle`, `image_noise`, `uniform_images` |
+//! | `perturbation` | table | `{ kind = "random_target", start = 5, length = 1, seed = 0 }` (`noise` for `image_noise`: `target`, the default, draws each pixel from N(mean, std) of the training targets as the original does; `normal` draws N(0, 1)); kinds `random_target`, `label_shuffle`, `image_noise`, `uniform_images` |
 //! | `resume_from` | string | a `train-hba` dependency to continue from its state after epoch `start − 1` (required with `perturbation`) |
 //! | `prefix_cache` | bool | cache the frozen blocks' outputs (default true; results are bitwise the same) |
 //!
@@ -24,6 +24,18 @@
 //! root; each must be a declared `inputs` entry of the target, so that nothing it reads is hidden
 //! from its key. The backend comes from the build setting `backend` (`ndarray`, `wgpu` or `cuda`,
 //! see [`super::run`]).
+//!
+//! # Early stopping
+//!
+//! A baseline stops after `patience` epochs without a lower test loss; resuming or extending
+//! it keeps its saved state. A perturbed run that continues a baseline starts a fresh state at
+//! its first perturbed epoch: a lower test loss than any before it in the run resets the
+//! counter at any epoch, and a non-improving epoch counts only outside the window, so the run
+//! cannot stop before window end + patience (docs/protocol.md, "Early stopping in a perturbed
+//! run"). The manifest's `info` says how the run ended: `stop_reason` (`early_stopping`,
+//! `epoch_limit` or `stop_after_epoch`), `epochs_trained` and `best_epoch` (the epoch of the
+//! lowest test loss: for a baseline, the minimum-test-loss epoch that fig3's data-dependent
+//! sweep runs up to).
 //!
 //! # Bundle
 //!
@@ -48,15 +60,16 @@ use cpbuild_engine::action::{
 };
 use cpbuild_ml::backend::{BackendFn, with_backend};
 use cpbuild_ml::burn::tensor::backend::AutodiffBackend;
-use cpbuild_ml::perturbation::{Perturbation, PerturbationKind};
 use cpbuild_ml::results::EpochResult;
 use cpbuild_ml::train::state::EpochState;
-use cpbuild_ml::train::{TrainConfig, TrainError, TrainObserver, Trainer, random_clip};
+use cpbuild_ml::train::{
+    StopReason, TrainConfig, TrainError, TrainObserver, Trainer, random_clip,
+};
 use cpbuild_ml::{ClipConfig, ClipHbaConfig, DoraConfig, load_clip};
 use serde_json::{Value as Json, json};
 
 use super::hba_data::{self, REQUIRED_INPUTS, World};
-use super::params::{integer, small, string};
+use super::params::{NoiseParam, integer, perturbation, small, string};
 use super::run::{
     Reporter, backend_name, check_inputs, dep_files, resolve_backend, starting_state, write_file,
 };
@@ -191,7 +204,7 @@ impl Params {
         }
         let perturbation = match params.get("perturbation") {
             None => None,
-            Some(table) => Some(Self::perturbation(table)?),
+            Some(table) => Some(perturbation(table, NoiseParam::Distribution)?),
         };
         let learning_rate = match params.get("learning_rate") {
             None => 3e-4,
@@ -343,55 +356,6 @@ impl Params {
             resolution,
             train_pool_size: number("train_pool_size")?.unwrap_or(1806) as usize,
             synth_seed: number("synth_seed")?.unwrap_or(0),
-        })
-    }
-
-    fn perturbation(table: &Json) -> Result<Perturbation, ParamError> {
-        let invalid = |message: String| ParamError::at("perturbation", message);
-        let known = ["kind", "start", "length", "seed", "noise_std"];
-        if let Some(unknown) = table
-            .as_object()
-            .ok_or_else(|| invalid("`perturbation` must be a table".into()))?
-            .keys()
-            .find(|key| !known.contains(&key.as_str()))
-        {
-            return Err(invalid(format!(
-                "unknown field `perturbation.{unknown}`; it takes {known:?}"
-            )));
-        }
-        let kind = table
-            .get("kind")
-            .and_then(Json::as_str)
-            .ok_or_else(|| invalid("`perturbation.kind` is missing".into()))?;
-        let kind = PerturbationKind::parse(kind).map_err(invalid)?;
-        let number = |name: &str, default: Option<u64>| {
-            match table.get(name) {
-                None => default,
-                Some(value) => value.as_u64(),
-            }
-            .ok_or_else(|| {
-                invalid(format!(
-                    "`perturbation.{name}` must be a non-negative integer"
-                ))
-            })
-        };
-        let start = number("start", None)?;
-        let length = number("length", Some(1))?;
-        let noise_std = match table.get("noise_std") {
-            None => 1.0,
-            Some(value) => value.as_f64().filter(|std| *std >= 0.0).ok_or_else(|| {
-                invalid("`perturbation.noise_std` must be a non-negative number".into())
-            })?,
-        };
-        Ok(Perturbation {
-            kind,
-            start: small("perturbation", start)?,
-            length: small("perturbation", length)?,
-            seed: number("seed", Some(0))?,
-            // Filled from the training file when the run starts (PAPER.md: 5.69…, 10.18…).
-            target_mean: 0.0,
-            target_std: 0.0,
-            noise_std,
         })
     }
 }
@@ -637,6 +601,12 @@ impl BackendFn<Result<(), ActionError>> for Train<'_, '_> {
         ctx.info.insert(
             "stopped_early".into(),
             json!(trainer.epoch() < config.last_epoch()),
+        );
+        // Why the run ended: fig4 tells a run that early stopping ended ("NR" if it had not
+        // recovered) from one cut by the epoch limit (undecided, reported).
+        ctx.info.insert(
+            "stop_reason".into(),
+            json!(trainer.stop_reason().map(StopReason::name)),
         );
         Ok(())
     }

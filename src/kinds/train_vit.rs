@@ -59,7 +59,6 @@ use cpbuild_engine::action::{
 };
 use cpbuild_ml::backend::{BackendFn, with_backend};
 use cpbuild_ml::burn::tensor::backend::AutodiffBackend;
-use cpbuild_ml::perturbation::{Perturbation, PerturbationKind};
 use cpbuild_ml::split::Split;
 use cpbuild_ml::train::TrainError;
 use cpbuild_ml::vit::state::VitState;
@@ -70,7 +69,7 @@ use cpbuild_ml::vit::{
 use serde_json::{Value as Json, json};
 
 use super::hba_data::{HUMAN_RDM, LABELS, RSA_CSV, TRAIN_CSV};
-use super::params::{float, integer, refuse_unknown, small, string};
+use super::params::{NoiseParam, float, integer, perturbation, refuse_unknown, small, string};
 use super::run::{
     Reporter, backend_name, check_inputs, resolve_backend, starting_state, write_file,
 };
@@ -164,7 +163,7 @@ impl Params {
         )?;
         let perturbation = match params.get("perturbation") {
             None => None,
-            Some(table) => Some(perturbation(table, 0.1)?),
+            Some(table) => Some(perturbation(table, NoiseParam::Std { default: 0.1 })?),
         };
         let train = VitTrainConfig {
             seed: integer(params, "seed")?.unwrap_or(0),
@@ -311,58 +310,6 @@ impl Params {
             val_size: number("val_size")?.map(|size| size as usize),
         })
     }
-}
-
-/// Parses a `perturbation` table (as `train-hba` does); `noise_std` defaults to
-/// `default_noise_std`.
-pub(crate) fn perturbation(
-    table: &Json,
-    default_noise_std: f64,
-) -> Result<Perturbation, ParamError> {
-    let invalid = |message: String| ParamError::at("perturbation", message);
-    let known = ["kind", "start", "length", "seed", "noise_std"];
-    if let Some(unknown) = table
-        .as_object()
-        .ok_or_else(|| invalid("`perturbation` must be a table".into()))?
-        .keys()
-        .find(|key| !known.contains(&key.as_str()))
-    {
-        return Err(invalid(format!(
-            "unknown field `perturbation.{unknown}`; it takes {known:?}"
-        )));
-    }
-    let kind = table
-        .get("kind")
-        .and_then(Json::as_str)
-        .ok_or_else(|| invalid("`perturbation.kind` is missing".into()))?;
-    let kind = PerturbationKind::parse(kind).map_err(invalid)?;
-    let number = |name: &str, default: Option<u64>| {
-        match table.get(name) {
-            None => default,
-            Some(value) => value.as_u64(),
-        }
-        .ok_or_else(|| {
-            invalid(format!(
-                "`perturbation.{name}` must be a non-negative integer"
-            ))
-        })
-    };
-    let noise_std = match table.get("noise_std") {
-        None => default_noise_std,
-        Some(value) => value.as_f64().filter(|std| *std >= 0.0).ok_or_else(|| {
-            invalid("`perturbation.noise_std` must be a non-negative number".into())
-        })?,
-    };
-    Ok(Perturbation {
-        kind,
-        start: small("perturbation", number("start", None)?)?,
-        length: small("perturbation", number("length", Some(1))?)?,
-        seed: number("seed", Some(0))?,
-        // Unused by a classifier (its random targets are uniform class draws).
-        target_mean: 0.0,
-        target_std: 0.0,
-        noise_std,
-    })
 }
 
 /// Renders `concept` from its SPoSE row and normalises it as a photograph would be:

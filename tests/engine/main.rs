@@ -5,6 +5,7 @@ mod support;
 mod archive;
 mod build;
 mod concurrency;
+mod data_grids;
 mod recipe_errors;
 mod regression;
 mod scale;

@@ -204,3 +204,60 @@ params = {{ model = "clip-tiny", data = {{ world = "things-synth", train_pool_si
         show.stdout
     );
 }
+
+#[test]
+fn a_data_dependent_grid_is_submitted_after_its_target_finished() {
+    let project = Project::new();
+    project.recipe(
+        r#"
+[resources.default]
+time = "10"
+
+[target.count]
+kind = "shell"
+command = "echo '{\"n\": 3}' > \"$CPBUILD_PUBLISH\""
+
+[target.cells]
+name = "cell_{k}"
+foreach = { k = { from = 1, to = { target = "count", value = "n" } } }
+kind = "shell"
+deps = ["count"]
+command = "echo {k} > cell_{k}.txt"
+outputs = ["cell_{k}.txt"]
+
+[target.all]
+kind = "shell"
+deps = ["cells"]
+command = "cat cell_*.txt > all.txt"
+outputs = ["all.txt"]
+"#,
+    );
+    // Before `count` is built, a dry run prints only its script and says what waits.
+    let dry = project
+        .run(&["--executor", "slurm", "-n", "all"])
+        .success();
+    assert_eq!(dry.stdout.matches("#!/bin/sh").count(), 1, "{}", dry.stdout);
+    assert!(
+        dry.stderr
+            .contains("grid `cells` (cell_{k}) expands once `count` is built"),
+        "{}",
+        dry.stderr
+    );
+    if !cluster() {
+        return;
+    }
+    let run = project
+        .run(&["--executor", "slurm", "--json", "all"])
+        .success();
+    // `count`'s job first, then the expanded grid and `all` in a second submission.
+    let finished = run.targets_with("finished");
+    assert_eq!(
+        finished,
+        ["all", "cell_1", "cell_2", "cell_3", "count"],
+        "{}",
+        run.stdout
+    );
+    assert_eq!(project.read("all.txt"), "1\n2\n3\n");
+    let local = project.run(&["--json", "all"]).success();
+    assert!(local.targets_with("start").is_empty());
+}

@@ -178,8 +178,11 @@ fn figures(root: &Path) -> Figures {
         .unwrap(),
         fig4: compute::fig4(
             &baseline,
-            grid.iter().map(|(window, curve)| (*window, curve)),
-            None,
+            grid.iter().map(|(window, curve)| compute::WindowRun {
+                window: *window,
+                curve,
+                epoch_limit: false,
+            }),
         )
         .unwrap(),
     }
@@ -345,7 +348,9 @@ fn fig4_recovers_after_the_window_or_is_nr() {
     let mut lines = csv.lines();
     assert_eq!(
         lines.next(),
-        Some("start_epoch,length,end_epoch,recovery_epoch,epochs_to_recovery,recovered")
+        Some(
+            "start_epoch,length,end_epoch,decided_at_epoch,recovery_epoch,epochs_to_recovery,status"
+        )
     );
     let mut not_recovered = 0;
     let mut rows = 0;
@@ -356,17 +361,18 @@ fn fig4_recovers_after_the_window_or_is_nr() {
         let length: u32 = fields[1].parse().unwrap();
         let end: u32 = fields[2].parse().unwrap();
         assert_eq!(end, start + length - 1);
-        match fields[5] {
-            "true" => {
-                let recovery: u32 = fields[3].parse().unwrap();
+        match fields[6] {
+            "recovered" => {
+                let recovery: u32 = fields[4].parse().unwrap();
                 assert!(recovery > end, "{line}");
-                assert_eq!(fields[4].parse::<u32>().unwrap(), recovery - end);
+                assert_eq!(fields[3].parse::<u32>().unwrap(), recovery);
+                assert_eq!(fields[5].parse::<u32>().unwrap(), recovery - end);
             }
-            "false" => {
-                assert_eq!((fields[3], fields[4]), ("", ""), "{line}");
+            "NR" => {
+                assert_eq!((fields[4], fields[5]), ("", ""), "{line}");
                 not_recovered += 1;
             }
-            other => panic!("`recovered` is `{other}`"),
+            other => panic!("`status` is `{other}`"),
         }
     }
     assert_eq!(rows, STARTS.len() * LENGTHS.len());
@@ -377,9 +383,11 @@ fn fig4_recovers_after_the_window_or_is_nr() {
     );
     // Window (1, 2): end 2; excess 1.5 at 3 (6.5 + 1.5 > 1.01 × 6.5) … 3/2^k ≤ 1 % of the
     // baseline first at epoch 3 + 6 = 9 (3/128 ≈ 0.023 ≤ 0.04).
-    assert!(csv.contains("\n1,2,2,9,7,true\n"), "{csv}");
+    assert!(csv.contains("\n1,2,2,9,9,7,recovered\n"), "{csv}");
     let heatmap = figures.fig4.heatmap_table().to_csv();
-    assert!(heatmap.starts_with("start_epoch,length,max_rsa,baseline_max_rsa,delta_max_rsa\n"));
+    assert!(heatmap.starts_with(
+        "start_epoch,length,run_max_rsa_start_to_stop,baseline_max_rsa_to_cut,delta_max_rsa\n"
+    ));
     assert_eq!(heatmap.lines().count(), 1 + rows);
 }
 

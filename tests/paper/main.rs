@@ -136,28 +136,76 @@ fn ci_list(variable: &str) -> Vec<u32> {
         .collect()
 }
 
+/// The ci profile's value of an integer variable, read from the repository's recipe.
+fn ci_scalar(variable: &str) -> u32 {
+    let recipe = read(&support::repo().join("recipes/paper.toml"));
+    let ci = recipe
+        .split("[profile.ci]")
+        .nth(1)
+        .and_then(|rest| rest.split("[profile.").next())
+        .expect("a ci profile");
+    ci.lines()
+        .find_map(|line| line.strip_prefix(&format!("{variable} = ")))
+        .unwrap_or_else(|| panic!("no `{variable}` in the ci profile"))
+        .trim()
+        .parse()
+        .expect("an integer")
+}
+
+/// `cpbuild show TARGET`: the built target's manifest, as JSON.
+fn show(root: &Path, target: &str) -> serde_json::Value {
+    let (code, stdout, stderr) = cpbuild(root, &["show", target]);
+    assert_eq!(code, 0, "{stderr}");
+    serde_json::from_str(&stdout).expect("show prints JSON")
+}
+
+/// A value `target` published (its manifest's `info`), as an integer.
+fn published(root: &Path, target: &str, value: &str) -> u64 {
+    show(root, target)["manifest"]["info"][value]
+        .as_u64()
+        .unwrap_or_else(|| panic!("`{target}` publishes no integer `{value}`"))
+}
+
+/// A value `target` published, as text.
+fn published_text(root: &Path, target: &str, value: &str) -> String {
+    show(root, target)["manifest"]["info"][value]
+        .as_str()
+        .unwrap_or_else(|| panic!("`{target}` publishes no text `{value}`"))
+        .to_string()
+}
+
 #[test]
 fn figure_tables_hold_their_invariants() {
     let root = built();
 
-    for (panel, columns) in [
-        ("fig1a", "epoch,test_loss,behavioral_rsa_rho,labelled"),
-        ("fig1b", "epoch,val_loss,rsa_score,labelled"),
-    ] {
-        let (header, rows) = table(root, panel, panel);
-        assert_eq!(header.join(","), columns);
-        assert!(rows.len() >= 3, "{panel}: a curve needs epochs");
-        let loss = &header[1];
-        // The curve ends at the minimum loss, epochs 1, 2, … in order.
-        let minimum = rows
-            .iter()
-            .map(|row| number(row, loss))
-            .fold(f64::MAX, f64::min);
-        assert_eq!(number(rows.last().expect("rows"), loss), minimum, "{panel}");
-        for (index, row) in rows.iter().enumerate() {
-            assert_eq!(row["epoch"], (index + 1).to_string(), "{panel}");
-        }
-        assert_eq!(rows[0]["labelled"], "true");
+    // fig1a: CLIP-HBA's curve up to its minimum-test-loss epoch (the `best_epoch` its bundle
+    // publishes), epochs 1, 5, 10, 15 and the cut labelled.
+    let best_epoch = published(root, "hba_baseline", "best_epoch");
+    let (header, rows) = table(root, "fig1a", "fig1a");
+    assert_eq!(header.join(","), "epoch,test_loss,behavioral_rsa_rho,labelled");
+    assert!(rows.len() >= 3, "fig1a: a curve needs epochs");
+    let minimum = rows
+        .iter()
+        .map(|row| number(row, "test_loss"))
+        .fold(f64::MAX, f64::min);
+    assert_eq!(number(rows.last().expect("rows"), "test_loss"), minimum);
+    assert_eq!(rows.len() as u64, best_epoch, "fig1a is cut at the baseline's best epoch");
+    for (index, row) in rows.iter().enumerate() {
+        let epoch = index as u64 + 1;
+        assert_eq!(row["epoch"], epoch.to_string());
+        let labelled = [1, 5, 10, 15].contains(&epoch) || epoch == best_epoch;
+        assert_eq!(row["labelled"], labelled.to_string(), "fig1a epoch {epoch}");
+    }
+    // fig1b: the ViT's whole run, as the original notebook draws it, epochs 1, 5, 11, 17, 40
+    // labelled.
+    let (header, rows) = table(root, "fig1b", "fig1b");
+    assert_eq!(header.join(","), "epoch,val_loss,rsa_score,labelled");
+    assert_eq!(rows.len(), 12, "fig1b draws every epoch of the ci ViT's 12");
+    for (index, row) in rows.iter().enumerate() {
+        let epoch = index + 1;
+        assert_eq!(row["epoch"], epoch.to_string());
+        let labelled = [1, 5, 11, 17, 40].contains(&epoch);
+        assert_eq!(row["labelled"], labelled.to_string(), "fig1b epoch {epoch}");
     }
 
     let fig2_epochs = ci_list("fig2_epochs");
@@ -186,10 +234,9 @@ fn figure_tables_hold_their_invariants() {
         }
     }
 
-    // fig3: one row per sweep epoch, 1..=N, and its signs match its deltas.
-    let mut sweep = ci_list("fig2_epochs");
-    sweep.extend(ci_list("sweep_other_epochs"));
-    sweep.sort_unstable();
+    // fig3: one row per sweep epoch, 1..=the baseline's best epoch (the data-dependent grid),
+    // and its signs match its deltas.
+    let sweep: Vec<u32> = (1..=best_epoch as u32).collect();
     let (header, rows) = table(root, "fig3", "fig3");
     assert_eq!(
         header.join(","),
@@ -200,7 +247,6 @@ fn figure_tables_hold_their_invariants() {
         .map(|row| row["epoch"].parse().expect("epoch"))
         .collect();
     assert_eq!(epochs, sweep);
-    assert_eq!(epochs, (1..=sweep.len() as u32).collect::<Vec<_>>());
     for row in &rows {
         for (delta, sign) in [
             ("delta_loss", "delta_loss_sign"),
@@ -219,13 +265,16 @@ fn figure_tables_hold_their_invariants() {
     }
 
     // fig4: every (start, length) once; end = start + length − 1; recovered rows recover after
-    // the window, NR rows leave the recovery fields empty.
+    // the window, NR rows leave the recovery fields empty and were decided where the run
+    // stopped, which early stopping of a perturbed run puts at window end + patience at the
+    // earliest.
     let starts = ci_list("fig4_starts");
     let lengths = ci_list("fig4_lengths");
+    let patience = ci_scalar("hba_patience");
     let (header, rows) = table(root, "fig4", "fig4");
     assert_eq!(
         header.join(","),
-        "start_epoch,length,end_epoch,recovery_epoch,epochs_to_recovery,recovered"
+        "start_epoch,length,end_epoch,decided_at_epoch,recovery_epoch,epochs_to_recovery,status"
     );
     assert_eq!(rows.len(), starts.len() * lengths.len());
     for row in &rows {
@@ -237,27 +286,54 @@ fn figure_tables_hold_their_invariants() {
         );
         let end: u32 = row["end_epoch"].parse().expect("end");
         assert_eq!(end, start + length - 1);
-        match row["recovered"].as_str() {
-            "true" => {
+        let decided: u32 = row["decided_at_epoch"].parse().expect("decided");
+        match row["status"].as_str() {
+            "recovered" => {
                 let recovery: u32 = row["recovery_epoch"].parse().expect("recovery");
                 assert!(recovery > end, "{row:?}");
+                assert_eq!(decided, recovery);
                 assert_eq!(row["epochs_to_recovery"], (recovery - end).to_string());
             }
-            "false" => {
+            "NR" | "epoch_limit" => {
                 assert_eq!(row["recovery_epoch"], "", "NR: {row:?}");
                 assert_eq!(row["epochs_to_recovery"], "", "NR: {row:?}");
+                if row["status"] == "NR" {
+                    assert!(decided >= end + patience, "stopped too early: {row:?}");
+                }
             }
-            other => panic!("`recovered` is `{other}`"),
+            other => panic!("`status` is `{other}`"),
+        }
+    }
+    // Every window run, recovered or not, ran past its window: the longest windows (as long
+    // as the patience or longer) included, which the baseline's rule would have stopped
+    // inside their window had the loss risen there.
+    let longest = *lengths.iter().max().expect("lengths");
+    assert!(u64::from(longest) >= u64::from(patience));
+    for &start in &starts {
+        for &length in &lengths {
+            let target = format!("window_e{start}_l{length}");
+            let end = start + length - 1;
+            let trained = published(root, &target, "epochs_trained") as u32;
+            let reason = published_text(root, &target, "stop_reason");
+            match reason.as_str() {
+                "early_stopping" => assert!(
+                    trained >= end + patience,
+                    "`{target}` stopped at {trained}, before its window end {end} + patience"
+                ),
+                "epoch_limit" => assert_eq!(trained, ci_scalar("hba_max_epochs")),
+                other => panic!("`{target}` ended by `{other}`"),
+            }
         }
     }
     let (header, heatmap) = table(root, "fig4", "fig4_heatmap");
     assert_eq!(
         header.join(","),
-        "start_epoch,length,max_rsa,baseline_max_rsa,delta_max_rsa"
+        "start_epoch,length,run_max_rsa_start_to_stop,baseline_max_rsa_to_cut,delta_max_rsa"
     );
     assert_eq!(heatmap.len(), rows.len());
     for row in &heatmap {
-        let delta = number(row, "max_rsa") - number(row, "baseline_max_rsa");
+        let delta =
+            number(row, "run_max_rsa_start_to_stop") - number(row, "baseline_max_rsa_to_cut");
         assert!(
             (delta - number(row, "delta_max_rsa")).abs() < 1e-12,
             "{row:?}"

@@ -17,7 +17,8 @@ pub enum PerturbationKind {
     RandomTarget,
     /// Targets permuted within the batch.
     LabelShuffle,
-    /// Each input image replaced by Gaussian noise in normalised pixel space.
+    /// Each input image replaced by per-pixel Gaussian noise in normalised pixel space
+    /// ([`ImageNoise`] says which distribution).
     ImageNoise,
     /// Every normalised pixel set to 0.5 ("blank image").
     UniformImages,
@@ -46,6 +47,33 @@ impl PerturbationKind {
     }
 }
 
+/// The distribution of `image_noise`'s pixels.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImageNoise {
+    /// N(mean, std²) with the training targets' mean and standard deviation, the same two
+    /// scalars `random_target` draws from (the original scripts' default; docs/protocol.md,
+    /// "Perturbations").
+    #[default]
+    Target,
+    /// N(0, σ²) with σ = [`Perturbation::noise_std`]: the original scripts' other choice
+    /// for CLIP-HBA, N(0, 1).
+    Normal,
+}
+
+impl ImageNoise {
+    /// Parses the recipe name (`target`, `normal`).
+    pub fn parse(name: &str) -> Result<ImageNoise, String> {
+        match name {
+            "target" => Ok(ImageNoise::Target),
+            "normal" => Ok(ImageNoise::Normal),
+            other => Err(format!(
+                "unknown image noise `{other}`; use `target` (N(mean, std) of the training targets, the default) or `normal` (N(0, 1))"
+            )),
+        }
+    }
+}
+
 /// A perturbation window.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Perturbation {
@@ -57,11 +85,16 @@ pub struct Perturbation {
     pub length: u32,
     /// The seed of its draws.
     pub seed: u64,
-    /// For `random_target`: the training targets' mean.
+    /// For `random_target` (and `image_noise` drawn from the targets' distribution): the
+    /// training targets' mean.
     pub target_mean: f64,
-    /// For `random_target`: the training targets' standard deviation.
+    /// For `random_target` (and `image_noise` drawn from the targets' distribution): the
+    /// training targets' standard deviation.
     pub target_std: f64,
-    /// For `image_noise`: the standard deviation of the noise (mean 0).
+    /// For `image_noise`: the pixels' distribution.
+    pub noise: ImageNoise,
+    /// For `image_noise` with [`ImageNoise::Normal`]: the standard deviation (mean 0; 1 for
+    /// CLIP-HBA's `noise = "normal"`, the ε of the ViT's noise).
     pub noise_std: f64,
 }
 
@@ -93,12 +126,17 @@ impl Perturbation {
         )
     }
 
-    /// `image_noise`: `count` values of N(0, noise_std²).
+    /// `image_noise`: `count` pixel values, N(target mean, target std²) or N(0, noise_std²)
+    /// as [`Self::noise`] says.
     pub fn image_noise(&self, epoch: u32, batch: u64, count: usize) -> Vec<f32> {
         let mut rng = stream(self.seed, Purpose::ImageNoise, u64::from(epoch), batch);
+        let (mean, std) = match self.noise {
+            ImageNoise::Target => (self.target_mean, self.target_std),
+            ImageNoise::Normal => (0.0, self.noise_std),
+        };
         normals(&mut rng, count)
             .into_iter()
-            .map(|z| (self.noise_std * z) as f32)
+            .map(|z| (mean + std * z) as f32)
             .collect()
     }
 }
@@ -115,8 +153,47 @@ mod tests {
             seed: 11,
             target_mean: 5.6906150491834,
             target_std: 10.17865285170066,
+            noise: ImageNoise::Target,
             noise_std: 1.0,
         }
+    }
+
+    fn mean_and_std(values: &[f32]) -> (f64, f64) {
+        let n = values.len() as f64;
+        let mean = values.iter().map(|&x| f64::from(x)).sum::<f64>() / n;
+        let variance = values
+            .iter()
+            .map(|&x| (f64::from(x) - mean).powi(2))
+            .sum::<f64>()
+            / n;
+        (mean, variance.sqrt())
+    }
+
+    #[test]
+    fn image_noise_draws_from_the_targets_distribution_by_default() {
+        let w = Perturbation {
+            kind: PerturbationKind::ImageNoise,
+            ..window()
+        };
+        let (mean, std) = mean_and_std(&w.image_noise(3, 0, 60_000));
+        assert!((mean - 5.6906).abs() < 0.2, "mean {mean}");
+        assert!((std - 10.1787).abs() < 0.2, "std {std}");
+        let normal = Perturbation {
+            noise: ImageNoise::Normal,
+            ..w
+        };
+        let (mean, std) = mean_and_std(&normal.image_noise(3, 0, 60_000));
+        assert!(mean.abs() < 0.02, "mean {mean}");
+        assert!((std - 1.0).abs() < 0.02, "std {std}");
+        // The same draws z, scaled: target = mean + std · z.
+        let z = normal.image_noise(4, 1, 8);
+        let scaled = w.image_noise(4, 1, 8);
+        for (z, x) in z.iter().zip(&scaled) {
+            let expected = 5.6906150491834 + 10.17865285170066 * f64::from(*z);
+            assert!((f64::from(*x) - expected).abs() < 1e-4, "{x} vs {expected}");
+        }
+        assert_eq!(ImageNoise::parse("normal"), Ok(ImageNoise::Normal));
+        assert!(ImageNoise::parse("uniform").unwrap_err().contains("`target`"));
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::path::Path;
 use cpbuild_ml::perturbation::{Perturbation, PerturbationKind};
 use cpbuild_ml::results::EpochResult;
 use cpbuild_ml::train::state::{EpochState, epoch_dir};
-use cpbuild_ml::train::{TrainConfig, TrainData, Trainer, random_clip};
+use cpbuild_ml::train::{StopReason, TrainConfig, TrainData, Trainer, random_clip};
 use cpbuild_ml::{
     ClipConfig, ClipHbaConfig, ClipTextConfig, ClipVisionConfig, CpuAutodiffBackend, DoraConfig,
 };
@@ -241,6 +241,7 @@ fn perturbation(kind: PerturbationKind, start: u32, length: u32, seed: u64) -> P
         seed,
         target_mean: 5.0,
         target_std: 4.0,
+        noise: cpbuild_ml::perturbation::ImageNoise::Target,
         noise_std: 1.0,
     }
 }
@@ -369,4 +370,68 @@ fn random_clip_depends_only_on_its_seed() {
     };
     assert_eq!(values(1), values(1));
     assert_ne!(values(1), values(2));
+}
+
+/// A baseline that early stopping ends, resumed from an epoch before its stop, stops at the
+/// same epoch with the same state; a perturbed run started from it gets a fresh state that does
+/// not count its window, and continuing a shorter perturbed run keeps the perturbed run's own
+/// state (bitwise the one-go run).
+#[test]
+fn early_stopping_state_resumes_exactly_and_perturbed_runs_start_their_own() {
+    let patient = |max_epochs| TrainConfig {
+        learning_rate: 0.3,
+        patience: 2,
+        ..config(max_epochs)
+    };
+    let max_epochs = 30;
+    let root = tempfile::tempdir().expect("temp dir");
+    let mut full = trainer(patient(max_epochs));
+    full.run(Some(root.path()), &mut ()).expect("trains");
+    let stop = full.epoch();
+    assert!(
+        stop < max_epochs,
+        "early stopping must end this baseline before its limit (it trained {stop} epochs)"
+    );
+    assert_eq!(full.stop_reason(), Some(StopReason::EarlyStopping));
+    assert!(full.early_stopping().epochs_without_improvement >= 2);
+    let reference = full.to_state().expect("state");
+    // Resume after an epoch where the counter is already running (the last improvement + 1),
+    // and from one before it: both must stop at `stop`, with the same state.
+    let best = full.early_stopping().best_epoch;
+    for from in [best.saturating_sub(1), best + 1] {
+        let mut run = resumed(patient(max_epochs), &epoch_dir(root.path(), from));
+        run.run(None, &mut ()).expect("trains");
+        assert_eq!(run.epoch(), stop, "resumed after epoch {from}");
+        assert_eq!(run.to_state().expect("state"), reference, "from {from}");
+    }
+
+    // A perturbed run from the baseline's state after epoch 1, with a window as long as the
+    // baseline's patience and more: a fresh state (best from its first epoch on), window
+    // epochs never counted, so it cannot stop before the window's end + patience.
+    let window = perturbation(PerturbationKind::RandomTarget, 2, 4, 5);
+    let perturbed_config = |stop_after_epoch| TrainConfig {
+        perturbation: Some(window),
+        stop_after_epoch,
+        ..patient(max_epochs)
+    };
+    let mut perturbed = resumed(perturbed_config(None), &epoch_dir(root.path(), 1));
+    assert_eq!(perturbed.early_stopping().best_loss, None, "a fresh state");
+    assert_eq!(perturbed.early_stopping().window, Some((2, 5)));
+    let out = tempfile::tempdir().expect("temp dir");
+    perturbed.run(Some(out.path()), &mut ()).expect("trains");
+    assert!(perturbed.epoch() >= window.end() + 2, "{}", perturbed.epoch());
+    assert!(perturbed.early_stopping().best_epoch >= 2);
+
+    // Its shorter demand-driven twin, continued from its own saved state, ends identically.
+    let short = tempfile::tempdir().expect("temp dir");
+    let mut first = resumed(perturbed_config(Some(4)), &epoch_dir(root.path(), 1));
+    first.run(Some(short.path()), &mut ()).expect("trains");
+    assert_eq!(first.stop_reason(), Some(StopReason::StopAfterEpoch));
+    let mut continued = resumed(perturbed_config(None), &epoch_dir(short.path(), 4));
+    continued.run(None, &mut ()).expect("trains");
+    assert_eq!(continued.epoch(), perturbed.epoch());
+    assert_eq!(
+        continued.to_state().expect("state"),
+        perturbed.to_state().expect("state")
+    );
 }

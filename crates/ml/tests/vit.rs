@@ -96,6 +96,7 @@ fn window(kind: PerturbationKind, start: u32, length: u32) -> Perturbation {
         seed: 9,
         target_mean: 0.0,
         target_std: 0.0,
+        noise: cpbuild_ml::perturbation::ImageNoise::Normal,
         noise_std: 0.1,
     }
 }

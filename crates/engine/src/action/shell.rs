@@ -5,6 +5,10 @@
 //! upper-cased with other characters as `_`). The files listed in `outputs` must exist after
 //! the command succeeds; they are captured into the bundle and materialised back into the
 //! working tree whenever the target is fresh.
+//!
+//! A command may publish values (for data-dependent grids, see
+//! [`crate::recipe::expand`]) by writing a JSON object to the file `CPBUILD_PUBLISH` names:
+//! its entries become the manifest's `info`.
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read};
@@ -149,6 +153,13 @@ impl Action for Shell {
             .as_str()
             .unwrap_or_default()
             .to_string();
+        // Beside the bundle's files, not among them; read and removed after the command.
+        let publish_file = ctx
+            .out_dir
+            .parent()
+            .unwrap_or(ctx.out_dir)
+            .join("cpbuild-publish.json");
+        let _ = std::fs::remove_file(&publish_file);
         let mut command = Command::new("sh");
         command
             .arg("-ec")
@@ -157,6 +168,7 @@ impl Action for Shell {
             .env("CPBUILD_TARGET", ctx.target)
             .env("CPBUILD_PROFILE", &ctx.options.profile)
             .env("CPBUILD_OUT", ctx.out_dir)
+            .env("CPBUILD_PUBLISH", &publish_file)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -259,6 +271,21 @@ impl Action for Shell {
                 ActionError::failed(format!("cannot capture output `{output}`: {e}"))
             })?;
             ctx.worktree_outputs.push(output);
+        }
+        if publish_file.exists() {
+            let text = std::fs::read_to_string(&publish_file).map_err(|e| {
+                ActionError::failed(format!("cannot read the values it published: {e}"))
+            })?;
+            let _ = std::fs::remove_file(&publish_file);
+            match serde_json::from_str::<Json>(&text) {
+                Ok(Json::Object(values)) => ctx.info.extend(values),
+                _ => {
+                    return Err(ActionError::failed(format!(
+                        "the command wrote `$CPBUILD_PUBLISH`, but not as a JSON object: `{}`",
+                        text.trim()
+                    )));
+                }
+            }
         }
         Ok(())
     }

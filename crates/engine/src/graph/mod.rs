@@ -1,10 +1,17 @@
 //! The target graph: expanded targets with resolved dependencies, checked for unknown kinds,
 //! unknown or duplicate names, bad params and cycles.
+//!
+//! A data-dependent grid that is not expanded yet (its target is not built; see
+//! [`crate::recipe::expand`]) stays in the graph as a [`PendingGrid`]; a target that depends on
+//! it is *waiting* ([`Graph::waits_on`]): it cannot be fingerprinted until the grid is
+//! expanded, so the planner refuses it, and the command line first builds the targets the
+//! grids wait on ([`Graph::blockers`]), then expands them with the published values.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::action::Registry;
 use crate::error::{Error, Result};
+use crate::recipe::expand::{PendingGrid, Published};
 use crate::recipe::{self, Recipes, TargetSpec, did_you_mean};
 
 /// Index of a target in [`Graph::targets`].
@@ -32,6 +39,10 @@ pub struct Graph {
     pub default: Vec<TargetId>,
     /// The profile this graph was expanded for.
     pub profile: String,
+    /// Data-dependent grids not expanded yet, by group name.
+    pub pending: BTreeMap<String, PendingGrid>,
+    /// Targets that depend directly on a pending grid → those grids' group names.
+    pub waits_on: BTreeMap<TargetId, BTreeSet<String>>,
 }
 
 /// Whether `name` is usable as a target name (it names files in the store and logs).
@@ -45,9 +56,27 @@ pub fn valid_name(name: &str) -> bool {
 }
 
 impl Graph {
-    /// Loads `recipes` for `profile` and builds the graph, checking it against `registry`.
+    /// Loads `recipes` for `profile` and builds the graph, checking it against `registry`;
+    /// data-dependent grids stay pending.
     pub fn build(recipes: &Recipes, profile: &str, registry: &Registry) -> Result<Graph> {
-        let specs = recipe::expand::expand(recipes, profile)?;
+        Graph::build_with(recipes, profile, registry, &Published::new())
+    }
+
+    /// [`Graph::build`], expanding data-dependent grids whose targets' values are in
+    /// `published`.
+    pub fn build_with(
+        recipes: &Recipes,
+        profile: &str,
+        registry: &Registry,
+        published: &Published,
+    ) -> Result<Graph> {
+        let expansion = recipe::expand::expand(recipes, profile, published)?;
+        let specs = expansion.targets;
+        let pending: BTreeMap<String, PendingGrid> = expansion
+            .pending
+            .into_iter()
+            .map(|grid| (grid.group.clone(), grid))
+            .collect();
         let mut by_name: HashMap<String, TargetId> = HashMap::with_capacity(specs.len());
         let mut groups: BTreeMap<String, Vec<TargetId>> = BTreeMap::new();
         for (id, spec) in specs.iter().enumerate() {
@@ -102,6 +131,39 @@ impl Graph {
             }
         }
 
+        for grid in pending.values() {
+            if let Some(&clash) = by_name.get(&grid.group) {
+                let spec = &specs[clash];
+                return Err(Error::Recipe {
+                    location: spec.location.clone(),
+                    message: format!("target `{}` has the name of a grid group", grid.group),
+                    help: Some(format!(
+                        "`deps = [\"{0}\"]` would be ambiguous; rename the target or the `[target.{0}]` grid",
+                        grid.group
+                    )),
+                });
+            }
+            if !by_name.contains_key(&grid.target) {
+                let names = by_name.keys().map(String::as_str);
+                let waiting_member = pending
+                    .values()
+                    .any(|other| other.group != grid.group && grid.target.starts_with(&other.group));
+                return Err(Error::Recipe {
+                    location: grid.location.clone(),
+                    message: format!(
+                        "grid `{}` takes value `{}` of unknown target `{}`",
+                        grid.group, grid.value, grid.target
+                    ),
+                    help: Some(match did_you_mean(&grid.target, names) {
+                        Some(s) => format!("did you mean `{s}`?"),
+                        None if waiting_member => "a grid's values must come from a target defined outside data-dependent grids".into(),
+                        None => "name a target defined by the recipes".into(),
+                    }),
+                });
+            }
+        }
+
+        let mut waits_on: BTreeMap<TargetId, BTreeSet<String>> = BTreeMap::new();
         let mut targets = Vec::with_capacity(specs.len());
         for spec in &specs {
             let Some(action) = registry.get(&spec.kind) else {
@@ -164,8 +226,17 @@ impl Graph {
                     deps.push(id);
                 } else if let Some(members) = groups.get(&dep.name) {
                     deps.extend(members.iter().copied());
+                } else if pending.contains_key(&dep.name) {
+                    waits_on
+                        .entry(targets.len())
+                        .or_default()
+                        .insert(dep.name.clone());
                 } else {
-                    let names = by_name.keys().chain(groups.keys()).map(String::as_str);
+                    let names = by_name
+                        .keys()
+                        .chain(groups.keys())
+                        .chain(pending.keys())
+                        .map(String::as_str);
                     let help = match did_you_mean(&dep.name, names) {
                         Some(s) => format!("did you mean `{s}`?"),
                         None => format!(
@@ -196,6 +267,8 @@ impl Graph {
             groups,
             default: Vec::new(),
             profile: profile.to_string(),
+            pending,
+            waits_on,
         };
         graph.check_outputs()?;
         graph.check_cycles()?;
@@ -300,12 +373,22 @@ impl Graph {
     }
 
     /// The ids a command-line name stands for: a target, or every target of a grid group.
+    /// A pending grid is an error here (see [`Graph::resolve_request`]).
     pub fn resolve(&self, name: &str) -> Result<Vec<TargetId>> {
         if let Some(&id) = self.by_name.get(name) {
             return Ok(vec![id]);
         }
         if let Some(members) = self.groups.get(name) {
             return Ok(members.clone());
+        }
+        if let Some(grid) = self.pending.get(name) {
+            return Err(Error::Usage {
+                message: format!(
+                    "grid `{name}` is not expanded yet: it takes value `{}` of `{}`, which is not built",
+                    grid.value, grid.target
+                ),
+                help: Some(format!("build `{}` first (or a target that needs `{name}`)", grid.target)),
+            });
         }
         let names = self
             .by_name
@@ -331,6 +414,93 @@ impl Graph {
             ids.extend(self.resolve(name)?);
         }
         Ok(ids)
+    }
+
+    /// Resolves command-line names (none → the defaults) into targets, and the pending grids
+    /// named directly.
+    pub fn resolve_request(&self, names: &[String]) -> Result<(Vec<TargetId>, BTreeSet<String>)> {
+        if names.is_empty() {
+            return Ok((self.default.clone(), BTreeSet::new()));
+        }
+        let mut ids = Vec::new();
+        let mut grids = BTreeSet::new();
+        for name in names {
+            if self.pending.contains_key(name) {
+                grids.insert(name.clone());
+            } else {
+                ids.extend(self.resolve(name)?);
+            }
+        }
+        Ok((ids, grids))
+    }
+
+    /// The pending grids that `roots` need (directly or through their dependencies).
+    pub fn waiting_grids(&self, roots: &[TargetId]) -> BTreeSet<String> {
+        if self.waits_on.is_empty() {
+            return BTreeSet::new();
+        }
+        self.closure(roots)
+            .into_iter()
+            .filter_map(|id| self.waits_on.get(&id))
+            .flatten()
+            .cloned()
+            .collect()
+    }
+
+    /// The targets that must be built before `grids` can expand: each grid's target, or, where
+    /// that target itself waits on other grids, theirs (recursively).
+    pub fn blockers(&self, grids: &BTreeSet<String>) -> Result<Vec<TargetId>> {
+        let mut out = Vec::new();
+        let mut seen: BTreeSet<String> = BTreeSet::new();
+        let mut stack: Vec<String> = grids.iter().cloned().collect();
+        while let Some(group) = stack.pop() {
+            if !seen.insert(group.clone()) {
+                continue;
+            }
+            let Some(grid) = self.pending.get(&group) else {
+                continue;
+            };
+            let id = self.by_name[&grid.target];
+            let below = self.waiting_grids(&[id]);
+            if below.contains(&group) {
+                return Err(Error::Recipe {
+                    location: grid.location.clone(),
+                    message: format!(
+                        "grid `{group}` takes a value of `{}`, which itself needs `{group}`",
+                        grid.target
+                    ),
+                    help: Some("a grid's values must come from a target built before it".into()),
+                });
+            }
+            if below.is_empty() {
+                if !out.contains(&id) {
+                    out.push(id);
+                }
+            } else {
+                stack.extend(below);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Why `id` cannot be planned yet, if it waits on a pending grid.
+    pub fn waiting_reason(&self, id: TargetId) -> Option<String> {
+        let grids = self.waits_on.get(&id)?;
+        let described: Vec<String> = grids
+            .iter()
+            .filter_map(|group| self.pending.get(group))
+            .map(|grid| {
+                format!(
+                    "grid `{}` (it takes value `{}` of `{}`, which is not built yet)",
+                    grid.group, grid.value, grid.target
+                )
+            })
+            .collect();
+        Some(format!(
+            "target `{}` depends on {}",
+            self.targets[id].spec.name,
+            described.join(" and ")
+        ))
     }
 
     /// `roots` and everything they depend on, dependencies first (a topological order).

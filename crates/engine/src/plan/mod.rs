@@ -132,6 +132,18 @@ impl Planner<'_> {
         let mut hashes: HashMap<PathBuf, String> = HashMap::new();
         let mut missing: Vec<(String, Error)> = Vec::new();
         for id in order {
+            // Its key would leave out the grid's targets: the caller builds what the grid
+            // waits on first, then expands it (see `crate::graph`).
+            if let Some(reason) = self.graph.waiting_reason(id) {
+                return Err(Error::Usage {
+                    message: reason,
+                    help: Some(
+                        "build it with `cpbuild` (which builds what the grid waits on first); \
+                         `cpbuild -n` shows the order"
+                            .into(),
+                    ),
+                });
+            }
             let target = self.graph.target(id);
             let spec = &target.spec;
             let action = self

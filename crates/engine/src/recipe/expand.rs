@@ -5,6 +5,21 @@
 //! substituted into the name template, params, deps, inputs, command and outputs (`{name}`).
 //! In `deps` and `inputs`, an item that is exactly `${var}` with a list value stands for the
 //! list's items.
+//!
+//! # Data-dependent grids
+//!
+//! A grid variable's list, or a range's `from`/`to`/`step`, may be a value that a built target
+//! publishes (the `info` of its bundle's manifest):
+//!
+//! ```toml
+//! foreach = { k = { from = 1, to = { target = "hba_baseline", value = "best_epoch" } } }
+//! ```
+//!
+//! Such a grid expands only once that target is built for its current inputs: the caller
+//! passes the values of built targets in [`Published`]; a grid whose target is not there yet is
+//! returned as a [`PendingGrid`] instead of targets (Snakemake's checkpoint rules play the
+//! same part). A published value that is missing, or not an integer (a range bound) or a list
+//! of scalars (a whole variable), is an error naming the target and the field.
 
 use std::collections::BTreeMap;
 
@@ -34,6 +49,33 @@ pub struct InputPattern {
     pub pattern: String,
     /// Where it is written.
     pub location: Location,
+}
+
+/// Values that built targets publish: target name → its manifest's `info`.
+pub type Published = BTreeMap<String, BTreeMap<String, Json>>;
+
+/// A grid that waits on a value of a target that is not built yet.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingGrid {
+    /// The `[target.KEY]` of the grid (its group name).
+    pub group: String,
+    /// The grid's name template (e.g. `sweep_e{k}`).
+    pub name_template: String,
+    /// The target whose value the grid needs.
+    pub target: String,
+    /// The published value it needs (a key of that target's `info`).
+    pub value: String,
+    /// Where the reference is written.
+    pub location: Location,
+}
+
+/// What [`expand`] makes of the recipes: the targets, and the grids still waiting on a value.
+#[derive(Debug, Clone, Default)]
+pub struct Expansion {
+    /// Every concrete target, in recipe order.
+    pub targets: Vec<TargetSpec>,
+    /// Grids that wait on a target to be built.
+    pub pending: Vec<PendingGrid>,
 }
 
 /// One concrete target.
@@ -68,20 +110,22 @@ pub struct TargetSpec {
     pub shell_fields: Vec<(String, Location)>,
 }
 
-/// Expands every entry of `recipes` under profile `profile_name`.
-pub fn expand(recipes: &Recipes, profile_name: &str) -> Result<Vec<TargetSpec>> {
+/// Expands every entry of `recipes` under profile `profile_name`; data-dependent grids take
+/// their values from `published` or wait (see the module doc).
+pub fn expand(recipes: &Recipes, profile_name: &str, published: &Published) -> Result<Expansion> {
     let profile = recipes.profile(profile_name)?;
-    let mut targets = Vec::new();
+    let mut expansion = Expansion::default();
     for entry in &recipes.entries {
         Expander {
             recipes,
             entry,
             profile_name,
             profile: &profile,
+            published,
         }
-        .expand(&mut targets)?;
+        .expand(&mut expansion)?;
     }
-    Ok(targets)
+    Ok(expansion)
 }
 
 struct Expander<'a> {
@@ -89,6 +133,25 @@ struct Expander<'a> {
     entry: &'a Entry,
     profile_name: &'a str,
     profile: &'a BTreeMap<String, Json>,
+    published: &'a Published,
+}
+
+/// A grid's points, or the value it waits on.
+enum Grid {
+    Points(Vec<BTreeMap<String, Json>>),
+    Pending { target: String, value: String, location: Location },
+}
+
+/// A `{ target = "…", value = "…" }` reference to a published value, if `value` is one.
+fn published_reference(value: &Json) -> Option<(&str, &str)> {
+    let object = value.as_object()?;
+    if object.len() != 2 {
+        return None;
+    }
+    Some((
+        object.get("target")?.as_str()?,
+        object.get("value")?.as_str()?,
+    ))
 }
 
 impl Expander<'_> {
@@ -100,7 +163,8 @@ impl Expander<'_> {
         self.recipes.location(self.entry.file, &self.entry.key_span)
     }
 
-    fn expand(&self, out: &mut Vec<TargetSpec>) -> Result<()> {
+    fn expand(&self, expansion: &mut Expansion) -> Result<()> {
+        let out = &mut expansion.targets;
         let key = &self.entry.key;
         let kind_field = self.field("kind").ok_or_else(|| Error::Recipe {
             location: self.entry_location(),
@@ -119,9 +183,30 @@ impl Expander<'_> {
         })?;
         let grid_points = match (self.field("foreach"), self.field("name")) {
             (Some(foreach), Some(name)) => {
-                let points = self.grid(&foreach.node)?;
-                self.check_name_template(&name.node, &points)?;
-                points
+                let variables: Vec<&String> = foreach
+                    .node
+                    .as_table()
+                    .map(|table| table.keys().collect())
+                    .unwrap_or_default();
+                let grid = self.grid(&foreach.node)?;
+                self.check_name_template(&name.node, &variables)?;
+                match grid {
+                    Grid::Points(points) => points,
+                    Grid::Pending {
+                        target,
+                        value,
+                        location,
+                    } => {
+                        expansion.pending.push(PendingGrid {
+                            group: key.clone(),
+                            name_template: name.node.as_str().unwrap_or_default().to_string(),
+                            target,
+                            value,
+                            location,
+                        });
+                        return Ok(());
+                    }
+                }
             }
             (Some(foreach), None) => {
                 return Err(Error::Recipe {
@@ -384,9 +469,40 @@ impl Expander<'_> {
         )
     }
 
+    /// Resolves a `{ target, value }` reference against the published values: `Ok(None)` when
+    /// the target is not built yet.
+    fn published_value(
+        &self,
+        node: &Node,
+        what: &str,
+        target: &str,
+        value: &str,
+    ) -> Result<Option<Json>> {
+        let Some(info) = self.published.get(target) else {
+            return Ok(None);
+        };
+        match info.get(value) {
+            Some(found) => Ok(Some(found.clone())),
+            None => {
+                let names: Vec<String> = info.keys().map(|k| format!("`{k}`")).collect();
+                Err(self.bad_grid(
+                    node,
+                    format!(
+                        "{what} takes value `{value}` of target `{target}`, but `{target}` publishes no `{value}`"
+                    ),
+                    &match did_you_mean(value, info.keys().map(String::as_str)) {
+                        Some(s) => format!("did you mean `{s}`?"),
+                        None if names.is_empty() => format!("`{target}` publishes no values"),
+                        None => format!("`{target}` publishes {}", names.join(", ")),
+                    },
+                ))
+            }
+        }
+    }
+
     /// The grid points of a `foreach` table.
-    fn grid(&self, foreach: &Node) -> Result<Vec<BTreeMap<String, Json>>> {
-        const HELP: &str = "write `foreach = { k = [1, 2, 3], e = { from = 1, to = 98 } }`: each variable is a non-empty list of scalars or an inclusive integer range";
+    fn grid(&self, foreach: &Node) -> Result<Grid> {
+        const HELP: &str = "write `foreach = { k = [1, 2, 3], e = { from = 1, to = 98 } }`: each variable is a non-empty list of scalars, an inclusive integer range, or a value a built target publishes (`{ target = \"baseline\", value = \"best_epoch\" }`)";
         let Some(table) = foreach.as_table() else {
             return Err(self.bad_grid(
                 foreach,
@@ -406,7 +522,50 @@ impl Expander<'_> {
         let mut axes: Vec<(String, Vec<Json>)> = Vec::new();
         for (variable, entry) in table {
             let node = &entry.node;
-            let value = self.substitute_node(node, bindings)?;
+            let mut value = self.substitute_node(node, bindings)?;
+            // A whole variable, or a range's bounds, may be a published value.
+            if let Some((target, name)) = published_reference(&value) {
+                let what = format!("grid variable `{variable}`");
+                match self.published_value(node, &what, target, name)? {
+                    Some(found) => {
+                        if !found.is_array() {
+                            return Err(self.bad_grid(
+                                node,
+                                format!(
+                                    "{what} takes value `{name}` of target `{target}`, which is `{found}`, not a list"
+                                ),
+                                "use it as a range bound (`{ from = 1, to = { target = …, value = … } }`) or publish a list",
+                            ));
+                        }
+                        value = found;
+                    }
+                    None => return Ok(self.pending(node, target, name)),
+                }
+            } else if let Json::Object(range) = &mut value {
+                for bound in ["from", "to", "step"] {
+                    let Some((target, name)) = range.get(bound).and_then(published_reference)
+                    else {
+                        continue;
+                    };
+                    let (target, name) = (target.to_string(), name.to_string());
+                    let what = format!("range `{variable}`: `{bound}`");
+                    match self.published_value(node, &what, &target, &name)? {
+                        Some(found) if found.is_i64() => {
+                            range.insert(bound.to_string(), found);
+                        }
+                        Some(found) => {
+                            return Err(self.bad_grid(
+                                node,
+                                format!(
+                                    "{what} takes value `{name}` of target `{target}`, which is `{found}`, not an integer"
+                                ),
+                                HELP,
+                            ));
+                        }
+                        None => return Ok(self.pending(node, &target, &name)),
+                    }
+                }
+            }
             let values = match value {
                 Json::Array(items) => {
                     if let Some(bad) = items.iter().find(|v| v.is_array() || v.is_object()) {
@@ -455,7 +614,15 @@ impl Expander<'_> {
             }
             points = next;
         }
-        Ok(points)
+        Ok(Grid::Points(points))
+    }
+
+    fn pending(&self, node: &Node, target: &str, value: &str) -> Grid {
+        Grid::Pending {
+            target: target.to_string(),
+            value: value.to_string(),
+            location: self.recipes.node_location(node),
+        }
     }
 
     fn range(
@@ -518,7 +685,7 @@ impl Expander<'_> {
         Ok((from..=to).step_by(step as usize).map(Json::from).collect())
     }
 
-    fn check_name_template(&self, name: &Node, points: &[BTreeMap<String, Json>]) -> Result<()> {
+    fn check_name_template(&self, name: &Node, variables: &[&String]) -> Result<()> {
         let Some(template) = name.as_str() else {
             return Err(self.recipes.error_at(
                 name,
@@ -526,15 +693,13 @@ impl Expander<'_> {
                 None,
             ));
         };
-        if let Some(point) = points.first() {
-            for variable in point.keys() {
-                if !template.contains(&format!("{{{variable}}}")) {
-                    return Err(self.bad_grid(
-                        name,
-                        format!("the name template `{template}` does not use grid variable `{variable}`, so several targets would share a name"),
-                        &format!("add `{{{variable}}}` to `name`"),
-                    ));
-                }
+        for variable in variables {
+            if !template.contains(&format!("{{{variable}}}")) {
+                return Err(self.bad_grid(
+                    name,
+                    format!("the name template `{template}` does not use grid variable `{variable}`, so several targets would share a name"),
+                    &format!("add `{{{variable}}}` to `name`"),
+                ));
             }
         }
         Ok(())

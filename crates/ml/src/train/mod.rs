@@ -32,4 +32,4 @@ pub use data::TrainData;
 pub use error::TrainError;
 pub use random_clip::random_clip;
 pub(crate) use trainer::weighted_sum;
-pub use trainer::{TrainObserver, Trainer};
+pub use trainer::{StopReason, TrainObserver, Trainer};

@@ -103,6 +103,9 @@ struct StoredEarlyStopping {
     best_loss: Option<String>,
     best_epoch: u32,
     epochs_without_improvement: u32,
+    /// A perturbed run's window (absent for a baseline, whose files stay as they were).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    window: Option<(u32, u32)>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -254,6 +257,7 @@ impl EpochState {
                 best_loss: self.early_stopping.best_loss.map(exact),
                 best_epoch: self.early_stopping.best_epoch,
                 epochs_without_improvement: self.early_stopping.epochs_without_improvement,
+                window: self.early_stopping.window,
             },
             stopped: self.stopped,
             optimizer_steps: self
@@ -374,6 +378,7 @@ impl EpochState {
                 best_loss,
                 best_epoch: file.early_stopping.best_epoch,
                 epochs_without_improvement: file.early_stopping.epochs_without_improvement,
+                window: file.early_stopping.window,
             },
             stopped: file.stopped,
             results,

@@ -124,7 +124,7 @@ impl<B: AutodiffBackend> Trainer<B> {
             .with_weight_decay(config.weight_decay)
             .init();
         Ok(Trainer {
-            early_stopping: EarlyStopping::new(config.patience),
+            early_stopping: fresh_early_stopping(&config),
             config,
             model,
             optimizer,
@@ -214,7 +214,12 @@ impl<B: AutodiffBackend> Trainer<B> {
 
     /// Whether the run is over: stopped early, or at its last epoch.
     pub fn is_finished(&self) -> bool {
-        self.stopped || self.epoch >= self.config.last_epoch()
+        self.stop_reason().is_some()
+    }
+
+    /// Why the run is over, or `None` while it goes on.
+    pub fn stop_reason(&self) -> Option<StopReason> {
+        StopReason::of(&self.config, self.epoch, self.stopped)
     }
 
     /// Trains until [`Self::is_finished`]. With `epochs_root`, saves the starting state (if not
@@ -509,11 +514,68 @@ impl<B: AutodiffBackend> Trainer<B> {
             )));
         }
         self.optimizer = self.optimizer.clone().load_record(record);
-        self.early_stopping = state.early_stopping;
-        self.stopped = state.stopped;
+        // A perturbed run continuing a baseline's state starts its own early-stopping state at
+        // its first perturbed epoch (docs/protocol.md, "Early stopping in a perturbed run");
+        // a run resumed from its own state (a baseline, or a longer perturbed run continuing a
+        // shorter one) keeps the saved state, so it stops where an uninterrupted run would.
+        let starts_perturbed_run =
+            state.config.perturbation.is_none() && self.config.perturbation.is_some();
+        if starts_perturbed_run {
+            self.early_stopping = fresh_early_stopping(&self.config);
+            self.stopped = false;
+        } else {
+            self.early_stopping = state.early_stopping;
+            self.stopped = state.stopped;
+        }
         self.results = state.results;
         self.epoch = state.epoch;
         Ok(())
+    }
+}
+
+/// A fresh early-stopping state for `config`: a baseline's, or a perturbed run's that does not
+/// count the epochs of its window.
+fn fresh_early_stopping(config: &TrainConfig) -> EarlyStopping {
+    match &config.perturbation {
+        Some(window) => EarlyStopping::for_window(config.patience, window.start, window.end()),
+        None => EarlyStopping::new(config.patience),
+    }
+}
+
+/// Why a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopReason {
+    /// Early stopping: the patience ran out.
+    EarlyStopping,
+    /// The epoch limit `max_epochs` (a safety cap: the run had not plateaued).
+    EpochLimit,
+    /// `stop_after_epoch`: a demand-driven run trained as far as its figure needs.
+    StopAfterEpoch,
+}
+
+impl StopReason {
+    /// Why a run with `config`, `epoch` epochs trained and early stopping saying `stopped`,
+    /// is over; `None` while it goes on.
+    pub fn of(config: &TrainConfig, epoch: u32, stopped: bool) -> Option<StopReason> {
+        if stopped {
+            Some(StopReason::EarlyStopping)
+        } else if epoch >= config.max_epochs {
+            Some(StopReason::EpochLimit)
+        } else if config.stop_after_epoch.is_some_and(|stop| epoch >= stop) {
+            Some(StopReason::StopAfterEpoch)
+        } else {
+            None
+        }
+    }
+
+    /// The name recorded in a run's bundle (`early_stopping`, `epoch_limit`,
+    /// `stop_after_epoch`).
+    pub fn name(self) -> &'static str {
+        match self {
+            StopReason::EarlyStopping => "early_stopping",
+            StopReason::EpochLimit => "epoch_limit",
+            StopReason::StopAfterEpoch => "stop_after_epoch",
+        }
     }
 }
 
@@ -610,6 +672,86 @@ fn insert_moments<B: AutodiffBackend, const D: usize>(
         record.insert(
             *id,
             AdaptorRecord::from_state::<D>(AdamWState::new(momentum)),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::perturbation::{ImageNoise, Perturbation, PerturbationKind};
+
+    /// The epoch at which a run with `config` ends on the test losses `loss(epoch)`, and why:
+    /// the trainer's own stop decision ([`StopReason::of`] over [`fresh_early_stopping`]),
+    /// without training.
+    fn run_on(config: &TrainConfig, first: u32, loss: impl Fn(u32) -> f64) -> (u32, StopReason) {
+        let mut state = fresh_early_stopping(config);
+        let mut epoch = first - 1;
+        let mut stopped = false;
+        loop {
+            if let Some(reason) = StopReason::of(config, epoch, stopped) {
+                return (epoch, reason);
+            }
+            epoch += 1;
+            stopped = state.update(epoch, loss(epoch));
+        }
+    }
+
+    fn window(start: u32, length: u32) -> Perturbation {
+        Perturbation {
+            kind: PerturbationKind::RandomTarget,
+            start,
+            length,
+            seed: 0,
+            target_mean: 0.0,
+            target_std: 1.0,
+            noise: ImageNoise::Target,
+            noise_std: 1.0,
+        }
+    }
+
+    #[test]
+    fn the_epoch_limit_ends_a_run_that_never_plateaus() {
+        let config = TrainConfig {
+            perturbation: Some(window(10, 5)),
+            ..TrainConfig::paper(0)
+        };
+        assert_eq!(
+            run_on(&config, 10, |epoch| 1000.0 - f64::from(epoch)),
+            (500, StopReason::EpochLimit)
+        );
+    }
+
+    #[test]
+    fn a_perturbed_run_stops_patience_epochs_after_its_window_at_the_earliest() {
+        // A 40-epoch window from epoch 10 with the loss rising all the way: the paper's
+        // patience (20) would stop a baseline at epoch 30, inside the window; the perturbed
+        // rule counts from epoch 50 on and stops at 69.
+        let config = TrainConfig {
+            perturbation: Some(window(10, 40)),
+            ..TrainConfig::paper(0)
+        };
+        assert_eq!(
+            run_on(&config, 10, |epoch| f64::from(epoch)),
+            (69, StopReason::EarlyStopping)
+        );
+        let baseline = TrainConfig::paper(0);
+        assert_eq!(
+            run_on(&baseline, 10, |epoch| f64::from(epoch)),
+            (30, StopReason::EarlyStopping)
+        );
+    }
+
+    #[test]
+    fn a_demand_driven_run_stops_at_its_epoch() {
+        let config = TrainConfig {
+            perturbation: Some(window(5, 1)),
+            stop_after_epoch: Some(5),
+            ..TrainConfig::paper(0)
+        };
+        assert_eq!(
+            run_on(&config, 5, |epoch| f64::from(epoch)),
+            (5, StopReason::StopAfterEpoch)
         );
     }
 }

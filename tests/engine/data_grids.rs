@@ -1,0 +1,158 @@
+//! Data-dependent grids: a grid whose range comes from a value a built target publishes
+//! expands only once that target is built, and `-n`, `status`, `list` and `graph` say what it
+//! waits on until then.
+
+use crate::support::Project;
+
+/// `count` publishes `n` from `n.txt`; `cell_{k}` for k = 1..n; `total` gathers the cells.
+const RECIPE: &str = r#"
+[target.count]
+kind = "shell"
+inputs = ["n.txt"]
+command = "echo \"{\\\"n\\\": $(cat n.txt), \\\"label\\\": \\\"x\\\"}\" > \"$CPBUILD_PUBLISH\""
+
+[target.cells]
+name = "cell_{k}"
+foreach = { k = { from = 1, to = { target = "count", value = "n" } } }
+kind = "shell"
+deps = ["count"]
+command = "echo {k} > \"$CPBUILD_OUT/cell.txt\"; echo {k} >> runs.log"
+
+[target.total]
+kind = "shell"
+deps = ["cells"]
+command = "cat \"$CPBUILD_DEP_CELL_1/cell.txt\" > total.txt; env | grep -c '^CPBUILD_DEP_CELL_' >> total.txt"
+outputs = ["total.txt"]
+"#;
+
+fn project(n: u32) -> Project {
+    let project = Project::new();
+    project.recipe(RECIPE).file("n.txt", &format!("{n}\n"));
+    project
+}
+
+#[test]
+fn a_grid_waits_on_its_target_then_expands_from_its_published_value() {
+    let project = project(3);
+    // Before anything is built: the grid waits, and each command says on what.
+    let dry = project.run(&["-n", "total"]).success();
+    assert!(
+        dry.stderr
+            .contains("grid `cells` (cell_{k}) expands once `count` is built, from its `n`; needed by `total`"),
+        "{}",
+        dry.stderr
+    );
+    assert!(dry.stderr.contains("would run count"), "{}", dry.stderr);
+    assert!(!dry.stderr.contains("would run cell_"), "{}", dry.stderr);
+    let list = project.run(&["list"]).success();
+    assert!(
+        list.stdout.contains("waiting: grid `cells`"),
+        "{}",
+        list.stdout
+    );
+    let graph = project.run(&["graph", "total"]).success();
+    assert!(
+        graph
+            .stdout
+            .contains("cell_{k} [grid waiting on `count`'s `n`] <- count"),
+        "{}",
+        graph.stdout
+    );
+    assert!(graph.stdout.contains("total [shell] <- cell_{k} (waiting)"), "{}", graph.stdout);
+    let status = project.run(&["status", "total"]).success();
+    assert!(status.stdout.contains("waiting total: needs grid `cells`"), "{}", status.stdout);
+    assert!(status.stdout.contains("dirty  count"), "{}", status.stdout);
+
+    // One build: `count` first, then the grid it publishes the size of, then `total`.
+    let build = project.run(&["total"]).success();
+    assert!(build.stderr.contains("grid expanded into 3 targets"), "{}", build.stderr);
+    assert_eq!(project.read("total.txt"), "1\n3\n");
+    assert_eq!(project.read("runs.log"), "1\n2\n3\n");
+
+    // Now every command sees the expanded grid, and nothing is left to do.
+    let dry = project.run(&["-n", "total"]).success();
+    assert!(dry.stderr.contains("nothing to do"), "{}", dry.stderr);
+    let list = project.run(&["list"]).success();
+    assert!(list.stdout.contains("cell_3"), "{}", list.stdout);
+    assert!(!list.stdout.contains("waiting"), "{}", list.stdout);
+    let graph = project.run(&["graph", "total"]).success();
+    assert!(graph.stdout.contains("total [shell] <- cell_1, cell_2, cell_3"), "{}", graph.stdout);
+
+    // A changed value re-expands: cells 1..3 stay fresh, 4 and 5 are new, `total` reruns.
+    project.file("n.txt", "5\n");
+    let dry = project.run(&["-n", "total"]).success();
+    assert!(dry.stderr.contains("waiting"), "{}", dry.stderr);
+    project.run(&["total"]).success();
+    assert_eq!(project.read("total.txt"), "1\n5\n");
+    assert_eq!(project.read("runs.log"), "1\n2\n3\n4\n5\n");
+    // Back to 3: nothing trains again, the three cells are still in the store.
+    project.file("n.txt", "3\n");
+    project.run(&["total"]).success();
+    assert_eq!(project.read("runs.log"), "1\n2\n3\n4\n5\n");
+    assert_eq!(project.read("total.txt"), "1\n3\n");
+    // gc keeps the expanded grid's bundles (they are live).
+    project.run(&["gc"]).success();
+    let dry = project.run(&["-n", "total"]).success();
+    assert!(dry.stderr.contains("nothing to do"), "{}", dry.stderr);
+}
+
+#[test]
+fn a_published_value_that_is_missing_or_not_an_integer_is_a_clear_error() {
+    let project = project(2);
+    let recipe = RECIPE.replace("value = \"n\"", "value = \"m\"");
+    project.recipe(&recipe);
+    let run = project.run(&["total"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("range `k`: `to` takes value `m` of target `count`, but `count` publishes no `m`"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("did you mean `n`?"), "{}", run.stderr);
+    assert!(run.stderr.contains("main.toml:"), "{}", run.stderr);
+
+    let recipe = RECIPE.replace("value = \"n\"", "value = \"label\"");
+    project.recipe(&recipe);
+    let run = project.run(&["total"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("takes value `label` of target `count`, which is `\"x\"`, not an integer"),
+        "{}",
+        run.stderr
+    );
+
+    let recipe = RECIPE.replace("target = \"count\"", "target = \"cuont\"");
+    project.recipe(&recipe);
+    let run = project.run(&["list"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("grid `cells` takes value `n` of unknown target `cuont`"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("did you mean `count`?"), "{}", run.stderr);
+}
+
+#[test]
+fn a_whole_variable_may_be_a_published_list() {
+    let project = Project::new();
+    project.recipe(
+        r#"
+[target.pick]
+kind = "shell"
+command = "echo '{\"epochs\": [2, 7]}' > \"$CPBUILD_PUBLISH\""
+
+[target.runs]
+name = "run_{e}"
+foreach = { e = { target = "pick", value = "epochs" } }
+kind = "shell"
+deps = ["pick"]
+command = "echo {e} >> picked.log"
+"#,
+    );
+    project.run(&["runs"]).success();
+    assert_eq!(project.read("picked.log"), "2\n7\n");
+    let list = project.run(&["list"]).success();
+    assert!(list.stdout.contains("run_2") && list.stdout.contains("run_7"), "{}", list.stdout);
+}
