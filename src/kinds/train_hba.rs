@@ -1,5 +1,5 @@
 //! The `train-hba` kind: one CLIP-HBA training run (a baseline, or a perturbed run continuing a
-//! baseline), as PAPER.md "Training (baseline)" and "Perturbations" describe it.
+//! baseline), as `docs/protocol.md`, "Training" and "Perturbations", describe it.
 //!
 //! # Params
 //!
@@ -388,7 +388,8 @@ impl Params {
             start: small("perturbation", start)?,
             length: small("perturbation", length)?,
             seed: number("seed", Some(0))?,
-            // Filled from the training file when the run starts (PAPER.md: 5.69…, 10.18…).
+            // Filled from the training file when the run starts (`docs/protocol.md`, "Data":
+            // 5.69…, 10.18…).
             target_mean: 0.0,
             target_std: 0.0,
             noise_std,

@@ -1,5 +1,6 @@
 //! Early stopping on the test loss, with its whole state serialisable so that a resumed run
-//! stops exactly where the uninterrupted one would (the original's defect 2).
+//! stops exactly where the uninterrupted one would (`docs/protocol.md`, "Unsaved early-stopping
+//! state").
 
 use serde::{Deserialize, Serialize};
 

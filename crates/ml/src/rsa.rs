@@ -1,7 +1,7 @@
 //! Representational similarity analysis (RSA) between a model's predictions and the human RDM.
 //!
-//! As the paper computes it (PAPER.md, "RSA"): the model RDM over the 48 held-out images is
-//! `1 − Pearson correlation` between the 66-d predictions of each pair (diagonal 0); the strict
+//! As the paper computes it (`docs/protocol.md`, "RSA"): the model RDM over the 48 held-out images
+//! is `1 − Pearson correlation` between the 66-d predictions of each pair (diagonal 0); the strict
 //! upper triangles (1,128 pairs, row-major) of the model and human RDMs are compared with
 //! Spearman's ρ, whose two-sided p-value is the one `scipy.stats.spearmanr` reports.
 //!

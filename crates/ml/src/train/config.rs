@@ -13,7 +13,7 @@ pub const PAPER_TARGET_MEAN: f64 = 5.6906150491834;
 /// The paper's training-set standard deviation of the SPoSE targets.
 pub const PAPER_TARGET_STD: f64 = 10.17865285170066;
 
-/// How one run trains (PAPER.md "Training (baseline)"; [`TrainConfig::paper`] gives its values).
+/// How one run trains (`docs/protocol.md`, "Training"; [`TrainConfig::paper`] gives its values).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrainConfig {
