@@ -37,7 +37,7 @@ pub struct TrainConfig {
     pub weight_decay: f32,
     /// The most epochs to train (paper: 500).
     pub max_epochs: u32,
-    /// Early stopping: epochs without a lower test loss before stopping (paper: 20; sweeps 10).
+    /// Early stopping: epochs without a lower test loss before stopping (paper: 20, in every run).
     pub patience: u32,
     /// Stop after this epoch even if training would go on (demand-driven runs train only as
     /// far as needed); `None` trains until early stopping or `max_epochs`.
