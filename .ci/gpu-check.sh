@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Issue 8's GPU check: one script for one call on a GPU machine (about 5 minutes on an H100
-# with a warm target directory; the build is the part that varies).
+# The GPU check: how fast and how repeatable training is at the paper's scale on CUDA, as one
+# script for one call on a GPU machine (about 5 minutes on an H100 with a warm target directory;
+# the build is the part that varies).
 #
 #   1. the CUDA libraries on the library path (the driver's `libcuda.so` and the toolkit's
-#      `libnvrtc.so`, no `stubs/` directory first) and `nvidia-smi`;
+#      `libnvrtc.so`, no `stubs/` directory first) and `nvidia-smi`; they are looked for in
+#      `CPBUILD_CUDA_LIB_DIRS` (colon-separated), `$CUDA_HOME`, the usual system folders and the
+#      NVIDIA pip wheels of the active Python (`python3` on the PATH);
 #   2. `cpbuild` built with `cargo build --release --features cuda`, or a prebuilt one
 #      (`CPBUILD_BIN=path`, or `.gpu-bin/cpbuild` in the repository when there is no `cargo`:
 #      GPU machines without network have no crates to build from);
@@ -77,10 +80,16 @@ elif [ "$backend" = cuda ]; then
 fi
 if [ "$backend" = cuda ]; then
   dirs=()
-  for pattern in /usr/local/nvidia/lib64 /usr/local/nvidia/lib /usr/lib/x86_64-linux-gnu \
-      /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib /usr/local/cuda-*/lib64 \
-      /opt/torch/.venv/lib/python3*/site-packages/nvidia/cu*/lib \
-      /opt/torch/.venv/lib/python3*/site-packages/nvidia/cuda_nvrtc/lib; do
+  patterns=()
+  IFS=: read -r -a patterns <<< "${CPBUILD_CUDA_LIB_DIRS:-}"
+  [ -n "${CUDA_HOME:-}" ] && patterns+=("$CUDA_HOME/lib64" "$CUDA_HOME/targets/x86_64-linux/lib")
+  patterns+=(/usr/local/nvidia/lib64 /usr/local/nvidia/lib /usr/lib/x86_64-linux-gnu
+    /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib '/usr/local/cuda-*/lib64')
+  # NVIDIA's pip wheels (`nvidia-cuda-nvrtc-cu12`, ...) in the site-packages of `python3`.
+  while IFS= read -r site; do
+    [ -n "$site" ] && patterns+=("$site/nvidia/cu*/lib" "$site/nvidia/cuda_nvrtc/lib")
+  done < <(python3 -c 'import site; print("\n".join(site.getsitepackages()))' 2>/dev/null || true)
+  for pattern in "${patterns[@]}"; do
     for dir in $pattern; do
       case "$dir" in */stubs|*/stubs/*) continue ;; esac
       if compgen -G "$dir/libcuda.so*" >/dev/null || compgen -G "$dir/libnvrtc.so*" >/dev/null; then

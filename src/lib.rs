@@ -5,7 +5,7 @@
 //! - [`cpbuild_ml`]: CLIP, DoRA, CLIP-HBA, training bookkeeping, RSA, tokenizer (burn);
 //! - [`data`]: the THINGS loaders and the embedded things-synth world;
 //! - [`cli`]: `cpbuild [TARGET]...` and its subcommands;
-//! - [`bench`]: `cpbuild bench`, paper-scale cost (issue 8), and the `random-clip` kind.
+//! - [`bench`]: `cpbuild bench`, the paper-scale cost of training, and the `random-clip` kind.
 
 pub mod bench;
 pub mod cli;

@@ -1,5 +1,6 @@
-//! Paper-scale cost of CLIP-HBA training (issue 8): `cpbuild bench`, the `paper-shapes`
-//! profile's random weights, and the epoch counts of the paper's graph.
+//! Paper-scale cost of CLIP-HBA training, to know what the `paper` profile takes before running
+//! it: `cpbuild bench`, the `paper-shapes` profile's random weights, and the epoch counts of the
+//! paper's graph.
 //!
 //! The flow of `cpbuild bench`: [`BenchConfig`] → things-synth data rendered at the model's
 //! resolution ([`crate::kinds::hba_data`], as `train-hba` loads it) → [`measure::Measure`] on

@@ -318,3 +318,49 @@ fn report_error(error: &Error) {
         eprintln!("error: {error}");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use clap::CommandFactory;
+
+    use super::{Cli, VALUE_OPTIONS};
+
+    /// `VALUE_OPTIONS` is written out by hand for [`super::with_default_command`]; it must name
+    /// exactly the options before the command that clap parses with a value (every spelling), or
+    /// an option's value would be taken for a target, or a target for an option's value.
+    #[test]
+    fn value_options_are_the_options_clap_gives_a_value() {
+        let mut from_clap = BTreeSet::new();
+        for arg in Cli::command().get_arguments() {
+            if arg.is_positional() || !arg.get_action().takes_values() {
+                continue;
+            }
+            let shorts = arg.get_short().into_iter();
+            let short_aliases = arg.get_all_short_aliases().unwrap_or_default();
+            for short in shorts.chain(short_aliases) {
+                from_clap.insert(format!("-{short}"));
+            }
+            let longs = arg.get_long().into_iter();
+            let long_aliases = arg.get_all_aliases().unwrap_or_default();
+            for long in longs.chain(long_aliases) {
+                from_clap.insert(format!("--{long}"));
+            }
+        }
+        let by_hand: BTreeSet<String> = VALUE_OPTIONS.iter().map(|s| s.to_string()).collect();
+        assert_eq!(
+            by_hand.len(),
+            VALUE_OPTIONS.len(),
+            "`VALUE_OPTIONS` names an option twice"
+        );
+        let missing: Vec<_> = from_clap.difference(&by_hand).collect();
+        let extra: Vec<_> = by_hand.difference(&from_clap).collect();
+        assert!(
+            missing.is_empty() && extra.is_empty(),
+            "`VALUE_OPTIONS` (src/cli/mod.rs) is out of step with clap's options: add {missing:?}, \
+             remove {extra:?}"
+        );
+        assert!(from_clap.contains("--profile"), "{from_clap:?}");
+    }
+}

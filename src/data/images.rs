@@ -5,7 +5,7 @@
 //! by the SPoSE CSVs' `image_name` column. That column, not `<concept>_01b.jpg`, is the source of
 //! the names, because 191 of the 1,854 differ (`camera1_01b.jpg`, `dice_01s.jpg`, …).
 //!
-//! Preprocessing follows PAPER.md and the original torchvision pipeline
+//! Preprocessing follows `docs/protocol.md` ("Data") and the original torchvision pipeline
 //! (`Resize((224, 224))`, `ToTensor()`, `Normalize(mean, std)` on a PIL image):
 //! 1. decode and convert to 8-bit RGB (greyscale is replicated, alpha dropped; EXIF orientation is
 //!    *not* applied, as PIL's `Image.open(…).convert("RGB")` does not apply it either);
@@ -61,11 +61,11 @@ pub(crate) const THINGS_IMAGES_SOURCE: &str = "the THINGS images come from the T
      SPoSE csv's `image_name` column (default `data/things/images/`), or point the profile's \
      images path at the folder that holds them";
 
-/// Per-channel mean of the THINGS images, as PAPER.md writes it (`f64`, so the literal is kept
-/// exactly; the pipeline rounds it to `f32` as torchvision's `Normalize` does).
+/// Per-channel mean of the THINGS images, as `docs/protocol.md` gives it (`f64`, so the literal
+/// is kept exactly; the pipeline rounds it to `f32` as torchvision's `Normalize` does).
 pub const THINGS_MEAN: [f64; 3] = [0.52997664, 0.48070561, 0.41943838];
 
-/// Per-channel standard deviation of the THINGS images, as PAPER.md writes it.
+/// Per-channel standard deviation of the THINGS images, as `docs/protocol.md` gives it.
 pub const THINGS_STD: [f64; 3] = [0.27608301, 0.26593025, 0.28238822];
 
 /// Per-channel normalisation of `[0, 1]` pixels: `(pixel - mean) / std`.
@@ -79,7 +79,7 @@ pub struct Normalisation {
 
 impl Normalisation {
     /// The statistics of the THINGS images, which the paper uses for both CLIP-HBA and the
-    /// ViT baseline (PAPER.md, Data).
+    /// ViT baseline (`docs/protocol.md`, "Data").
     pub const THINGS: Self = Self {
         mean: [
             THINGS_MEAN[0] as f32,

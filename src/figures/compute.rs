@@ -1,4 +1,5 @@
-//! The numbers each figure plots, computed from curves exactly as PAPER.md ("Figures") says.
+//! The numbers each figure plots, computed from curves exactly as `docs/protocol.md` ("Figures")
+//! says.
 //!
 //! - fig1 ([`fig1`]): the baseline's (loss, alignment) per epoch up to its minimum-loss epoch
 //!   (ties: the first), epochs 1, 5, 10, 15, … labelled.
@@ -32,7 +33,8 @@ use super::perturbation::Perturbation;
 use super::setup::RunSetup;
 use super::table::{Cell, Table};
 
-/// A test loss within this factor of the baseline's counts as recovered (PAPER.md: 1.01 ×).
+/// A test loss within this factor of the baseline's counts as recovered (`docs/protocol.md`,
+/// "fig4": 1.01 ×).
 pub const RECOVERY_TOLERANCE: f64 = 1.01;
 
 /// The model a figure shows.

@@ -5,8 +5,8 @@
 //!   layout is documented there);
 //! - [`curve`]: a run reduced to (epoch, loss, alignment), the same for CLIP-HBA and the ViT,
 //!   with what it trained ([`setup`], from its bundle's `config.json`) for the plot titles;
-//! - [`compute`]: the numbers each figure plots (fig1–fig4), exactly as PAPER.md defines them,
-//!   and the fig4 recovery decision a demand-driven scheduler needs;
+//! - [`compute`]: the numbers each figure plots (fig1–fig4), exactly as `docs/protocol.md`
+//!   ("Figures") defines them, and the fig4 recovery decision a demand-driven scheduler needs;
 //! - [`table`]: those numbers as deterministic CSV;
 //! - [`plot`]: the same tables drawn as byte-deterministic PNG and SVG with an embedded font.
 //!

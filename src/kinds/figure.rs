@@ -1,5 +1,5 @@
-//! The `figure` kind: one of the paper's figures (PAPER.md "Figures"), computed from training
-//! runs with [`crate::figures`] and written as CSV, PNG and SVG.
+//! The `figure` kind: one of the paper's figures (`docs/protocol.md`, "Figures"), computed from
+//! training runs with [`crate::figures`] and written as CSV, PNG and SVG.
 //!
 //! # Params
 //!

@@ -1,8 +1,8 @@
-//! The `train-vit` kind: one run of the paper's ViT baseline (PAPER.md "The ViT baseline";
-//! figures 1b and 2b): a ViT trained from scratch with SGD, a cosine schedule with linear
-//! warm-up and cross-entropy, logging after every epoch the validation loss and the RSA of its
-//! penultimate embeddings on the 48 RSA images against the human RDM. A baseline, or a perturbed
-//! run continuing a baseline.
+//! The `train-vit` kind: one run of the paper's ViT baseline (`docs/protocol.md`, "The ViT
+//! baseline"; figures 1b and 2b): a ViT trained from scratch with SGD, a cosine schedule with
+//! linear warm-up and cross-entropy, logging after every epoch the validation loss and the RSA
+//! of its penultimate embeddings on the 48 RSA images against the human RDM. A baseline, or a
+//! perturbed run continuing a baseline.
 //!
 //! # Params
 //!

@@ -1,5 +1,5 @@
-//! Paper-scale cost (issue 8) through the real `cpbuild` binary, in temporary copies of the
-//! repository's `recipes/` and `data/`:
+//! Paper-scale cost (`cpbuild bench`, the `paper-shapes` profile) through the real `cpbuild`
+//! binary, in temporary copies of the repository's `recipes/` and `data/`:
 //!
 //! - `cpbuild bench` prints its tables (structure only: timings are never asserted);
 //! - `--precision bf16` is refused with the reason, `f32` is the default;

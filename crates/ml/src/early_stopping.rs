@@ -1,6 +1,6 @@
 //! Early stopping on the test loss, with its whole state serialisable so that a resumed run
-//! stops exactly where the uninterrupted one would (docs/protocol.md, "Defects of the original":
-//! the original did not save this state, so a resumed baseline diverged).
+//! stops exactly where the uninterrupted one would (`docs/protocol.md`, "Unsaved early-stopping
+//! state": the original did not save this state, so a resumed baseline diverged).
 //!
 //! Two rules share this state:
 //! - **a baseline** counts every epoch whose test loss is not below the best so far and stops

@@ -2,8 +2,9 @@
 //!
 //! A perturbation is active for epochs `start ..= start + length − 1`. Every draw is keyed by
 //! (perturbation seed, epoch, batch), so each epoch of a window gets new draws, the draws are
-//! the same on every device, and nothing touches the training loop's own randomness (the
-//! original's defects 3 and 4).
+//! the same on every device, and nothing touches the training loop's own randomness
+//! (`docs/protocol.md`, "Repeated, device-dependent random targets" and "Image noise reseeding
+//! the global RNG").
 
 use serde::{Deserialize, Serialize};
 
@@ -212,7 +213,7 @@ mod tests {
         assert_ne!(
             a,
             w.random_targets(4, 0, 4, 66),
-            "defect 3: new draws every epoch"
+            "each epoch of a window gets new draws"
         );
         assert_ne!(a, w.random_targets(3, 1, 4, 66));
         let mean = a.iter().map(|&x| f64::from(x)).sum::<f64>() / a.len() as f64;

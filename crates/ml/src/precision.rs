@@ -2,8 +2,9 @@
 //!
 //! `f32` is the paper's precision and the only one implemented. `bf16` is accepted by name so
 //! that asking for it gets a clear refusal ([`Precision::check`]) instead of a parse error:
-//! mixed precision as the issue asks for it (bf16 matrix products, f32 master weights and f32
-//! AdamW state) needs support that burn 0.21 does not give (see [`BF16_NOT_IMPLEMENTED`]).
+//! mixed precision as a paper-scale GPU run would use it (bf16 matrix products, f32 master
+//! weights and f32 AdamW state) needs support that burn 0.21 does not give (see
+//! [`BF16_NOT_IMPLEMENTED`]).
 
 use std::fmt;
 use std::str::FromStr;

@@ -1,7 +1,7 @@
 //! Representational similarity analysis (RSA) between a model's predictions and the human RDM.
 //!
-//! As the paper computes it (PAPER.md, "RSA"): the model RDM over the 48 held-out images is
-//! `1 − Pearson correlation` between the 66-d predictions of each pair (diagonal 0); the strict
+//! As the paper computes it (`docs/protocol.md`, "RSA"): the model RDM over the 48 held-out images
+//! is `1 − Pearson correlation` between the 66-d predictions of each pair (diagonal 0); the strict
 //! upper triangles (1,128 pairs, row-major) of the model and human RDMs are compared with
 //! Spearman's ρ, whose two-sided p-value is the one `scipy.stats.spearmanr` reports.
 //!
@@ -399,8 +399,14 @@ mod tests {
 
     #[test]
     fn reproduces_every_fixture_case() {
-        // scipy 1.17.1's results, copied from the project's shared fixtures.
-        let text = fs::read_to_string(repo_root().join("tests/fixtures/rsa_cases.json")).unwrap();
+        // scipy 1.17.1's results (provenance in tests/fixtures/README.md).
+        let path = repo_root().join("tests/fixtures/rsa_cases.json");
+        let text = fs::read_to_string(&path).unwrap_or_else(|error| {
+            panic!(
+                "fixture `{}` unreadable ({error}): it is committed with the repository",
+                path.display()
+            )
+        });
         let fixture: serde_json::Value = serde_json::from_str(&text).unwrap();
         let targets = read_spose("spose_embedding66d_rescaled_48val_reordered.csv");
         assert_eq!(targets.len(), 48);

@@ -2,10 +2,11 @@
 //!
 //! The paper splits the 1,806-concept pool into 1,444 train and 362 test concepts once, from
 //! the run seed, and saves the indices. Here the split is a permutation drawn from the
-//! `Split` stream, so it is reproducible from the seed alone (the original's defect 6) and is
-//! still saved in every run's bundle. Each epoch's training order is a permutation drawn from
-//! the `Loader` stream keyed by the epoch, so a run resumed at epoch k sees exactly the batches
-//! the uninterrupted run saw, with no generator state to carry.
+//! `Split` stream, so it is reproducible from the seed alone (`docs/protocol.md`, "Split and
+//! shuffle from framework RNG internals") and is still saved in every run's bundle. Each
+//! epoch's training order is a permutation drawn from the `Loader` stream keyed by the epoch, so
+//! a run resumed at epoch k sees exactly the batches the uninterrupted run saw, with no
+//! generator state to carry.
 
 use serde::{Deserialize, Serialize};
 

@@ -4,8 +4,9 @@
 //! The key is hashed (sha256 of a fixed tag and the four fields, little-endian) into the
 //! 32-byte ChaCha seed. A stream therefore depends on nothing but its key: not on the device,
 //! not on what was drawn before, not on how many threads ran. Resuming at epoch k needs no
-//! saved generator state, and two perturbation windows never share draws (the original's
-//! defect 3: random targets repeated in every epoch and came from a device RNG).
+//! saved generator state, and two epochs or windows never share draws (`docs/protocol.md`,
+//! "Repeated, device-dependent random targets": the original repeated a window's random targets
+//! in every epoch and drew them from a device RNG).
 
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::{RngCore, SeedableRng};

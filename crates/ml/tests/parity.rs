@@ -1,7 +1,8 @@
 //! Parity with the reference implementation (Hugging Face `CLIPModel`, transformers 5.17.0,
-//! float32) on the tiny-clip fixture in the shared folder, and the loader's error messages.
+//! float32) on the tiny-clip fixture, and the loader's error messages.
 //!
-//! The shared folder is `$CPBUILD_SHARED`, else `<repo>/../shared` (where CI puts it).
+//! The fixture is committed under `tests/fixtures/tiny-clip/` at the repository root (its
+//! provenance is in `tests/fixtures/README.md`); a missing file fails the test by name.
 
 use std::path::PathBuf;
 
@@ -18,18 +19,16 @@ type B = CpuBackend;
 /// implementation gets about 1e-5.
 const RELATIVE_TOLERANCE: f64 = 1e-4;
 
-fn shared() -> PathBuf {
-    match std::env::var_os("CPBUILD_SHARED") {
-        Some(path) => PathBuf::from(path),
-        None => PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared")),
-    }
-}
-
 fn fixture(file: &str) -> PathBuf {
-    let path = shared().join("fixtures/tiny-clip").join(file);
+    let path = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/fixtures/tiny-clip"
+    ))
+    .join(file);
     assert!(
-        path.exists(),
-        "fixture `{}` not found; set CPBUILD_SHARED to the shared folder",
+        path.is_file(),
+        "fixture `{}` not found: it is committed with the repository \
+         (see tests/fixtures/README.md); restore it with `git checkout -- tests/fixtures`",
         path.display()
     );
     path

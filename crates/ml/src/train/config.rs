@@ -13,7 +13,7 @@ pub const PAPER_TARGET_MEAN: f64 = 5.6906150491834;
 /// The paper's training-set standard deviation of the SPoSE targets.
 pub const PAPER_TARGET_STD: f64 = 10.17865285170066;
 
-/// How one run trains (PAPER.md "Training (baseline)"; [`TrainConfig::paper`] gives its values).
+/// How one run trains (`docs/protocol.md`, "Training"; [`TrainConfig::paper`] gives its values).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrainConfig {
@@ -37,7 +37,7 @@ pub struct TrainConfig {
     pub weight_decay: f32,
     /// The most epochs to train (paper: 500).
     pub max_epochs: u32,
-    /// Early stopping: epochs without a lower test loss before stopping (paper: 20; sweeps 10).
+    /// Early stopping: epochs without a lower test loss before stopping (paper: 20, in every run).
     pub patience: u32,
     /// Stop after this epoch even if training would go on (demand-driven runs train only as
     /// far as needed); `None` trains until early stopping or `max_epochs`.

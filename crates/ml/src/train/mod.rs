@@ -1,4 +1,4 @@
-//! Training CLIP-HBA as the paper does (PAPER.md, "Training (baseline)" and "Perturbations"),
+//! Training CLIP-HBA as the paper does (`docs/protocol.md`, "Training" and "Perturbations"),
 //! with every epoch's state saved so that any epoch can be resumed bitwise exactly.
 //!
 //! The flow: [`TrainConfig`], [`TrainData`] (plain arrays, whatever world the pixels come from)

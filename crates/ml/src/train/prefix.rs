@@ -1,7 +1,7 @@
-//! The frozen-prefix cache (issue 3, item 9): with DoRA only in the last blocks and no
-//! augmentation, the frozen blocks' outputs for an image never change during training. They are
-//! computed once per (weights, data) for every pool and RSA image and for the label prompts, and
-//! each step then runs only the adapted blocks and the head.
+//! The frozen-prefix cache, which makes each training step cheaper: with DoRA only in the last
+//! blocks and no augmentation, the frozen blocks' outputs for an image never change during
+//! training. They are computed once per (weights, data) for every pool and RSA image and for the
+//! label prompts, and each step then runs only the adapted blocks and the head.
 //!
 //! The cached path performs exactly the floating-point operations of the uncached one, split
 //! at the first adapted block ([`crate::ClipHba::forward_from`]); every prefix operation acts on

@@ -1,4 +1,4 @@
-//! [`Trainer`]: the training loop of PAPER.md "Training (baseline)" with perturbation windows,
+//! [`Trainer`]: the training loop of `docs/protocol.md`, "Training", with perturbation windows,
 //! per-epoch state, exact resume and the frozen-prefix cache.
 //!
 //! One epoch `k`: the batches of [`epoch_batches`]`(train, batch_size, seed, k)`; per batch the

@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::perturbation::Perturbation;
 
-/// How one ViT run trains (PAPER.md "The ViT baseline": SGD lr 0.1, momentum 0.9, weight decay
-/// 1e-4, cosine schedule with linear warm-up, cross-entropy, 100 epochs).
+/// How one ViT run trains (`docs/protocol.md`, "The ViT baseline": SGD lr 0.1, momentum 0.9,
+/// weight decay 1e-4, cosine schedule with linear warm-up, cross-entropy, 100 epochs).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VitTrainConfig {

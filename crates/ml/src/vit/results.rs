@@ -24,7 +24,7 @@ pub struct VitEpochResult {
     pub perturbation: Option<PerturbationKind>,
 }
 
-/// The baseline header (PAPER.md "The ViT baseline").
+/// The baseline header (`docs/protocol.md`, "The ViT baseline").
 pub const VIT_HEADER: &str = "epoch,val_loss,rsa_score";
 
 /// Writes the results CSV (`perturbed`: with the four `used_…` columns).

@@ -1,5 +1,5 @@
-//! [`VitTrainer`]: the ViT baseline's training loop (PAPER.md "The ViT baseline") with the
-//! perturbation windows of CLIP-HBA, per-epoch state and exact resume.
+//! [`VitTrainer`]: the ViT baseline's training loop (`docs/protocol.md`, "The ViT baseline") with
+//! the perturbation windows of CLIP-HBA, per-epoch state and exact resume.
 //!
 //! One epoch `k`: the batches of [`epoch_batches`]`(train, batch_size, seed, k)`; per batch the
 //! labels (and for image perturbations the pixels) are replaced as the active perturbation says,
