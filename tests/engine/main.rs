@@ -5,6 +5,7 @@ mod support;
 mod archive;
 mod build;
 mod concurrency;
+mod faults;
 mod recipe_errors;
 mod regression;
 mod scale;
