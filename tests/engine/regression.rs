@@ -444,16 +444,20 @@ fn name_rules_say_which_rule_a_name_breaks() {
     assert!(run.stderr.contains("at most 200"), "{}", run.stderr);
 }
 
-/// `-j 0` printed "nothing to do" before its usage error.
+/// `-j 0` printed "nothing to do" (or the plan) before its usage error.
 #[test]
 fn jobs_zero_is_refused_before_anything_is_reported() {
     let project = Project::new();
     project.recipe("[target.a]\nkind = \"shell\"\ncommand = \"true\"\n");
     let run = project.run(&["-j", "0", "a"]);
     assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(!run.stderr.contains("to build"), "{}", run.stderr);
+    assert!(!project.path("artifacts").exists());
+    project.run(&["a"]).success();
+    let run = project.run(&["-j", "0", "a"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(!run.stderr.contains("nothing to do"), "{}", run.stderr);
     assert!(run.stderr.contains("`-j 0`"), "{}", run.stderr);
-    assert!(!project.path("artifacts").exists());
 }
 
 /// A missing input left an empty store skeleton (`artifacts/bundles`, `tmp`, …) behind.
