@@ -277,6 +277,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             },
         ),
         Some(Command::Gc) => gc(&global),
+        Some(Command::Fsck) => fsck(&global),
         Some(Command::Clean { yes }) => clean(&global, yes),
     }
 }
@@ -368,12 +369,23 @@ fn build_roots(
     force: bool,
 ) -> Result<i32> {
     let roots = roots.to_vec();
+    if global.jobs == Some(0) {
+        return Err(Error::Usage {
+            message: "`-j 0` would run nothing".into(),
+            help: Some("give at least 1, e.g. `-j 1`, or leave `-j` out to use every core".into()),
+        });
+    }
     let reporter = reporter(global);
+    if !project.store_dir.exists() {
+        // Plan against the store that does not exist yet, so that an error (a missing input)
+        // leaves no empty store behind.
+        project
+            .planner(&Store::at(&project.store_dir), force)
+            .plan(&roots)?;
+    }
     let store = project.store()?;
-    let _store_lock = store.lock(
-        LockMode::Shared,
-        wait_message(reporter.as_ref(), &project.store_display()),
-    )?;
+    let _store_lock =
+        store.lock_for_build(wait_message(reporter.as_ref(), &project.store_display()))?;
     let full = project.planner(&store, force).plan(&roots)?;
     let plan = full.needed(&project.graph, &roots);
     let dirty: Vec<_> = plan.items.iter().filter(|i| i.is_dirty()).collect();
@@ -421,9 +433,6 @@ fn build_roots(
             .map(|n| n.get())
             .unwrap_or(1)
     });
-    if jobs == 0 {
-        return Err(Error::usage("`-j 0` would run nothing; give at least 1"));
-    }
     let executor = Executor {
         graph: &project.graph,
         registry: &project.registry,
@@ -768,6 +777,83 @@ fn gc(global: &GlobalOptions) -> Result<i32> {
     Ok(exit_code::SUCCESS)
 }
 
+/// `cpbuild fsck`: re-hash every bundle and unpacked copy; move what is damaged to `corrupt/`
+/// and say what to rebuild. Exit 0 when nothing is damaged, 3 otherwise.
+fn fsck(global: &GlobalOptions) -> Result<i32> {
+    let root = project_root(global)?;
+    let store_dir = match &global.store {
+        Some(dir) => root.join(dir),
+        None => root.join("artifacts"),
+    };
+    let shown = cpbuild_engine::recipe::display_relative(&root, &store_dir)
+        .display()
+        .to_string();
+    if !store_dir.exists() {
+        println!("cpbuild fsck: no store at `{shown}`; nothing to check");
+        return Ok(exit_code::SUCCESS);
+    }
+    let reporter = reporter(global);
+    let store = Store::open(&store_dir)?;
+    let _lock = store.lock(LockMode::Exclusive, wait_message(reporter.as_ref(), &shown))?;
+    let report = store.fsck()?;
+    println!(
+        "cpbuild fsck: re-hashed {} bundle{} ({}) and {} unpacked cop{} in `{shown}`",
+        report.bundles,
+        if report.bundles == 1 { "" } else { "s" },
+        human_bytes(report.bytes),
+        report.unpacked,
+        if report.unpacked == 1 { "y" } else { "ies" },
+    );
+    if report.damage.is_empty() {
+        println!("  no damage found");
+        return Ok(exit_code::SUCCESS);
+    }
+    let mut rebuild: BTreeSet<(String, String)> = BTreeSet::new();
+    for damage in &report.damage {
+        let target = match &damage.target {
+            Some(name) => format!("target `{name}`"),
+            None => "an unknown target".to_string(),
+        };
+        let what = if damage.bundle {
+            "bundle"
+        } else {
+            "unpacked copy"
+        };
+        println!(
+            "  damaged: the {what} of {target} (key {}): {}; moved to `{}`",
+            &damage.key[..damage.key.len().min(12)],
+            damage.detail,
+            cpbuild_engine::recipe::display_relative(&root, &damage.moved_to).display()
+        );
+        if damage.bundle
+            && let Some(name) = &damage.target
+        {
+            let profile = damage
+                .profile
+                .clone()
+                .unwrap_or_else(|| global.profile.clone());
+            rebuild.insert((profile, name.clone()));
+        }
+    }
+    let unpacked_only = report.damage.iter().filter(|d| !d.bundle).count();
+    if unpacked_only > 0 {
+        println!(
+            "  {unpacked_only} unpacked cop{} will be unpacked again from {} bundle{} when next used",
+            if unpacked_only == 1 { "y" } else { "ies" },
+            if unpacked_only == 1 { "its" } else { "their" },
+            if unpacked_only == 1 { "" } else { "s" },
+        );
+    }
+    let mut by_profile: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for (profile, name) in rebuild {
+        by_profile.entry(profile).or_default().push(name);
+    }
+    for (profile, names) in by_profile {
+        println!("  rebuild: cpbuild --profile {profile} {}", names.join(" "));
+    }
+    Ok(exit_code::STORE)
+}
+
 fn human_bytes(bytes: u64) -> String {
     if bytes >= 1 << 30 {
         format!("{:.1} GiB", bytes as f64 / (1u64 << 30) as f64)
@@ -899,7 +985,9 @@ impl Project {
         let mut targets = std::collections::BTreeMap::new();
         for item in &plan.items {
             let spec = &self.graph.target(item.id).spec;
-            let (_, manifest) = store.unpacked(&item.key)?;
+            let manifest = store
+                .bundle_manifest(&item.key)
+                .map_err(|e| Error::store(format!("target `{}`: {e}", spec.name)))?;
             let bundle_sha256 = store.recorded_sha(&item.key).ok_or_else(|| {
                 Error::store(format!(
                     "the bundle of `{}` has no recorded sha256",

@@ -205,6 +205,10 @@ pub enum Command {
     },
     /// Remove bundles that no current target (in any profile) references.
     Gc,
+    /// Re-hash every bundle and unpacked copy in the store (ignoring the records that let
+    /// builds skip re-hashing); move what is damaged to `corrupt/` and say what to rebuild.
+    /// Exit 3 when anything was damaged.
+    Fsck,
     /// Time CLIP-HBA training on a backend (random weights, things-synth at the model's size):
     /// images/s of the full and frozen-prefix-cached paths, a paper-scale epoch, and the
     /// projected GPU time of the paper profile's CLIP-HBA graph.

@@ -6,6 +6,7 @@ mod archive;
 mod build;
 mod concurrency;
 mod data_grids;
+mod faults;
 mod recipe_errors;
 mod regression;
 mod scale;

@@ -173,3 +173,15 @@ kind = "shell"
 command = "echo other > other.txt"
 outputs = ["other.txt"]
 "#;
+
+/// Makes a read-only store directory (an unpacked copy) writable again, so a test can damage it.
+pub fn make_writable(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            make_writable(&path);
+        }
+    }
+}

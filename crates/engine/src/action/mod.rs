@@ -193,6 +193,13 @@ pub trait Action: Send + Sync {
         None
     }
 
+    /// The files (relative to the project root) this action writes into the working tree
+    /// while it runs, rather than under `out_dir`. If it fails or is interrupted, the engine
+    /// puts them back as they were before it started.
+    fn worktree_outputs(&self, _params: &Json) -> Vec<String> {
+        Vec::new()
+    }
+
     /// Relative cost, for scheduling the most expensive chains first.
     fn cost(&self, _params: &Json) -> u64 {
         1

@@ -148,6 +148,10 @@ impl Action for Shell {
         Ok(())
     }
 
+    fn worktree_outputs(&self, params: &Json) -> Vec<String> {
+        outputs(params)
+    }
+
     fn run(&self, ctx: &mut ActionContext<'_>) -> Result<(), ActionError> {
         let command_text = ctx.params["command"]
             .as_str()
@@ -180,6 +184,8 @@ impl Action for Shell {
         let mut child = command
             .spawn()
             .map_err(|e| ActionError::failed(format!("cannot start `sh`: {e}")))?;
+        // Every process of the command's group dies with it (or with cpbuild).
+        let mut group = Some(crate::util::process::GroupGuard::new(&child));
         let (sender, receiver) = mpsc::channel();
         if let Some(stdout) = child.stdout.take() {
             forward_lines(stdout, sender.clone(), false);
@@ -217,8 +223,14 @@ impl Action for Shell {
                     Some(_) => {}
                 }
             }
-            match child.try_wait() {
-                Ok(Some(status)) => {
+            match crate::util::process::exited(&child) {
+                Ok(true) => {
+                    // Background processes the command left behind are killed before the
+                    // shell is reaped, so they cannot write outputs later.
+                    drop(group.take());
+                    let status = child
+                        .wait()
+                        .map_err(|e| ActionError::failed(format!("cannot wait for `sh`: {e}")))?;
                     // Drain what the readers still hold.
                     while let Ok(line) = receiver.recv_timeout(Duration::from_millis(50)) {
                         let (Line::Stdout(text) | Line::Stderr(text)) = &line;
@@ -232,7 +244,7 @@ impl Action for Shell {
                     }
                     break status;
                 }
-                Ok(None) => {}
+                Ok(false) => {}
                 Err(e) => return Err(ActionError::failed(format!("cannot wait for `sh`: {e}"))),
             }
         };

@@ -47,8 +47,13 @@ fn hash_stream(reader: &mut dyn Read) -> std::io::Result<FileEntry> {
 /// Verifies the archive at `path`.
 pub fn verify(path: &Path) -> Result<Verified, Problems> {
     let display = path.display();
-    let mut archive = crate::util::tarball::open(path)
-        .map_err(|e| Problems(vec![format!("cannot open `{display}`: {e}")]))?;
+    let mut archive = crate::util::tarball::open_exact(path).map_err(|e| {
+        Problems(vec![if e.kind() == std::io::ErrorKind::InvalidData {
+            format!("`{display}` is damaged: {e}")
+        } else {
+            format!("cannot open `{display}`: {e}")
+        }])
+    })?;
     let entries = archive
         .entries()
         .map_err(|e| Problems(vec![format!("`{display}` is not a cpbuild archive: {e}")]))?;
@@ -123,6 +128,11 @@ pub fn verify(path: &Path) -> Result<Verified, Problems> {
                 break;
             }
         }
+    }
+    if problems.is_empty()
+        && let Err(problem) = crate::util::tarball::finish_exact(archive)
+    {
+        problems.push(format!("`{display}` is damaged: {problem}"));
     }
     let Some(manifest) = manifest else {
         if problems.is_empty() {

@@ -2,7 +2,10 @@
 //! member in sorted order, into a temporary file that is renamed into place when complete.
 
 use std::collections::BTreeMap;
+use std::io::Read;
 use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
 
 use super::{ArchiveManifest, MANIFEST, Mode, is_metric_file, report, top_folder};
 use crate::error::{Error, Result};
@@ -37,16 +40,27 @@ pub fn write(request: Request<'_>, destination: &Path) -> Result<(String, Archiv
     for (name, path) in recipes {
         members.insert(name, Source::File(path));
     }
+    // Every bundle is re-hashed here, whatever its stat record says: an archive never
+    // publishes a bundle that differs from the sha256 recorded when it was built.
+    let mut expected_bundles: BTreeMap<String, (String, String)> = BTreeMap::new();
     for (name, target) in &manifest.targets {
+        if let crate::store::BundleState::Corrupt(detail) = store.rehash(&target.key) {
+            return Err(Error::Store {
+                message: format!(
+                    "the bundle of target `{name}` (`{}`) is corrupt: {detail}; nothing was written\n  help: run `cpbuild fsck` to move it aside, then `cpbuild {name}` to rebuild it",
+                    store.bundle_path(&target.key).display()
+                ),
+            });
+        }
         match manifest.mode {
             Mode::Full => {
-                members.insert(
-                    format!("bundles/{}.tar.zst", target.key),
-                    Source::File(store.bundle_path(&target.key)),
-                );
+                let member = format!("bundles/{}.tar.zst", target.key);
+                expected_bundles
+                    .insert(member.clone(), (name.clone(), target.bundle_sha256.clone()));
+                members.insert(member, Source::File(store.bundle_path(&target.key)));
             }
             Mode::FiguresOnly => {
-                let (directory, _) = store.unpacked(&target.key)?;
+                let (directory, _) = verified_unpacked(store, name, &target.key)?;
                 for path in target.files.keys().filter(|p| is_metric_file(p)) {
                     members.insert(
                         format!("files/{name}/{path}"),
@@ -56,7 +70,7 @@ pub fn write(request: Request<'_>, destination: &Path) -> Result<(String, Archiv
             }
         }
         if target.requested {
-            let (directory, bundle_manifest) = store.unpacked(&target.key)?;
+            let (directory, bundle_manifest) = verified_unpacked(store, name, &target.key)?;
             for path in &bundle_manifest.worktree {
                 members.insert(
                     format!("figures/{name}/{path}"),
@@ -80,6 +94,15 @@ pub fn write(request: Request<'_>, destination: &Path) -> Result<(String, Archiv
             Source::File(path) => crate::util::hash::file(path).map_err(|e| Error::io(path, e))?,
             Source::Bytes(bytes) => (crate::util::hash::bytes(bytes), bytes.len() as u64),
         };
+        if let Some((target, recorded)) = expected_bundles.get(name)
+            && *recorded != sha256
+        {
+            return Err(Error::Store {
+                message: format!(
+                    "the bundle of target `{target}` has sha256 {sha256}, not the recorded {recorded}; nothing was written\n  help: run `cpbuild fsck` to move it aside, then `cpbuild {target}` to rebuild it"
+                ),
+            });
+        }
         files.insert(name.clone(), FileEntry { sha256, size });
     }
     manifest.files = files;
@@ -87,7 +110,7 @@ pub fn write(request: Request<'_>, destination: &Path) -> Result<(String, Archiv
 
     let top = top_folder(&manifest.project, &manifest.version);
     let temporary = destination.with_extension("partial");
-    let result = (|| -> std::io::Result<()> {
+    let result = (|| -> std::io::Result<String> {
         let mut writer = crate::util::tarball::Writer::create(&temporary)?;
         let manifest_text = crate::util::canonical::to_pretty(
             &serde_json::to_value(&manifest).expect("manifests always serialise"),
@@ -101,19 +124,62 @@ pub fn write(request: Request<'_>, destination: &Path) -> Result<(String, Archiv
         for (name, source) in &members {
             let path = format!("{top}/{name}");
             match source {
-                Source::File(file) => writer.append_file(&path, file)?,
+                Source::File(file) => {
+                    // Hashed again as it is copied: a file that changed since it was listed
+                    // fails the archive instead of contradicting its manifest.
+                    let expected = &manifest.files[name];
+                    let mut reader = HashingReader {
+                        inner: std::fs::File::open(file)?.take(expected.size),
+                        hasher: Sha256::new(),
+                    };
+                    writer.append(&path, expected.size, false, &mut reader)?;
+                    let sha256 = hex::encode(reader.hasher.finalize());
+                    if sha256 != expected.sha256 {
+                        return Err(std::io::Error::other(format!(
+                            "`{}` changed while the archive was written",
+                            file.display()
+                        )));
+                    }
+                }
                 Source::Bytes(bytes) => {
                     writer.append(&path, bytes.len() as u64, false, &mut bytes.as_slice())?
                 }
             }
         }
-        writer.finish()?;
-        std::fs::rename(&temporary, destination)
+        let sha = writer.finish()?;
+        std::fs::rename(&temporary, destination)?;
+        Ok(sha)
     })();
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&temporary);
-        return Err(Error::io(destination, e));
+    match result {
+        Ok(sha) => Ok((sha, manifest)),
+        Err(e) => {
+            let _ = std::fs::remove_file(&temporary);
+            Err(Error::io(destination, e))
+        }
     }
-    let (sha, _) = crate::util::hash::file(destination).map_err(|e| Error::io(destination, e))?;
-    Ok((sha, manifest))
+}
+
+/// The unpacked copy of `target`'s bundle, checked against the bundle's manifest.
+fn verified_unpacked(
+    store: &Store,
+    target: &str,
+    key: &str,
+) -> Result<(PathBuf, crate::store::manifest::Manifest)> {
+    store
+        .verified_unpacked(key)
+        .map(|(directory, manifest, _)| (directory, manifest))
+        .map_err(|e| Error::store(format!("target `{target}`: {e}")))
+}
+
+struct HashingReader<R> {
+    inner: R,
+    hasher: Sha256,
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buffer)?;
+        self.hasher.update(&buffer[..n]);
+        Ok(n)
+    }
 }

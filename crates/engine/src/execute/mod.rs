@@ -8,6 +8,7 @@
 pub mod materialize;
 pub mod queue;
 pub mod slurm;
+pub mod worktree;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -39,6 +40,8 @@ pub struct Outcome {
     pub skipped: usize,
     /// Whether Ctrl-C stopped the build.
     pub interrupted: bool,
+    /// Targets whose bundle could not be written to the store (a full disk, say).
+    pub store_failed: Vec<String>,
 }
 
 impl Outcome {
@@ -57,6 +60,13 @@ impl Outcome {
     pub fn into_result(self) -> Result<()> {
         if self.interrupted {
             return Err(Error::Interrupted);
+        }
+        if !self.store_failed.is_empty() {
+            let names: Vec<String> = self.store_failed.iter().map(|n| format!("`{n}`")).collect();
+            return Err(Error::store(format!(
+                "the store could not be written for {} (see above); nothing partial was kept\n  help: free space on the store's disk (or fix what the message names), then build again",
+                names.join(", ")
+            )));
         }
         if !self.failed.is_empty() {
             return Err(Error::BuildFailed {
@@ -97,6 +107,8 @@ pub enum Message {
     Progress(TargetId, String),
     /// The worker waits for a lock.
     Waiting(String),
+    /// Something to report as it is (a repaired copy, a restored working tree).
+    Report(Event),
     /// The target is done.
     Done(TargetId, WorkResult),
 }
@@ -111,6 +123,8 @@ pub enum WorkResult {
     Failed {
         message: String,
         stderr_tail: Vec<String>,
+        /// The store could not be written (exit code 3), rather than the action failing.
+        store_error: bool,
     },
     /// Stopped by Ctrl-C.
     Cancelled,
@@ -188,8 +202,9 @@ impl Executor<'_> {
                 target: self.name(item.id).to_string(),
                 key: item.key.clone(),
             });
-            let (directory, manifest) = self.store.unpacked(&item.key)?;
-            materialize::worktree(&directory, &manifest, self.project_root)?;
+            if let Some(event) = self.materialize(item.id, &item.key)? {
+                self.reporter.report(&event);
+            }
             outcome.fresh += 1;
         }
 
@@ -254,6 +269,7 @@ impl Executor<'_> {
                     Message::Waiting(text) => {
                         self.reporter.report(&Event::Waiting { message: text })
                     }
+                    Message::Report(event) => self.reporter.report(&event),
                     Message::Done(id, result) => {
                         running -= 1;
                         let name = self.name(id).to_string();
@@ -277,6 +293,7 @@ impl Executor<'_> {
                             WorkResult::Failed {
                                 message,
                                 stderr_tail,
+                                store_error,
                             } => {
                                 self.reporter.report(&Event::Failed {
                                     target: name.clone(),
@@ -284,7 +301,11 @@ impl Executor<'_> {
                                     log: self.store.log_path(&name).display().to_string(),
                                     stderr_tail,
                                 });
-                                outcome.failed.push(name.clone());
+                                if store_error {
+                                    outcome.store_failed.push(name.clone());
+                                } else {
+                                    outcome.failed.push(name.clone());
+                                }
                                 for skipped in queue.fail(id) {
                                     outcome.skipped += 1;
                                     self.reporter.report(&Event::Skipped {
@@ -334,20 +355,84 @@ impl Executor<'_> {
         Ok(())
     }
 
-    /// Builds one target: lock, re-check, stage, run, commit. Never leaves a partial bundle.
+    /// Copies `key`'s working-tree outputs into the project, from an unpacked copy that
+    /// matches its manifest: a damaged copy is unpacked again from the bundle first. Returns
+    /// the event that says so, if it was.
+    fn materialize(&self, id: TargetId, key: &str) -> Result<Option<Event>> {
+        let (directory, manifest) = self.store.unpacked(key)?;
+        let Some(detail) = materialize::worktree(&directory, &manifest, self.project_root)? else {
+            return Ok(None);
+        };
+        self.store.discard_unpacked(key)?;
+        let (directory, manifest) = self.store.unpacked(key)?;
+        if let Some(still) = materialize::worktree(&directory, &manifest, self.project_root)? {
+            return Err(Error::store(format!(
+                "target `{}`: its unpacked copy is damaged again after unpacking ({still})",
+                self.name(id)
+            )));
+        }
+        Ok(Some(self.repaired(id, detail)))
+    }
+
+    fn repaired(&self, id: TargetId, detail: String) -> Event {
+        Event::Repaired {
+            target: self.name(id).to_string(),
+            detail,
+        }
+    }
+
+    /// Builds one target: lock, re-check, stage, run, commit. Never leaves a partial bundle,
+    /// a temporary or a partial working-tree output behind.
     fn build_one(
         &self,
         plan: &Plan,
         item: &PlanItem,
         sender: &mpsc::Sender<Message>,
     ) -> WorkResult {
-        match self.try_build_one(plan, item, sender) {
+        let aside = self.store.root().join("tmp").join(format!(
+            "{}.{}.before",
+            item.key,
+            std::process::id()
+        ));
+        let mut snapshot = None;
+        let result = self.try_build_one(plan, item, sender, &aside, &mut snapshot);
+        let _ = crate::util::fs::remove_tree(&self.store.root().join("tmp").join(format!(
+            "{}.{}",
+            item.key,
+            std::process::id()
+        )));
+        let result = match result {
             Ok(result) => result,
             Err(error) => WorkResult::Failed {
                 message: error.to_string(),
                 stderr_tail: Vec::new(),
+                store_error: matches!(error, Error::Io { .. } | Error::Store { .. }),
             },
+        };
+        if let (WorkResult::Failed { .. } | WorkResult::Cancelled, Some(snapshot)) =
+            (&result, &snapshot)
+        {
+            let restored = snapshot.restore(self.project_root);
+            let event = match restored {
+                Ok(done) => Event::Restored {
+                    target: self.name(item.id).to_string(),
+                    restored: done.restored,
+                    removed: done.removed,
+                },
+                Err(error) => Event::Warning {
+                    message: format!(
+                        "target `{}`: could not put the working tree back as it was: {error}",
+                        self.name(item.id)
+                    ),
+                },
+            };
+            if !matches!(&event, Event::Restored { restored, removed, .. } if restored.is_empty() && removed.is_empty())
+            {
+                let _ = sender.send(Message::Report(event));
+            }
         }
+        let _ = crate::util::fs::remove_tree(&aside);
+        result
     }
 
     fn try_build_one(
@@ -355,6 +440,8 @@ impl Executor<'_> {
         plan: &Plan,
         item: &PlanItem,
         sender: &mpsc::Sender<Message>,
+        aside: &Path,
+        snapshot: &mut Option<worktree::Snapshot>,
     ) -> Result<WorkResult> {
         let target = self.graph.target(item.id);
         let name = &target.spec.name;
@@ -366,8 +453,9 @@ impl Executor<'_> {
         })?;
         let forced = matches!(&item.state, ItemState::Dirty(r) if r.contains(&crate::plan::DirtyReason::Forced));
         if !forced && self.store.state(&item.key) == crate::store::BundleState::Valid {
-            let (directory, manifest) = self.store.unpacked(&item.key)?;
-            materialize::worktree(&directory, &manifest, self.project_root)?;
+            if let Some(event) = self.materialize(item.id, &item.key)? {
+                let _ = sender.send(Message::Report(event));
+            }
             return Ok(WorkResult::BuiltElsewhere);
         }
         let mut deps = BTreeMap::new();
@@ -375,7 +463,17 @@ impl Executor<'_> {
             let dep_item = plan.item(*dep).ok_or_else(|| {
                 Error::store(format!("dependency `{}` is not planned", self.name(*dep)))
             })?;
-            let (directory, manifest) = self.store.unpacked(&dep_item.key)?;
+            // A command only ever reads files that match its dependency's manifest.
+            let (directory, manifest, damage) =
+                self.store.verified_unpacked(&dep_item.key).map_err(|e| {
+                    Error::store(format!(
+                        "dependency `{}` of target `{name}`: {e}",
+                        self.name(*dep)
+                    ))
+                })?;
+            if let Some(detail) = damage {
+                let _ = sender.send(Message::Report(self.repaired(*dep, detail)));
+            }
             deps.insert(
                 self.name(*dep).to_string(),
                 DepOutput {
@@ -399,7 +497,10 @@ impl Executor<'_> {
         let previous = match &extension {
             Some((family, extent)) => match self.store.best_in_family(family, *extent, &item.key) {
                 Some((key, extent)) => {
-                    let (directory, _) = self.store.unpacked(&key)?;
+                    let (directory, _, damage) = self.store.verified_unpacked(&key)?;
+                    if let Some(detail) = damage {
+                        let _ = sender.send(Message::Report(self.repaired(item.id, detail)));
+                    }
                     Some(PreviousRun {
                         key,
                         extent,
@@ -411,6 +512,14 @@ impl Executor<'_> {
             None => None,
         };
         let staging = self.store.staging(&item.key)?;
+        let declared = action.worktree_outputs(&target.spec.params);
+        if !declared.is_empty() {
+            *snapshot = Some(worktree::Snapshot::take(
+                self.project_root,
+                &declared,
+                aside,
+            )?);
+        }
         let log_path = self.store.log_path(name);
         let mut log = std::io::BufWriter::new(
             std::fs::File::create(&log_path).map_err(|e| Error::io(&log_path, e))?,
@@ -457,6 +566,7 @@ impl Executor<'_> {
                 return Ok(WorkResult::Failed {
                     message,
                     stderr_tail,
+                    store_error: false,
                 });
             }
         }
@@ -464,8 +574,25 @@ impl Executor<'_> {
             let _ = crate::util::fs::remove_tree(&staging);
             return Ok(WorkResult::Cancelled);
         }
-        let files =
-            crate::store::bundle::scan_files(&out_dir).map_err(|e| Error::store(e.to_string()))?;
+        // The key was computed from the inputs as they were when planned: an input that
+        // changed since (while the command ran, say) would store new output under the old key.
+        if let Some(message) = changed_inputs(name, item, self.project_root) {
+            return Ok(WorkResult::Failed {
+                message,
+                stderr_tail: Vec::new(),
+                store_error: false,
+            });
+        }
+        let files = match crate::store::bundle::scan_files(&out_dir) {
+            Ok(files) => files,
+            Err(e) => {
+                return Ok(WorkResult::Failed {
+                    message: e.to_string(),
+                    stderr_tail: Vec::new(),
+                    store_error: false,
+                });
+            }
+        };
         let manifest = Manifest {
             format: crate::store::manifest::FORMAT,
             key: item.key.clone(),
@@ -484,18 +611,60 @@ impl Executor<'_> {
             profile: self.options.profile.clone(),
             bundle_sha256: String::new(),
         };
-        self.store.commit(&staging, &manifest, run)?;
+        self.store
+            .commit(&staging, &manifest, run)
+            .map_err(|e| Error::store(format!("cannot store target `{name}`: {e}")))?;
         if let Some((family, extent)) = &extension {
             self.store.add_to_family(family, *extent, &item.key)?;
         }
         self.store
             .write_record(&self.options.profile, name, &item.fingerprint)?;
-        let (directory, manifest) = self.store.unpacked(&item.key)?;
-        materialize::worktree(&directory, &manifest, self.project_root)?;
+        if let Some(event) = self.materialize(item.id, &item.key)? {
+            let _ = sender.send(Message::Report(event));
+        }
         Ok(WorkResult::Built {
             seconds: started.elapsed().as_secs_f64(),
         })
     }
+}
+
+/// Says which inputs of `item` no longer have the content its key was computed from.
+fn changed_inputs(name: &str, item: &PlanItem, project_root: &Path) -> Option<String> {
+    let short = |sha: Option<&String>| {
+        sha.map_or("gone".to_string(), |s| {
+            format!("sha256 {}", &s[..12.min(s.len())])
+        })
+    };
+    let mut names = Vec::new();
+    let mut details = Vec::new();
+    for input in &item.inputs {
+        let relative = input.to_string_lossy();
+        let planned = item.fingerprint.inputs.get(relative.as_ref());
+        let now = crate::util::hash::file(&project_root.join(input))
+            .ok()
+            .map(|(sha, _)| sha);
+        if now.as_ref() != planned {
+            let shown = crate::util::printable(&relative).into_owned();
+            details.push(format!(
+                "`{shown}`: {} when planned, {} now",
+                short(planned),
+                short(now.as_ref())
+            ));
+            names.push(format!("`{shown}`"));
+        }
+    }
+    if names.is_empty() {
+        return None;
+    }
+    let several = names.len() > 1;
+    Some(format!(
+        "input{} {} of target `{name}` changed while its command ran ({}), so its output was not stored\n  help: build again once the input{} stay{} unchanged",
+        if several { "s" } else { "" },
+        names.join(", "),
+        details.join("; "),
+        if several { "s" } else { "" },
+        if several { "" } else { "s" },
+    ))
 }
 
 fn hostname() -> String {

@@ -45,14 +45,51 @@ pub struct Graph {
     pub waits_on: BTreeMap<TargetId, BTreeSet<String>>,
 }
 
+/// The most characters a target name may have (it names files in the store and logs).
+pub const MAX_NAME_LENGTH: usize = 200;
+
+/// The rules for names, as the help of a rejected name states them.
+pub const NAME_RULES: &str = "names use ASCII letters, digits and `_ - . + =`, do not start with `.` or `-`, and have at most 200 characters";
+
 /// Whether `name` is usable as a target name (it names files in the store and logs).
 pub fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 200
-        && !name.starts_with(['.', '-'])
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '+' | '='))
+    name_problem(name).is_none()
+}
+
+/// Which rule `name` breaks, if any.
+pub fn name_problem(name: &str) -> Option<String> {
+    if name.is_empty() {
+        return Some("it is empty".into());
+    }
+    let length = name.chars().count();
+    if length > MAX_NAME_LENGTH {
+        return Some(format!(
+            "it has {length} characters, more than {MAX_NAME_LENGTH}"
+        ));
+    }
+    if name.starts_with(['.', '-']) {
+        return Some(format!("it starts with `{}`", &name[..1]));
+    }
+    let bad: String = name
+        .chars()
+        .filter(|&c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '+' | '=')))
+        .fold(String::new(), |mut bad, c| {
+            if !bad.contains(c) {
+                bad.push(c);
+            }
+            bad
+        });
+    if bad.is_empty() {
+        return None;
+    }
+    let listed: Vec<String> = bad
+        .chars()
+        .map(|c| format!("`{}`", c.escape_debug()))
+        .collect();
+    Some(format!(
+        "it contains {} (only ASCII letters and digits and `_ - . + =` are allowed)",
+        listed.join(", ")
+    ))
 }
 
 impl Graph {
@@ -80,14 +117,14 @@ impl Graph {
         let mut by_name: HashMap<String, TargetId> = HashMap::with_capacity(specs.len());
         let mut groups: BTreeMap<String, Vec<TargetId>> = BTreeMap::new();
         for (id, spec) in specs.iter().enumerate() {
-            if !valid_name(&spec.name) {
+            if let Some(problem) = name_problem(&spec.name) {
                 return Err(Error::Recipe {
                     location: spec.location.clone(),
-                    message: format!("`{}` is not a valid target name", spec.name),
-                    help: Some(
-                        "names use letters, digits and `_ - . + =`, and do not start with `.` or `-`"
-                            .into(),
+                    message: format!(
+                        "`{}` is not a valid target name: {problem}",
+                        spec.name.escape_debug()
                     ),
+                    help: Some(NAME_RULES.into()),
                 });
             }
             if let Some(&first) = by_name.get(&spec.name) {

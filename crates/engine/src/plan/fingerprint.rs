@@ -209,6 +209,8 @@ fn short(hash: &str) -> &str {
 
 impl fmt::Display for DirtyReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Paths and param names may hold newlines: they are printed escaped.
+        use crate::util::printable;
         match self {
             DirtyReason::NeverBuilt => write!(f, "never built"),
             DirtyReason::Forced => write!(f, "forced by `-B`"),
@@ -222,22 +224,24 @@ impl fmt::Display for DirtyReason {
                 write!(f, "action version changed: {old} → {new}")
             }
             DirtyReason::Context { old, new } => write!(f, "build options changed: {old} → {new}"),
-            DirtyReason::Param { path, old, new } => match (old, new) {
-                (Some(old), Some(new)) => write!(f, "param `{path}` changed: {old} → {new}"),
-                (None, Some(new)) => write!(f, "param `{path}` added: {new}"),
-                (Some(old), None) => write!(f, "param `{path}` removed (was {old})"),
-                (None, None) => write!(f, "param `{path}` changed"),
+            DirtyReason::Param { path, old, new } => match (printable(path), old, new) {
+                (path, Some(old), Some(new)) => {
+                    write!(f, "param `{path}` changed: {old} → {new}")
+                }
+                (path, None, Some(new)) => write!(f, "param `{path}` added: {new}"),
+                (path, Some(old), None) => write!(f, "param `{path}` removed (was {old})"),
+                (path, None, None) => write!(f, "param `{path}` changed"),
             },
-            DirtyReason::Input { path, old, new } => match (old, new) {
-                (Some(old), Some(new)) => write!(
+            DirtyReason::Input { path, old, new } => match (printable(path), old, new) {
+                (path, Some(old), Some(new)) => write!(
                     f,
                     "input `{path}` changed: sha256 {} → {}",
                     short(old),
                     short(new)
                 ),
-                (None, Some(_)) => write!(f, "input `{path}` added"),
-                (Some(_), None) => write!(f, "input `{path}` removed"),
-                (None, None) => write!(f, "input `{path}` changed"),
+                (path, None, Some(_)) => write!(f, "input `{path}` added"),
+                (path, Some(_), None) => write!(f, "input `{path}` removed"),
+                (path, None, None) => write!(f, "input `{path}` changed"),
             },
             DirtyReason::Dep { name, old, new } => match (old, new) {
                 (Some(old), Some(new)) => write!(

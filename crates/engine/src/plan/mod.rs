@@ -276,7 +276,7 @@ impl Planner<'_> {
             })?;
             for entry in matches {
                 let path = entry.map_err(|e| Error::io(e.path().to_path_buf(), e.into()))?;
-                self.add_path(&path, &mut files)?;
+                self.add_path(target, pattern, &path, &mut files)?;
             }
             if files.is_empty() {
                 return Err(missing("matches no file".into()));
@@ -286,24 +286,64 @@ impl Planner<'_> {
             if !absolute.exists() {
                 return Err(missing("does not exist".into()));
             }
-            self.add_path(&absolute, &mut files)?;
+            self.add_path(target, pattern, &absolute, &mut files)?;
         }
         files.sort();
         Ok(files)
     }
 
-    fn add_path(&self, path: &Path, files: &mut Vec<PathBuf>) -> Result<()> {
+    /// Adds the files `path` stands for. Links in folders are followed (what a command reads
+    /// through them is hashed); a dangling link, a loop or a special file is an error.
+    fn add_path(
+        &self,
+        target: &str,
+        pattern: &InputPattern,
+        path: &Path,
+        files: &mut Vec<PathBuf>,
+    ) -> Result<()> {
+        use crate::util::walk::{WalkError, input_files};
         let relative = |p: &Path| {
             p.strip_prefix(self.project_root)
                 .map(Path::to_path_buf)
                 .unwrap_or_else(|_| p.to_path_buf())
         };
         if path.is_dir() {
-            for child in crate::util::fs::walk(path).map_err(|e| Error::io(path, e))? {
-                if child.is_file() {
-                    files.push(relative(&child));
+            let children = input_files(path).map_err(|error| {
+                let shown =
+                    |p: &Path| crate::util::printable(&relative(p).to_string_lossy()).into_owned();
+                let (message, help) = match error {
+                    WalkError::Io(path, e) => return Error::io(path, e),
+                    WalkError::Dangling { link, target: to } => (
+                        format!(
+                            "`{}` is a dangling link (to `{}`)",
+                            shown(&link),
+                            to.display()
+                        ),
+                        "make it point at an existing file or folder, or remove it",
+                    ),
+                    WalkError::Loop { link, target: to } => (
+                        format!(
+                            "`{}` is a link loop (to `{}`, a folder that contains it)",
+                            shown(&link),
+                            to.display()
+                        ),
+                        "remove the link, or point it outside the input folder",
+                    ),
+                    WalkError::Special(path) => (
+                        format!("`{}` is neither a file nor a folder", shown(&path)),
+                        "move it out of the input folder",
+                    ),
+                };
+                Error::Recipe {
+                    location: pattern.location.clone(),
+                    message: format!(
+                        "input `{}` of target `{target}` cannot be hashed: {message}",
+                        pattern.pattern
+                    ),
+                    help: Some(help.into()),
                 }
-            }
+            })?;
+            files.extend(children.iter().map(|child| relative(child)));
         } else if path.is_file() {
             files.push(relative(path));
         }

@@ -675,7 +675,8 @@ impl Expander<'_> {
                 help,
             ));
         }
-        if (to - from) / step >= MAX_GRID_POINTS as i64 {
+        // In 128 bits: `to - from` overflows 64 bits for ranges such as `-1` to `i64::MAX`.
+        if (i128::from(to) - i128::from(from)) / i128::from(step) >= MAX_GRID_POINTS as i128 {
             return Err(self.bad_grid(
                 node,
                 format!("range `{variable}` has more than {MAX_GRID_POINTS} values"),

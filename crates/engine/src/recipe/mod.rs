@@ -141,8 +141,10 @@ impl Recipes {
         }
         let mut files = Vec::new();
         for path in paths {
-            let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-            files.push(SourceFile::new(display_relative(root, &path), text));
+            let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+            let display = display_relative(root, &path);
+            let text = String::from_utf8(bytes).map_err(|e| not_utf8(&display, &e))?;
+            files.push(SourceFile::new(display, text));
         }
         Recipes::from_files(files)
     }
@@ -339,7 +341,10 @@ impl Recipes {
             .ok_or_else(|| {
                 self.error_at(
                     &entry.node,
-                    "`project` must be a name of letters, digits and `_ - . + =`".into(),
+                    format!(
+                        "`project` must be a valid name ({})",
+                        crate::graph::NAME_RULES
+                    ),
                     Some("write e.g. `project = \"critical-periods\"`".into()),
                 )
             })?;
@@ -546,4 +551,24 @@ pub fn display_relative(root: &Path, path: &Path) -> PathBuf {
     path.strip_prefix(root)
         .map(Path::to_path_buf)
         .unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// The error for a recipe file that is not UTF-8, located at its first bad byte.
+fn not_utf8(display: &Path, error: &std::string::FromUtf8Error) -> Error {
+    let valid = &error.as_bytes()[..error.utf8_error().valid_up_to()];
+    let valid = std::str::from_utf8(valid).unwrap_or_default();
+    let line_start = valid.rfind('\n').map_or(0, |i| i + 1);
+    Error::Recipe {
+        location: crate::error::Location {
+            file: display.to_path_buf(),
+            line: valid.matches('\n').count() + 1,
+            column: valid[line_start..].chars().count() + 1,
+        },
+        message: format!(
+            "recipe `{}` is not UTF-8 text (byte 0x{:02x} here)",
+            display.display(),
+            error.as_bytes()[valid.len()]
+        ),
+        help: Some("save the file as UTF-8".into()),
+    }
 }

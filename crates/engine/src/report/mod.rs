@@ -46,6 +46,16 @@ pub enum Event {
         detail: String,
         moved_to: String,
     },
+    /// An unpacked copy did not match its bundle's manifest and was unpacked again.
+    Repaired { target: String, detail: String },
+    /// A failed or interrupted action's working-tree files were put back as before it ran.
+    Restored {
+        target: String,
+        restored: Vec<String>,
+        removed: Vec<String>,
+    },
+    /// Something went wrong that does not stop the build.
+    Warning { message: String },
     /// A target finished and its bundle is committed.
     Finished {
         target: String,
@@ -207,6 +217,31 @@ impl Reporter for HumanReporter {
                 "{:>9} bundle `{bundle}` of target `{target}` is corrupt ({detail}); moved to `{moved_to}`, rebuilding",
                 "warning"
             )),
+            Event::Repaired { target, detail } => self.line(&format!(
+                "{:>9} the unpacked copy of target `{target}` did not match its bundle ({detail}); unpacked it again from the bundle",
+                "warning"
+            )),
+            Event::Restored {
+                target,
+                restored,
+                removed,
+            } => {
+                for file in restored {
+                    let file = crate::util::printable(file);
+                    self.line(&format!(
+                        "{:>9} {target}: restored `{file}` as it was before the run",
+                        ""
+                    ));
+                }
+                for file in removed {
+                    let file = crate::util::printable(file);
+                    self.line(&format!(
+                        "{:>9} {target}: removed partial `{file}` (it did not exist before the run)",
+                        ""
+                    ));
+                }
+            }
+            Event::Warning { message } => self.line(&format!("{:>9} {message}", "warning")),
             Event::Finished {
                 target, seconds, ..
             } => {
@@ -237,6 +272,7 @@ impl Reporter for HumanReporter {
             }
             Event::Outputs { target, files } => {
                 for file in files {
+                    let file = crate::util::printable(file);
                     self.line(&format!("{:>9} {target}: {file}", "output"));
                 }
             }

@@ -83,14 +83,101 @@ pub fn write(
         let path = files_dir.join(relative);
         writer
             .append_file(&format!("files/{relative}"), &path)
-            .map_err(|e| io_error("write", &path, e))?;
+            .map_err(|e| {
+                if tarball::is_source_error(&e) {
+                    io_error("read", &path, e)
+                } else {
+                    io_error("write", destination, e)
+                }
+            })?;
     }
     writer
         .finish()
-        .map_err(|e| io_error("write", destination, e))?;
-    crate::util::hash::file(destination)
-        .map(|(sha, _)| sha)
-        .map_err(|e| io_error("read", destination, e))
+        .map_err(|e| io_error("write", destination, e))
+}
+
+/// The manifest of `bundle` (its first member), without reading the rest.
+pub fn read_manifest(bundle: &Path) -> Result<Manifest, BundleError> {
+    let mut archive = tarball::open(bundle).map_err(|e| io_error("open", bundle, e))?;
+    let damaged =
+        |e: std::io::Error| BundleError(format!("`{}` is damaged: {e}", bundle.display()));
+    let mut entries = archive.entries().map_err(damaged)?;
+    let mut entry = match entries.next() {
+        Some(entry) => entry.map_err(damaged)?,
+        None => return Err(BundleError(format!("`{}` is empty", bundle.display()))),
+    };
+    let name = entry
+        .path()
+        .map_err(damaged)?
+        .to_string_lossy()
+        .into_owned();
+    if name != MANIFEST {
+        return Err(BundleError(format!(
+            "`{}` starts with `{name}`, not `{MANIFEST}`",
+            bundle.display()
+        )));
+    }
+    let mut text = String::new();
+    entry.read_to_string(&mut text).map_err(damaged)?;
+    serde_json::from_str(&text).map_err(|e| {
+        BundleError(format!(
+            "`{}`: `{MANIFEST}` is not valid: {e}",
+            bundle.display()
+        ))
+    })
+}
+
+/// Checks that `files_dir` holds exactly the regular files of `expected`, each with its
+/// recorded size and sha256; returns the first difference.
+pub fn check_files(files_dir: &Path, expected: &BTreeMap<String, FileEntry>) -> Result<(), String> {
+    let mut found = 0usize;
+    if files_dir.exists() {
+        let paths = crate::util::fs::walk(files_dir).map_err(|e| format!("cannot list: {e}"))?;
+        for path in paths {
+            let metadata =
+                std::fs::symlink_metadata(&path).map_err(|e| format!("cannot stat: {e}"))?;
+            if metadata.is_dir() {
+                continue;
+            }
+            let relative = path
+                .strip_prefix(files_dir)
+                .expect("walk yields paths below its root")
+                .to_string_lossy()
+                .into_owned();
+            let Some(entry) = expected.get(&relative) else {
+                return Err(format!("`files/{relative}` is not in the manifest"));
+            };
+            if !metadata.is_file() {
+                return Err(format!("`files/{relative}` is not a regular file"));
+            }
+            if metadata.len() != entry.size {
+                return Err(format!(
+                    "`files/{relative}` has {} bytes, the manifest says {}",
+                    metadata.len(),
+                    entry.size
+                ));
+            }
+            let (sha256, _) =
+                crate::util::hash::file(&path).map_err(|e| format!("`files/{relative}`: {e}"))?;
+            if sha256 != entry.sha256 {
+                return Err(format!(
+                    "`files/{relative}` has sha256 {}, the manifest says {}",
+                    &sha256[..12],
+                    &entry.sha256[..entry.sha256.len().min(12)]
+                ));
+            }
+            found += 1;
+        }
+    }
+    if found != expected.len() {
+        let missing = expected
+            .keys()
+            .find(|path| !files_dir.join(path).is_file())
+            .map(String::as_str)
+            .unwrap_or("?");
+        return Err(format!("`files/{missing}` is missing"));
+    }
+    Ok(())
 }
 
 /// Unpacks `bundle` into `destination` (which must not exist), verifying every member against

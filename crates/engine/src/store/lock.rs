@@ -74,6 +74,45 @@ impl FileLock {
         })
     }
 
+    /// Takes the lock at `path` if no other process holds it; `None` if one does.
+    pub fn try_acquire(path: &Path, mode: LockMode) -> Result<Option<FileLock>> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+        }
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(|e| Error::io(path, e))?;
+        let attempt = match mode {
+            LockMode::Shared => file.try_lock_shared(),
+            LockMode::Exclusive => file.try_lock(),
+        };
+        match attempt {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => return Ok(None),
+            Err(TryLockError::Error(e)) => return Err(Error::io(path, e)),
+        }
+        if mode == LockMode::Exclusive {
+            let _ = file.set_len(0);
+            let _ = file.rewind();
+            let _ = write!(file, "{}", std::process::id());
+        }
+        Ok(Some(FileLock {
+            file,
+            path: path.to_path_buf(),
+        }))
+    }
+
+    /// Turns a held exclusive lock into a shared one.
+    pub fn downgrade(&self) -> Result<()> {
+        self.file
+            .lock_shared()
+            .map_err(|e| Error::io(&self.path, e))
+    }
+
     /// The lock file.
     pub fn path(&self) -> &Path {
         &self.path

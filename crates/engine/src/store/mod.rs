@@ -7,12 +7,16 @@
 //!   bundles/<key>.sha256       its recorded sha256, written before the bundle appears
 //!   bundles/<key>.run.json     wall-clock facts of the build (not part of the bundle bytes)
 //!   verified/<key>             size/mtime/inode of the last verification, to skip re-hashing
-//!   unpacked/<key>/            verified, read-only copy: manifest.json + files/
+//!                              (builds and `status` only: `archive` and `fsck` always re-hash)
+//!   unpacked/<key>/            read-only copy: manifest.json + files/, checked against the
+//!                              bundle's manifest before a command reads it
 //!   records/<profile>/<t>.json the last fingerprint built for target t (for `--explain`)
 //!   logs/<target>.log          the last build log of each target
 //!   locks/<key>.lock           held while a key is being built
-//!   corrupt/                   bundles that failed verification, kept for inspection
-//!   tmp/                       staging; anything here is unfinished work
+//!   corrupt/                   bundles and unpacked copies that failed verification, kept for
+//!                              inspection
+//!   tmp/                       staging; anything here is unfinished work, removed on failure
+//!                              and reclaimed by the next build that has the store to itself
 //! ```
 //!
 //! A bundle is complete only when both `<key>.tar.zst` and `<key>.sha256` exist and agree:
@@ -20,6 +24,7 @@
 //! `bundles/`. A build killed at any point leaves nothing that looks complete.
 
 pub mod bundle;
+pub mod fsck;
 pub mod lock;
 pub mod manifest;
 
@@ -61,6 +66,14 @@ impl Store {
         Ok(Store {
             root: root.to_path_buf(),
         })
+    }
+
+    /// The store at `root`, creating nothing (for planning before the store exists: every
+    /// bundle is then missing, and an error leaves no empty store behind).
+    pub fn at(root: &Path) -> Store {
+        Store {
+            root: root.to_path_buf(),
+        }
     }
 
     /// The store directory.
@@ -108,6 +121,52 @@ impl Store {
         FileLock::acquire(&self.root.join("store.lock"), mode, on_wait)
     }
 
+    /// Takes the store lock for a build (shared). When no other cpbuild uses the store, the
+    /// temporaries that killed or failed processes left behind are reclaimed first.
+    pub fn lock_for_build(&self, on_wait: impl FnOnce(Option<u32>)) -> Result<FileLock> {
+        let path = self.root.join("store.lock");
+        if let Some(lock) = FileLock::try_acquire(&path, LockMode::Exclusive)? {
+            self.reclaim()?;
+            lock.downgrade()?;
+            return Ok(lock);
+        }
+        self.lock(LockMode::Shared, on_wait)
+    }
+
+    /// Removes every temporary of unfinished work (the caller holds the store exclusively, so
+    /// none belongs to a running process): `tmp/*` and the `.NAME.PID.tmp` files of
+    /// interrupted atomic writes.
+    fn reclaim(&self) -> Result<()> {
+        let tmp = self.root.join("tmp");
+        for entry in std::fs::read_dir(&tmp)
+            .map_err(|e| Error::io(&tmp, e))?
+            .flatten()
+        {
+            let path = entry.path();
+            let result = if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                crate::util::fs::remove_tree(&path)
+            } else {
+                std::fs::remove_file(&path)
+            };
+            result.map_err(|e| Error::io(&path, e))?;
+        }
+        let mut folders = vec![self.root.join("bundles")];
+        if let Ok(profiles) = std::fs::read_dir(self.root.join("records")) {
+            folders.extend(profiles.flatten().map(|e| e.path()));
+        }
+        for folder in folders {
+            for entry in std::fs::read_dir(&folder).into_iter().flatten().flatten() {
+                let name = entry.file_name();
+                let name = name.to_string_lossy();
+                if name.starts_with('.') && name.ends_with(".tmp") {
+                    let path = entry.path();
+                    std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Takes the lock for building `key`.
     pub fn lock_key(&self, key: &str, on_wait: impl FnOnce(Option<u32>)) -> Result<FileLock> {
         FileLock::acquire(
@@ -144,6 +203,102 @@ impl Store {
             )),
             Err(e) => BundleState::Corrupt(format!("unreadable: {e}")),
         }
+    }
+
+    /// Re-hashes the bundle for `key`, whatever its stat record says (`archive`, `fsck`).
+    pub fn rehash(&self, key: &str) -> BundleState {
+        let _ = std::fs::remove_file(self.stamp_path(key));
+        self.state(key)
+    }
+
+    /// The manifest inside `key`'s bundle (its first member), read from the bundle itself.
+    pub fn bundle_manifest(&self, key: &str) -> Result<Manifest> {
+        bundle::read_manifest(&self.bundle_path(key)).map_err(|e| Error::store(e.to_string()))
+    }
+
+    /// Compares the unpacked copy of `key` with the manifest inside its bundle: the same
+    /// manifest, the same files and nothing else, each with its recorded sha256. Returns the
+    /// manifest, or what differs.
+    pub fn check_unpacked(&self, key: &str) -> std::result::Result<Manifest, String> {
+        let directory = self.unpacked_path(key);
+        let expected = self.bundle_manifest(key).map_err(|e| e.to_string())?;
+        let text = std::fs::read_to_string(directory.join(bundle::MANIFEST))
+            .map_err(|e| format!("`{}`: {e}", bundle::MANIFEST))?;
+        let copy: Manifest = serde_json::from_str(&text)
+            .map_err(|e| format!("`{}` is not valid: {e}", bundle::MANIFEST))?;
+        if copy != expected {
+            return Err(format!(
+                "`{}` differs from the one in the bundle",
+                bundle::MANIFEST
+            ));
+        }
+        bundle::check_files(&directory.join("files"), &expected.files)?;
+        Ok(expected)
+    }
+
+    /// The unpacked copy of `key`, checked file by file against the manifest inside its
+    /// (verified) bundle: what a command is given to read. A damaged copy is replaced by a
+    /// fresh one from the bundle; the third value then says what was wrong with it.
+    pub fn verified_unpacked(&self, key: &str) -> Result<(PathBuf, Manifest, Option<String>)> {
+        match self.state(key) {
+            BundleState::Valid => {}
+            BundleState::Missing => {
+                return Err(Error::store(format!(
+                    "no bundle for key {key} in the store"
+                )));
+            }
+            BundleState::Corrupt(detail) => {
+                return Err(Error::store(format!(
+                    "bundle `{}` is corrupt: {detail}",
+                    self.bundle_path(key).display()
+                )));
+            }
+        }
+        let directory = self.unpacked_path(key);
+        if !directory.exists() {
+            let (directory, manifest) = self.unpacked(key)?;
+            return Ok((directory, manifest, None));
+        }
+        match self.check_unpacked(key) {
+            Ok(manifest) => Ok((directory, manifest, None)),
+            Err(detail) => {
+                self.discard_unpacked(key)?;
+                let (directory, manifest) = self.unpacked(key)?;
+                Ok((directory, manifest, Some(detail)))
+            }
+        }
+    }
+
+    /// Removes the unpacked copy of `key` (it is unpacked again when next needed).
+    pub fn discard_unpacked(&self, key: &str) -> Result<()> {
+        let directory = self.unpacked_path(key);
+        let aside = self
+            .root
+            .join("tmp")
+            .join(format!("stale-{key}.{}", std::process::id()));
+        let _ = crate::util::fs::make_writable(&directory);
+        match std::fs::rename(&directory, &aside) {
+            Ok(()) => crate::util::fs::remove_tree(&aside).map_err(|e| Error::io(&aside, e)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(Error::io(&directory, e)),
+        }
+    }
+
+    /// Moves a damaged unpacked copy into `corrupt/`, and returns where.
+    pub fn quarantine_unpacked(&self, key: &str) -> Result<PathBuf> {
+        let directory = self.unpacked_path(key);
+        let mut destination = self.root.join("corrupt").join(format!("{key}.unpacked"));
+        let mut n = 1;
+        while destination.exists() {
+            destination = self
+                .root
+                .join("corrupt")
+                .join(format!("{key}.{n}.unpacked"));
+            n += 1;
+        }
+        let _ = crate::util::fs::make_writable(&directory);
+        std::fs::rename(&directory, &destination).map_err(|e| Error::io(&directory, e))?;
+        Ok(destination)
     }
 
     /// Moves a corrupt bundle aside (into `corrupt/`) so it is rebuilt, and returns where.
@@ -197,11 +352,25 @@ impl Store {
 
     /// Packs `staging` (manifest.json + files/) into the bundle for `manifest.key` and commits
     /// it atomically; the staging directory becomes the unpacked copy. Returns the bundle sha256.
-    pub fn commit(
+    /// On failure the partial bundle is removed (the caller removes `staging`).
+    pub fn commit(&self, staging: &Path, manifest: &Manifest, run: RunRecord) -> Result<String> {
+        let temporary =
+            self.root
+                .join("tmp")
+                .join(format!("{}.{}.tar.zst", manifest.key, std::process::id()));
+        let result = self.try_commit(staging, manifest, run, &temporary);
+        if result.is_err() {
+            let _ = std::fs::remove_file(&temporary);
+        }
+        result
+    }
+
+    fn try_commit(
         &self,
         staging: &Path,
         manifest: &Manifest,
         mut run: RunRecord,
+        temporary: &Path,
     ) -> Result<String> {
         let key = &manifest.key;
         let manifest_text = crate::util::canonical::to_pretty(
@@ -209,11 +378,7 @@ impl Store {
         );
         std::fs::write(staging.join(bundle::MANIFEST), &manifest_text)
             .map_err(|e| Error::io(staging, e))?;
-        let temporary = self
-            .root
-            .join("tmp")
-            .join(format!("{key}.{}.tar.zst", std::process::id()));
-        let sha = bundle::write(manifest, &staging.join("files"), &temporary)
+        let sha = bundle::write(manifest, &staging.join("files"), temporary)
             .map_err(|e| Error::store(e.to_string()))?;
         // A rebuild (`-B`) replaces an existing bundle: move the old one aside first, so that
         // no moment has the new sha256 recorded beside the old bundle.
@@ -233,10 +398,10 @@ impl Store {
         )?;
         {
             use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&temporary, std::fs::Permissions::from_mode(0o444))
-                .map_err(|e| Error::io(&temporary, e))?;
+            std::fs::set_permissions(temporary, std::fs::Permissions::from_mode(0o444))
+                .map_err(|e| Error::io(temporary, e))?;
         }
-        std::fs::rename(&temporary, &destination).map_err(|e| Error::io(&destination, e))?;
+        std::fs::rename(temporary, &destination).map_err(|e| Error::io(&destination, e))?;
         crate::util::fs::sync_dir(&self.root.join("bundles"))?;
         if let Ok(metadata) = std::fs::metadata(&destination) {
             let _ = std::fs::write(self.stamp_path(key), stamp_text(&metadata, &sha));

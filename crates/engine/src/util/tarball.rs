@@ -5,21 +5,74 @@
 //! 3, single-threaded, with a frame checksum. The same entries give the same bytes.
 
 use std::fs::File;
-use std::io::{BufWriter, Read};
+use std::io::{BufRead, BufWriter, Read, Write};
 use std::path::Path;
+
+use sha2::{Digest, Sha256};
 
 /// zstd compression level (part of the byte format: do not change lightly).
 pub const ZSTD_LEVEL: i32 = 3;
 
 /// A tarball being written.
 pub struct Writer {
-    builder: tar::Builder<zstd::Encoder<'static, BufWriter<File>>>,
+    builder: tar::Builder<zstd::Encoder<'static, BufWriter<HashingFile>>>,
+}
+
+/// The output file, hashed as it is written (so the result need not be read back).
+struct HashingFile {
+    file: File,
+    hasher: Sha256,
+}
+
+impl Write for HashingFile {
+    fn write(&mut self, buffer: &[u8]) -> std::io::Result<usize> {
+        let n = self.file.write(buffer)?;
+        self.hasher.update(&buffer[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
+}
+
+/// A read error of a member's source file, told apart from a write error of the tarball.
+#[derive(Debug)]
+struct SourceError(std::io::Error);
+
+impl std::fmt::Display for SourceError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for SourceError {}
+
+struct TaggedReader<R>(R);
+
+impl<R: Read> Read for TaggedReader<R> {
+    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        self.0
+            .read(buffer)
+            .map_err(|e| std::io::Error::new(e.kind(), SourceError(e)))
+    }
+}
+
+/// Whether an error of [`Writer::append_file`] came from reading the source file (rather than
+/// from writing the tarball).
+pub fn is_source_error(error: &std::io::Error) -> bool {
+    error
+        .get_ref()
+        .is_some_and(|inner| inner.downcast_ref::<SourceError>().is_some())
 }
 
 impl Writer {
     /// Creates `destination`.
     pub fn create(destination: &Path) -> std::io::Result<Writer> {
-        let file = File::create(destination)?;
+        let file = HashingFile {
+            file: File::create(destination)?,
+            hasher: Sha256::new(),
+        };
         let mut encoder = zstd::Encoder::new(BufWriter::with_capacity(1 << 20, file), ZSTD_LEVEL)?;
         encoder.include_checksum(true)?;
         let mut builder = tar::Builder::new(encoder);
@@ -45,21 +98,25 @@ impl Writer {
         self.builder.append_data(&mut header, name, data)
     }
 
-    /// Appends the file at `path` under `name`.
+    /// Appends the file at `path` under `name`. A failure to read `path` is told apart by
+    /// [`is_source_error`].
     pub fn append_file(&mut self, name: &str, path: &Path) -> std::io::Result<()> {
         use std::os::unix::fs::PermissionsExt;
-        let mut file = File::open(path)?;
-        let metadata = file.metadata()?;
+        let tag = |e: std::io::Error| std::io::Error::new(e.kind(), SourceError(e));
+        let file = File::open(path).map_err(tag)?;
+        let metadata = file.metadata().map_err(tag)?;
         let executable = metadata.permissions().mode() & 0o111 != 0;
-        self.append(name, metadata.len(), executable, &mut file)
+        let mut reader = TaggedReader(file).take(metadata.len());
+        self.append(name, metadata.len(), executable, &mut reader)
     }
 
-    /// Finishes the tarball and fsyncs it.
-    pub fn finish(self) -> std::io::Result<()> {
+    /// Finishes the tarball, fsyncs it and returns its sha256.
+    pub fn finish(self) -> std::io::Result<String> {
         let encoder = self.builder.into_inner()?;
         let writer = encoder.finish()?;
-        let file = writer.into_inner().map_err(|e| e.into_error())?;
-        file.sync_all()
+        let HashingFile { file, hasher } = writer.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        Ok(hex::encode(hasher.finalize()))
     }
 }
 
@@ -69,4 +126,101 @@ pub fn open(
 ) -> std::io::Result<tar::Archive<zstd::Decoder<'static, std::io::BufReader<File>>>> {
     let file = File::open(path)?;
     Ok(tar::Archive::new(zstd::Decoder::new(file)?))
+}
+
+/// The first six bytes every tarball [`Writer`] writes: the zstd magic number, a frame header
+/// descriptor with a content checksum and no content size, and the window of level 3.
+pub const FRAME_START: [u8; 6] = [0x28, 0xb5, 0x2f, 0xfd, 0x04, 0x58];
+
+/// A tarball opened to be read exactly (see [`finish_exact`]).
+pub type ExactArchive = tar::Archive<zstd::Decoder<'static, std::io::BufReader<File>>>;
+
+/// Opens a tarball to be read to its true end: exactly one zstd frame, its header as
+/// [`Writer`] writes it, and nothing after it. Call [`finish_exact`] after the last entry.
+pub fn open_exact(path: &Path) -> std::io::Result<ExactArchive> {
+    let mut file = File::open(path)?;
+    let mut start = [0u8; 6];
+    let header_ok = file.read_exact(&mut start).is_ok() && start == FRAME_START;
+    if !header_ok {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "its zstd frame header is not the one cpbuild writes (bytes 0-5 are {})",
+                start
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
+        ));
+    }
+    drop(file);
+    let file = File::open(path)?;
+    Ok(tar::Archive::new(zstd::Decoder::new(file)?.single_frame()))
+}
+
+/// Reads the rest of an archive opened with [`open_exact`] after its last tar entry: the tar
+/// end blocks (which must be zeros), the end of the zstd frame (so its checksum is checked),
+/// and then nothing more. Returns what is wrong, if anything.
+pub fn finish_exact(archive: ExactArchive) -> Result<(), String> {
+    let mut decoder = archive.into_inner();
+    let mut buffer = vec![0u8; 1 << 16];
+    loop {
+        let n = decoder
+            .read(&mut buffer)
+            .map_err(|e| format!("the end of its zstd frame is damaged or missing: {e}"))?;
+        if n == 0 {
+            break;
+        }
+        if buffer[..n].iter().any(|&b| b != 0) {
+            return Err("it holds data after the end of the tar archive".into());
+        }
+    }
+    let mut rest = decoder.finish();
+    let mut extra = 0u64;
+    loop {
+        let n = rest
+            .fill_buf()
+            .map_err(|e| format!("cannot read its end: {e}"))?
+            .len();
+        if n == 0 {
+            break;
+        }
+        extra += n as u64;
+        rest.consume(n);
+    }
+    if extra > 0 {
+        return Err(format!(
+            "{extra} byte{} follow its zstd frame (appended data)",
+            if extra == 1 { "" } else { "s" }
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_tarball_starts_with_the_frame_header_exact_reads_expect() {
+        let dir = tempfile::tempdir().unwrap();
+        for size in [0usize, 10, 300_000] {
+            let path = dir.path().join(format!("{size}.tar.zst"));
+            let mut writer = Writer::create(&path).unwrap();
+            let data = vec![7u8; size];
+            writer
+                .append("x", size as u64, false, &mut data.as_slice())
+                .unwrap();
+            let sha = writer.finish().unwrap();
+            let bytes = std::fs::read(&path).unwrap();
+            assert_eq!(bytes[..6], FRAME_START, "size {size}");
+            assert_eq!(sha, crate::util::hash::bytes(&bytes));
+            let mut archive = open_exact(&path).unwrap();
+            for entry in archive.entries().unwrap() {
+                std::io::copy(&mut entry.unwrap(), &mut std::io::sink()).unwrap();
+            }
+            finish_exact(archive).unwrap();
+        }
+    }
 }
