@@ -5,6 +5,7 @@
 //! - [`cpbuild_ml`]: CLIP, DoRA, CLIP-HBA, training bookkeeping, RSA, tokenizer (burn);
 //! - [`data`]: the THINGS loaders and the embedded things-synth world;
 //! - [`cli`]: `cpbuild [TARGET]...` and its subcommands;
+//! - [`report_html`]: `cpbuild report --html`, the report a reader opens in a browser;
 //! - [`bench`]: `cpbuild bench`, the paper-scale cost of training, and the `random-clip` kind.
 
 pub mod bench;
@@ -12,6 +13,7 @@ pub mod cli;
 pub mod data;
 pub mod figures;
 pub mod kinds;
+pub mod report_html;
 
 pub use cpbuild_engine as engine;
 pub use cpbuild_ml as ml;

@@ -260,7 +260,17 @@ pub fn run(cli: Cli) -> Result<i32> {
         ),
         Some(Command::VerifyArchive { file }) => verify_archive(&file),
         Some(Command::Import { file }) => import(&global, &file),
-        Some(Command::Report { targets }) => report(&global, &targets),
+        Some(Command::Report {
+            targets,
+            html: false,
+            ..
+        }) => report(&global, &targets),
+        Some(Command::Report {
+            targets,
+            html: true,
+            output,
+            timings,
+        }) => html_report(&global, &targets, output, timings),
         Some(Command::Verify { targets }) => super::verify::verify(&global, &targets),
         Some(Command::Bench {
             model,
@@ -1077,6 +1087,7 @@ fn archive(global: &GlobalOptions, options: &ArchiveOptions) -> Result<i32> {
         files: Default::default(),
         root_hash: String::new(),
     };
+    let report = project.html_report(&store, &manifest)?;
     let recipes = project
         .recipes
         .files
@@ -1098,6 +1109,11 @@ fn archive(global: &GlobalOptions, options: &ArchiveOptions) -> Result<i32> {
             manifest,
             store: &store,
             recipes,
+            documents: vec![archive::write::Document {
+                path: crate::report_html::ARCHIVE_PATH.into(),
+                bytes: report.into_bytes(),
+                description: "the report to open in a browser: every figure, its golden status and provenance, every run's curves, the dependency graph".into(),
+            }],
         },
         &destination,
     )?;
@@ -1187,6 +1203,84 @@ fn report(global: &GlobalOptions, targets: &[String]) -> Result<i32> {
         root_hash: String::new(),
     };
     print!("{}", archive::report::reproducibility_report(&manifest));
+    Ok(exit_code::SUCCESS)
+}
+
+impl Project {
+    /// The HTML report of the targets `manifest` records, from their bundles in `store`.
+    fn html_report(
+        &self,
+        store: &Store,
+        manifest: &cpbuild_engine::archive::ArchiveManifest,
+    ) -> Result<String> {
+        let groups = self
+            .graph
+            .targets
+            .iter()
+            .filter(|target| !target.spec.grid.is_empty())
+            .map(|target| (target.spec.name.clone(), target.spec.group.clone()))
+            .collect();
+        let files = |key: &str| store.unpacked(key).map(|(directory, _)| directory.join("files"));
+        crate::report_html::render(&crate::report_html::Source {
+            manifest,
+            files: &files,
+            groups,
+            golden_dir: self.root.join(super::verify::GOLDEN_DIR),
+            golden_display: super::verify::GOLDEN_DIR.into(),
+        })
+    }
+}
+
+/// `cpbuild report --html`: writes `index.html` into `output` (default `artifacts/report/`).
+fn html_report(
+    global: &GlobalOptions,
+    targets: &[String],
+    output: Option<PathBuf>,
+    timings: bool,
+) -> Result<i32> {
+    use cpbuild_engine::archive::{self, ArchiveManifest, Mode};
+    let project = Project::load(global)?;
+    let roots = project.graph.resolve_all(targets)?;
+    let store = project.store()?;
+    let reporter = reporter(global);
+    let _store_lock = store.lock(
+        LockMode::Shared,
+        wait_message(reporter.as_ref(), &project.store_display()),
+    )?;
+    let manifest = ArchiveManifest {
+        format: archive::FORMAT,
+        project: project.name(),
+        version: "local".into(),
+        cpbuild: cpbuild_engine::VERSION.to_string(),
+        profile: global.profile.clone(),
+        mode: Mode::Full,
+        requested: project.requested_names(&roots),
+        targets: project.archived_targets(&store, &roots, timings)?,
+        files: Default::default(),
+        root_hash: String::new(),
+    };
+    let page = project.html_report(&store, &manifest)?;
+    let directory = output.unwrap_or_else(|| project.root.join("artifacts").join("report"));
+    std::fs::create_dir_all(&directory).map_err(|e| Error::io(&directory, e))?;
+    let path = directory.join(crate::report_html::INDEX);
+    let partial = directory.join(format!("{}.partial", crate::report_html::INDEX));
+    std::fs::write(&partial, page.as_bytes())
+        .and_then(|()| std::fs::rename(&partial, &path))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&partial);
+            Error::io(&path, e)
+        })?;
+    let shown = cpbuild_engine::recipe::display_relative(&project.root, &path);
+    let absolute = path.canonicalize().unwrap_or_else(|_| path.clone());
+    println!(
+        "cpbuild report: wrote `{}` ({}, {} target{})
+  open file://{}",
+        shown.display(),
+        human_bytes(page.len() as u64),
+        manifest.targets.len(),
+        if manifest.targets.len() == 1 { "" } else { "s" },
+        absolute.display()
+    );
     Ok(exit_code::SUCCESS)
 }
 

@@ -2,7 +2,7 @@
 
 mod bench;
 mod commands;
-mod verify;
+pub(crate) mod verify;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -190,11 +190,22 @@ pub enum Command {
         /// The archive.
         file: PathBuf,
     },
-    /// The reproducibility report of built targets: runs, seeds, splits, epochs, compute.
+    /// The reproducibility report of built targets: runs, seeds, splits, epochs, compute
+    /// (Markdown on stdout); with `--html`, a static report to open in a browser.
     Report {
         /// Targets (default: the defaults).
         #[arg(value_name = "TARGET")]
         targets: Vec<String>,
+        /// Write the HTML report: one self-contained `index.html` with the figures, every run's
+        /// curves, provenance, golden status and the dependency graph.
+        #[arg(long)]
+        html: bool,
+        /// The directory of the HTML report (default: `artifacts/report/` in the project).
+        #[arg(short = 'o', long = "output", value_name = "DIR", requires = "html")]
+        output: Option<PathBuf>,
+        /// Put wall-clock build times in the HTML report (it then differs between builds).
+        #[arg(long, requires = "html")]
+        timings: bool,
     },
     /// Build figure targets and compare their CSVs with `golden/` (per-column tolerances from
     /// the recipe); non-zero exit on any difference.

@@ -32,6 +32,9 @@ use super::compute::{Fig1Table, Fig2Table, Fig3Table, Fig4Table, Sign};
 use super::perturbation::Perturbation;
 use super::setup::RunSetup;
 
+mod curves;
+pub use curves::{RunCurves, run_curves};
+
 /// DejaVu Sans (Bitstream Vera licence, `assets/fonts/DejaVuSans-LICENSE.txt`).
 static FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
 

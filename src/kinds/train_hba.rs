@@ -1,5 +1,5 @@
 //! The `train-hba` kind: one CLIP-HBA training run (a baseline, or a perturbed run continuing a
-//! baseline), as PAPER.md "Training (baseline)" and "Perturbations" describe it.
+//! baseline), as `docs/protocol.md`, "Training" and "Perturbations", describe it.
 //!
 //! # Params
 //!

@@ -90,6 +90,7 @@ fn archives_are_byte_reproducible_across_two_fresh_stores() {
     assert_eq!(names[0], "cpbuild-demo-1.2.3/MANIFEST.json");
     assert!(names.contains(&"cpbuild-demo-1.2.3/README.md".to_string()));
     assert!(names.contains(&"cpbuild-demo-1.2.3/REPORT.md".to_string()));
+    assert!(names.contains(&"cpbuild-demo-1.2.3/report/index.html".to_string()));
     assert!(names.contains(&"cpbuild-demo-1.2.3/recipes/main.toml".to_string()));
     assert!(names.contains(&"cpbuild-demo-1.2.3/figures/summary/summary.txt".to_string()));
     assert_eq!(names.iter().filter(|n| n.contains("/bundles/")).count(), 4);

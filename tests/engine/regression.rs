@@ -156,10 +156,10 @@ fn symlinks_inside_an_input_folder_are_followed_or_refused() {
             "[target.a]\nkind = \"shell\"\ninputs = [\"data\"]\ncommand = \"cat data/own.txt data/shared/x.txt > a.txt\"\noutputs = [\"a.txt\"]\n",
         )
         .file("data/own.txt", "own\n")
-        .file("shared/x.txt", "one\n");
-    std::os::unix::fs::symlink("../shared", project.path("data/shared")).unwrap();
+        .file("elsewhere/x.txt", "one\n");
+    std::os::unix::fs::symlink("../elsewhere", project.path("data/shared")).unwrap();
     project.run(&["a"]).success();
-    project.file("shared/x.txt", "two\n");
+    project.file("elsewhere/x.txt", "two\n");
     let status = project.run(&["status", "a"]).success();
     assert!(
         status

@@ -7,6 +7,8 @@
 //!                                                   machine and backend, and a root hash
 //! cpbuild-<project>-<version>/README.md             for reviewers: the figures, how to verify, rebuild
 //! cpbuild-<project>-<version>/REPORT.md             the reproducibility report
+//! cpbuild-<project>-<version>/<document>            documents the application adds
+//!                                                   ([`write::Document`]: cpbuild's HTML report)
 //! cpbuild-<project>-<version>/recipes/*.toml        the recipes used
 //! cpbuild-<project>-<version>/bundles/<key>.tar.zst every bundle the targets depend on (full mode)
 //! cpbuild-<project>-<version>/files/<target>/...    tables and metrics only (`--figures-only`)

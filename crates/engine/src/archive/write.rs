@@ -18,6 +18,17 @@ enum Source {
     Bytes(Vec<u8>),
 }
 
+/// A file the application adds to the archive beside `README.md` and `REPORT.md` (cpbuild adds
+/// its HTML report); the reviewers' README lists it with its description.
+pub struct Document {
+    /// Its path under the top-level folder (`report/index.html`).
+    pub path: String,
+    /// Its bytes (as reproducible as the rest: the archive's bytes include them).
+    pub bytes: Vec<u8>,
+    /// One line for the README: what it is.
+    pub description: String,
+}
+
 /// What to archive.
 pub struct Request<'a> {
     /// The manifest so far: project, version, profile, mode, requested, targets (its `files`
@@ -27,6 +38,8 @@ pub struct Request<'a> {
     pub store: &'a Store,
     /// The recipe files: archive path (`recipes/x.toml`) → file.
     pub recipes: BTreeMap<String, PathBuf>,
+    /// Documents the application adds.
+    pub documents: Vec<Document>,
 }
 
 /// Writes the archive to `destination`; returns its sha256 and the final manifest.
@@ -35,6 +48,7 @@ pub fn write(request: Request<'_>, destination: &Path) -> Result<(String, Archiv
         mut manifest,
         store,
         recipes,
+        documents,
     } = request;
     let mut members: BTreeMap<String, Source> = BTreeMap::new();
     for (name, path) in recipes {
@@ -79,10 +93,22 @@ pub fn write(request: Request<'_>, destination: &Path) -> Result<(String, Archiv
             }
         }
     }
-    members.insert(
-        "README.md".into(),
-        Source::Bytes(report::reviewer_readme(&manifest).into_bytes()),
-    );
+    let mut readme = report::reviewer_readme(&manifest);
+    if !documents.is_empty() {
+        readme.push_str("\n## Also in this archive\n\n");
+    }
+    for document in documents {
+        readme.push_str(&format!("- `{}`: {}\n", document.path, document.description));
+        let reserved = ["README.md", "REPORT.md", MANIFEST].contains(&document.path.as_str());
+        if reserved || members.contains_key(&document.path) {
+            return Err(Error::store(format!(
+                "the archive would hold `{}` twice (a document has the path of another member)",
+                document.path
+            )));
+        }
+        members.insert(document.path, Source::Bytes(document.bytes));
+    }
+    members.insert("README.md".into(), Source::Bytes(readme.into_bytes()));
     members.insert(
         "REPORT.md".into(),
         Source::Bytes(report::reproducibility_report(&manifest).into_bytes()),

@@ -98,10 +98,10 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let data = root.path().join("data");
         std::fs::create_dir_all(data.join("sub")).unwrap();
-        std::fs::create_dir_all(root.path().join("shared")).unwrap();
+        std::fs::create_dir_all(root.path().join("elsewhere")).unwrap();
         std::fs::write(data.join("sub/a.txt"), "a").unwrap();
-        std::fs::write(root.path().join("shared/b.txt"), "b").unwrap();
-        std::os::unix::fs::symlink("../shared", data.join("shared")).unwrap();
+        std::fs::write(root.path().join("elsewhere/b.txt"), "b").unwrap();
+        std::os::unix::fs::symlink("../elsewhere", data.join("shared")).unwrap();
         std::os::unix::fs::symlink("sub/a.txt", data.join("link.txt")).unwrap();
         let files = input_files(&data).unwrap();
         let names: Vec<String> = files
