@@ -179,7 +179,7 @@ fn symlinks_inside_an_input_folder_are_followed_or_refused() {
     std::fs::remove_file(project.path("data/broken")).unwrap();
 
     std::os::unix::fs::symlink("..", project.path("data/shared_loop")).unwrap();
-    std::os::unix::fs::symlink("../data", project.path("shared/back")).unwrap();
+    std::os::unix::fs::symlink("../data", project.path("elsewhere/back")).unwrap();
     let run = project.run(&["a"]);
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(run.stderr.contains("loop"), "{}", run.stderr);
