@@ -1,7 +1,7 @@
 //! The numbers each figure plots, computed from curves exactly as PAPER.md ("Figures") says.
 //!
 //! - fig1 ([`fig1`]): the baseline's (loss, alignment) per epoch up to its minimum-loss epoch
-//!   (ties: the first), epochs 1, 5, 10, 15, … labelled.
+//!   (ties: the first; the ViT's: every epoch), epochs 1, 5, 10, 15, … labelled.
 //! - fig2 ([`fig2`]): per perturbation type and epoch k, Δ loss and Δ alignment = perturbed run −
 //!   baseline, both at epoch k, for a single-epoch perturbation at k.
 //! - fig3 ([`fig3`]): the same for the single-epoch `random_target` sweep, one row per k, with a
@@ -272,14 +272,16 @@ impl Fig1Table {
     }
 }
 
-/// fig1: the baseline up to its minimum-loss epoch (ties: the first).
+/// fig1: the CLIP-HBA baseline up to its minimum-loss epoch (ties: the first); the ViT
+/// baseline to its last epoch, as the paper's notebook draws it.
 pub fn fig1(model: Model, baseline: &Curve) -> Result<Fig1Table, ComputeError> {
-    let cut_epoch = baseline
-        .min_loss_point()
-        .ok_or_else(|| ComputeError::EmptyBaseline {
-            curve: baseline.name.clone(),
-        })?
-        .epoch;
+    let empty = || ComputeError::EmptyBaseline {
+        curve: baseline.name.clone(),
+    };
+    let cut_epoch = match model {
+        Model::ClipHba => baseline.min_loss_point().ok_or_else(empty)?.epoch,
+        Model::Vit => baseline.last_epoch().ok_or_else(empty)?,
+    };
     let points = baseline
         .points
         .iter()
@@ -879,7 +881,11 @@ mod tests {
             "epoch,test_loss,behavioral_rsa_rho,labelled\n\
              1,10,0.1,true\n2,8,0.2,false\n3,6,0.3,false\n4,5,0.4,false\n"
         );
-        let vit = fig1(Model::Vit, &baseline()).unwrap().to_table();
+        // The ViT curve is drawn to its last epoch, past the minimum.
+        let vit = fig1(Model::Vit, &baseline()).unwrap();
+        assert_eq!(vit.points.len(), baseline().points.len());
+        assert_eq!(vit.cut_epoch, baseline().last_epoch().unwrap());
+        let vit = vit.to_table();
         assert_eq!(vit.columns, ["epoch", "val_loss", "rsa_score", "labelled"]);
         assert_eq!(
             fig1(Model::Vit, &curve("empty", 1, &[])).unwrap_err(),
