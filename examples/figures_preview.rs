@@ -46,7 +46,7 @@ fn run(out_dir: &Path) -> Result<(), String> {
     let request = RunsRequest::fig1a()
         .and(RunsRequest::fig1b())
         .and(RunsRequest::fig2a(&Perturbation::ALL, &paper::FIG2_EPOCHS))
-        .and(RunsRequest::fig2b())
+        .and(RunsRequest::fig2b(&paper::FIG2_EPOCHS))
         .and(RunsRequest::fig3(&epochs))
         .and(RunsRequest::fig4(&paper::FIG4_STARTS, &paper::FIG4_LENGTHS));
     let loaded = RunsDirectory::new(&runs_dir)

@@ -2,7 +2,7 @@
 //! says.
 //!
 //! - fig1 ([`fig1`]): the baseline's (loss, alignment) per epoch up to its minimum-loss epoch
-//!   (ties: the first), epochs 1, 5, 10, 15, … labelled.
+//!   (ties: the first; the ViT's: every epoch), epochs 1, 5, 10, 15, … labelled.
 //! - fig2 ([`fig2`]): per perturbation type and epoch k, Δ loss and Δ alignment = perturbed run −
 //!   baseline, both at epoch k, for a single-epoch perturbation at k.
 //! - fig3 ([`fig3`]): the same for the single-epoch `random_target` sweep, one row per k, with a

@@ -6,8 +6,9 @@
 //! | param | type | meaning |
 //! |---|---|---|
 //! | `figure` | string | `fig1a`, `fig1b`, `fig2a`, `fig2b`, `fig3`, `fig4`; or `fig1`, `fig2`: the panels (figure dependencies) gathered under one target |
-//! | `epochs` | integers | fig2: the perturbation epochs k to draw (dependencies at other epochs are ignored; default: every single-epoch run given) |
-//! | `runs_dir` | string | take the runs from this directory of result CSVs in the paper's layout ([`crate::figures::runs`]) instead of from dependencies; it must be a declared input |
+//! | `epochs` | integers | fig2a, fig2b, fig3: the perturbation epochs k to draw (dependencies at other epochs are ignored; default: every single-epoch run given, or from a runs directory fig2's seven epochs and, for fig3, every epoch up to the baseline's minimum-test-loss epoch) |
+//! | `starts`, `lengths` | integers | fig4: the windows to draw, every start with every length (dependencies outside them are ignored; default: every window run given, or from a runs directory the paper's 11 starts × 7 lengths) |
+//! | `runs_dir` | string | take the runs from this directory of result CSVs, in cpbuild's runs layout or the original project's `Data/` folder ([`crate::figures::runs`]), instead of from dependencies; every file read must be a declared input |
 //! | `tolerances` | table | for `cpbuild verify` only: `{ column = { abs = 1e-9, rel = 1e-6 } }` per CSV column (exact when absent) |
 //!
 //! # Runs from dependencies
@@ -17,6 +18,11 @@
 //! without a `perturbation` is the baseline; the others are perturbed runs keyed by
 //! (`perturbation.kind`, `start`, `length`). Each run's `results.csv` is read with
 //! [`crate::figures::runs`], so a run is read exactly as an external CSV would be.
+//!
+//! From a runs directory, every requested run must be there: a requested epoch or window with
+//! no run is an error (never a missing bar or an "NR"), reported together with every other
+//! problem of the directory. With dependencies, `epochs`, `starts` and `lengths` select among
+//! them; a requested window without a dependency is an error too.
 //!
 //! fig4 reads every window run as it ended: early stopping of a perturbed run (a fresh state
 //! from its first perturbed epoch that does not count the window's epochs; docs/protocol.md,
@@ -31,7 +37,7 @@
 //! `artifacts/figures/<target>/<figure>.csv|png|svg` (fig4 adds `fig4_heatmap.*`), the same
 //! paths in the project: they are materialised into the working tree.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use cpbuild_engine::action::{Action, ActionContext, ActionError, DepOutput, ParamError};
@@ -40,7 +46,7 @@ use cpbuild_engine::store::manifest::Manifest;
 use serde_json::Value as Json;
 
 use crate::figures::compute::{self, Fig4Table, Model, Window};
-use crate::figures::runs::{self, RunsDirectory, RunsRequest};
+use crate::figures::runs::{self, LoadedRuns, RunsDirectory, RunsRequest};
 use crate::figures::{Curve, ImageFormat, Perturbation, PlotError, Table, paper, plot};
 
 /// The `figure` kind.
@@ -49,7 +55,14 @@ pub struct Figure;
 /// Where figure outputs go, relative to the project root (and to the bundle's `files/`).
 pub const FIGURES_DIR: &str = "artifacts/figures";
 
-const PARAMS: [&str; 4] = ["figure", "epochs", "runs_dir", "tolerances"];
+const PARAMS: [&str; 6] = [
+    "figure",
+    "epochs",
+    "starts",
+    "lengths",
+    "runs_dir",
+    "tolerances",
+];
 
 /// The figures this kind draws.
 pub const FIGURES: [&str; 8] = [
@@ -110,6 +123,8 @@ pub fn tolerances(params: &Json) -> Result<BTreeMap<String, Tolerance>, ParamErr
 struct Params {
     figure: String,
     epochs: Option<Vec<u32>>,
+    starts: Option<Vec<u32>>,
+    lengths: Option<Vec<u32>>,
     runs_dir: Option<String>,
 }
 
@@ -119,11 +134,36 @@ fn epoch_number(field: &str, value: &Json) -> Result<u32, ParamError> {
         .and_then(|n| u32::try_from(n).ok())
         .filter(|n| *n >= 1)
         .ok_or_else(|| {
+            let what = if field == "lengths" {
+                "window lengths"
+            } else {
+                "epochs"
+            };
             ParamError::at(
                 field,
-                format!("`{field}` must hold epochs (integers ≥ 1), not `{value}`"),
+                format!("`{field}` must hold {what} (integers ≥ 1), not `{value}`"),
             )
         })
+}
+
+/// A non-empty list of integers ≥ 1 (`epochs`, `starts`, `lengths`), if given.
+fn number_list(params: &Json, field: &str) -> Result<Option<Vec<u32>>, ParamError> {
+    match params.get(field) {
+        None => Ok(None),
+        Some(Json::Array(items)) if items.is_empty() => Err(ParamError::at(
+            field,
+            format!("`{field}` is empty; leave it out for the default, or list at least one"),
+        )),
+        Some(Json::Array(items)) => items
+            .iter()
+            .map(|item| epoch_number(field, item))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some),
+        Some(other) => Err(ParamError::at(
+            field,
+            format!("`{field}` must be a list of integers, not `{other}`"),
+        )),
+    }
 }
 
 impl Params {
@@ -167,20 +207,9 @@ impl Params {
                 ));
             }
         };
-        let epochs = match params.get("epochs") {
-            None => None,
-            Some(Json::Array(items)) => Some(
-                items
-                    .iter()
-                    .map(|item| epoch_number("epochs", item))
-                    .collect::<Result<Vec<_>, _>>()?,
-            ),
-            Some(other) => {
-                return Err(ParamError::at(
-                    "epochs",
-                    format!("`epochs` must be a list of epochs, not `{other}`"),
-                ));
-            }
+        let epochs = number_list(params, "epochs")?;
+        let starts = number_list(params, "starts")?;
+        let lengths = number_list(params, "lengths")?;
         };
         let runs_dir = match params.get("runs_dir") {
             None => None,
@@ -192,11 +221,19 @@ impl Params {
                 ));
             }
         };
-        if epochs.is_some() && !figure.starts_with("fig2") {
+        if epochs.is_some() && !(figure.starts_with("fig2") || figure == "fig3") {
             return Err(ParamError::at(
                 "epochs",
-                format!("`epochs` only applies to `fig2a` and `fig2b`, not `{figure}`"),
+                format!("`epochs` only applies to `fig2a`, `fig2b` and `fig3`, not `{figure}`"),
             ));
+        }
+        for (field, given) in [("starts", &starts), ("lengths", &lengths)] {
+            if given.is_some() && figure != "fig4" {
+                return Err(ParamError::at(
+                    field,
+                    format!("`{field}` only applies to `fig4`, not `{figure}`"),
+                ));
+            }
         }
         if runs_dir.is_some() && matches!(figure.as_str(), "fig1" | "fig2") {
             return Err(ParamError::at(
@@ -208,6 +245,8 @@ impl Params {
         Ok(Params {
             figure,
             epochs,
+            starts,
+            lengths,
             runs_dir,
         })
     }
@@ -393,26 +432,91 @@ fn fig4_table(
     Ok(table)
 }
 
+/// A figure's runs directory: where it is, and as the recipe names it.
+struct External {
+    /// `runs_dir` as written.
+    dir: String,
+    directory: RunsDirectory,
+}
+
+impl External {
+    /// The runs directory of `params`, if any; it must lie under a declared input.
+    fn of(ctx: &ActionContext<'_>, params: &Params) -> Result<Option<External>, ActionError> {
+        let Some(dir) = &params.runs_dir else {
+            return Ok(None);
+        };
+        let under = normal(Path::new(dir));
+        if !ctx
+            .inputs
+            .iter()
+            .any(|declared| normal(declared).starts_with(&under))
+        {
+            return Err(failed(format!(
+                "`runs_dir` `{dir}` is read by `{}` but is not a declared input; add `{dir}` \
+                 to `inputs` (or globs of the CSVs the figure reads)",
+                ctx.target
+            )));
+        }
+        Ok(Some(External {
+            dir: dir.clone(),
+            directory: RunsDirectory::new(ctx.project_root.join(dir)).shown_as(dir),
+        }))
+    }
+
+    /// Loads `request`, then checks that every file read is a declared input, so the target's
+    /// key covers everything it drew.
+    fn load(&self, ctx: &ActionContext<'_>, request: &RunsRequest) -> Result<LoadedRuns, ActionError> {
+        let loaded = self.directory.load(request).map_err(text)?;
+        let declared: BTreeSet<PathBuf> = ctx.inputs.iter().map(|path| normal(path)).collect();
+        let undeclared: Vec<String> = loaded
+            .files
+            .iter()
+            .map(|file| normal(&Path::new(&self.dir).join(file)))
+            .filter(|path| !declared.contains(path))
+            .map(|path| format!("\n  `{}`", path.display()))
+            .collect();
+        if !undeclared.is_empty() {
+            return Err(failed(format!(
+                "`{}` reads {} file{} of `runs_dir` `{}` that {} not among its declared inputs, \
+                 so its key would not cover {}:{}\nhelp: add {} to `inputs`: the directory, or \
+                 globs matching the CSVs (see \"Drawing the original's results\" in the README)",
+                ctx.target,
+                undeclared.len(),
+                if undeclared.len() == 1 { "" } else { "s" },
+                self.dir,
+                if undeclared.len() == 1 { "is" } else { "are" },
+                if undeclared.len() == 1 { "it" } else { "them" },
+                undeclared.concat(),
+                if undeclared.len() == 1 { "it" } else { "them" },
+            )));
+        }
+        Ok(loaded)
+    }
+
+    /// The CLIP-HBA baseline's curve from a load that requested it.
+    fn clip_baseline(loaded: &LoadedRuns) -> Result<Curve, ActionError> {
+        loaded
+            .clip_baseline
+            .as_ref()
+            .map(runs::ClipRun::curve)
+            .ok_or_else(|| failed("the runs directory gave no baseline"))
+    }
+}
+
+/// A relative path without `.` components, for comparing a runs file with declared inputs.
+fn normal(path: &Path) -> PathBuf {
+    path.components()
+        .filter(|component| !matches!(component, std::path::Component::CurDir))
+        .collect()
+}
+
 impl Figure {
     fn outputs(
         &self,
         ctx: &ActionContext<'_>,
         params: &Params,
     ) -> Result<Vec<Output>, ActionError> {
-        let external = match &params.runs_dir {
-            Some(dir) => {
-                if !ctx.inputs.iter().any(|declared| {
-                    declared.starts_with(dir) || Path::new(dir).starts_with(declared)
-                }) {
-                    return Err(failed(format!(
-                        "`runs_dir` `{dir}` is read by `{}` but is not a declared input; add `{dir}` to `inputs`",
-                        ctx.target
-                    )));
-                }
-                Some(RunsDirectory::new(ctx.project_root.join(dir)))
-            }
-            None => None,
-        };
+        let external = External::of(ctx, params)?;
         match params.figure.as_str() {
             "fig1a" | "fig1b" => {
                 let model = if params.figure == "fig1a" {
@@ -421,20 +525,17 @@ impl Figure {
                     Model::Vit
                 };
                 let curve = match (&external, model) {
-                    (Some(dir), Model::ClipHba) => dir
-                        .load(&RunsRequest::fig1a())
-                        .map_err(text)?
-                        .clip_baseline
-                        .map(|run| run.curve()),
+                    (Some(dir), Model::ClipHba) => {
+                        External::clip_baseline(&dir.load(ctx, &RunsRequest::fig1a())?)?
+                    }
                     (Some(dir), Model::Vit) => dir
-                        .load(&RunsRequest::fig1b())
-                        .map_err(text)?
+                        .load(ctx, &RunsRequest::fig1b())?
                         .vit_baseline
-                        .map(|run| run.curve()),
-                    (None, Model::ClipHba) => Some(clip_curve(&dep_runs(ctx)?.baseline)?),
-                    (None, Model::Vit) => Some(vit_curve(&dep_runs(ctx)?.baseline)?),
-                }
-                .ok_or_else(|| failed("the runs directory gave no baseline"))?;
+                        .map(|run| run.curve())
+                        .ok_or_else(|| failed("the runs directory gave no baseline"))?,
+                    (None, Model::ClipHba) => clip_curve(&dep_runs(ctx)?.baseline)?,
+                    (None, Model::Vit) => vit_curve(&dep_runs(ctx)?.baseline)?,
+                };
                 let table = compute::fig1(model, &curve).map_err(text)?;
                 let stem = if model == Model::ClipHba {
                     "fig1a"
@@ -457,14 +558,9 @@ impl Figure {
                             .epochs
                             .clone()
                             .unwrap_or_else(|| paper::FIG2_EPOCHS.to_vec());
-                        let loaded = dir
-                            .load(&RunsRequest::fig2a(&Perturbation::ALL, &epochs))
-                            .map_err(text)?;
-                        let baseline = loaded
-                            .clip_baseline
-                            .as_ref()
-                            .map(runs::ClipRun::curve)
-                            .ok_or_else(|| failed("the runs directory gave no baseline"))?;
+                        let loaded =
+                            dir.load(ctx, &RunsRequest::fig2a(&Perturbation::ALL, &epochs))?;
+                        let baseline = External::clip_baseline(&loaded)?;
                         let curves: Vec<_> = loaded
                             .single_epoch
                             .iter()
@@ -480,12 +576,12 @@ impl Figure {
                         .map_err(text)?
                     }
                     (Some(dir), Model::Vit) => {
-                        let loaded = dir.load(&RunsRequest::fig2b()).map_err(text)?;
-                        let mut rows = loaded.vit_effects.unwrap_or_default();
-                        if let Some(epochs) = &params.epochs {
-                            rows.retain(|row| epochs.contains(&row.epoch));
-                        }
-                        compute::Fig2Table::from_rows(model, rows)
+                        let epochs = params
+                            .epochs
+                            .clone()
+                            .unwrap_or_else(|| paper::FIG2_EPOCHS.to_vec());
+                        let loaded = dir.load(ctx, &RunsRequest::fig2b(&epochs))?;
+                        compute::Fig2Table::from_rows(model, loaded.vit_effects.unwrap_or_default())
                     }
                     (None, _) => {
                         let runs = dep_runs(ctx)?;
@@ -526,25 +622,31 @@ impl Figure {
             "fig3" => {
                 let (baseline, sweep) = match &external {
                     Some(dir) => {
-                        let epochs = dir.sweep_epochs().map_err(text)?;
-                        let loaded = dir.load(&RunsRequest::fig3(&epochs)).map_err(text)?;
-                        let baseline = loaded
-                            .clip_baseline
-                            .as_ref()
-                            .map(runs::ClipRun::curve)
-                            .ok_or_else(|| failed("the runs directory gave no baseline"))?;
+                        let epochs = match &params.epochs {
+                            Some(epochs) => epochs.clone(),
+                            None => {
+                                // The paper's sweep: every epoch up to the baseline's minimum.
+                                let baseline =
+                                    External::clip_baseline(&dir.load(ctx, &RunsRequest::fig1a())?)?;
+                                let cut = baseline.min_loss_point().map_or(0, |point| point.epoch);
+                                (1..=cut).collect()
+                            }
+                        };
+                        let loaded = dir.load(ctx, &RunsRequest::fig3(&epochs))?;
                         let sweep: Vec<(u32, Curve)> = loaded
                             .sweep
                             .iter()
                             .map(|(&epoch, run)| (epoch, run.curve()))
                             .collect();
-                        (baseline, sweep)
+                        (External::clip_baseline(&loaded)?, sweep)
                     }
                     None => {
                         let runs = dep_runs(ctx)?;
                         let mut sweep = Vec::new();
                         for run in &runs.perturbed {
-                            if let Some((Perturbation::RandomTarget, start, 1)) = run.window {
+                            if let Some((Perturbation::RandomTarget, start, 1)) = run.window
+                                && params.epochs.as_ref().is_none_or(|e| e.contains(&start))
+                            {
                                 sweep.push((start, clip_curve(run)?));
                             }
                         }
@@ -560,15 +662,15 @@ impl Figure {
             "fig4" => {
                 let (baseline, windows) = match &external {
                     Some(dir) => {
-                        let windows = dir.grid_windows().map_err(text)?;
-                        let mut request = RunsRequest::fig4(&[], &[]);
-                        request.grid = windows.iter().copied().collect();
-                        let loaded = dir.load(&request).map_err(text)?;
-                        let baseline = loaded
-                            .clip_baseline
-                            .as_ref()
-                            .map(runs::ClipRun::curve)
-                            .ok_or_else(|| failed("the runs directory gave no baseline"))?;
+                        let starts = params
+                            .starts
+                            .clone()
+                            .unwrap_or_else(|| paper::FIG4_STARTS.to_vec());
+                        let lengths = params
+                            .lengths
+                            .clone()
+                            .unwrap_or_else(|| paper::FIG4_LENGTHS.to_vec());
+                        let loaded = dir.load(ctx, &RunsRequest::fig4(&starts, &lengths))?;
                         // External runs are taken as complete: each ended by early stopping.
                         let windows: Vec<(Window, Curve, bool)> = loaded
                             .grid
@@ -577,13 +679,19 @@ impl Figure {
                                 (Window { start, length }, run.curve(), false)
                             })
                             .collect();
-                        (baseline, windows)
+                        (External::clip_baseline(&loaded)?, windows)
                     }
                     None => {
                         let runs = dep_runs(ctx)?;
+                        let selected = |values: &Option<Vec<u32>>, value: u32| {
+                            values.as_ref().is_none_or(|values| values.contains(&value))
+                        };
                         let mut windows = Vec::new();
                         for run in &runs.perturbed {
-                            if let Some((Perturbation::RandomTarget, start, length)) = run.window {
+                            if let Some((Perturbation::RandomTarget, start, length)) = run.window
+                                && selected(&params.starts, start)
+                                && selected(&params.lengths, length)
+                            {
                                 windows.push((
                                     Window { start, length },
                                     clip_curve(run)?,
@@ -591,6 +699,7 @@ impl Figure {
                                 ));
                             }
                         }
+                        requested_windows_present(ctx.target, params, &windows)?;
                         (clip_curve(&runs.baseline)?, windows)
                     }
                 };
@@ -607,6 +716,48 @@ impl Figure {
             other => Err(failed(format!("`{other}` is not drawn by itself"))),
         }
     }
+}
+
+/// With dependencies, every window that `starts` × `lengths` names must have a run (when
+/// only one of them is given, the other takes what the dependencies have).
+fn requested_windows_present(
+    target: &str,
+    params: &Params,
+    windows: &[(Window, Curve, bool)],
+) -> Result<(), ActionError> {
+    if params.starts.is_none() && params.lengths.is_none() {
+        return Ok(());
+    }
+    let have: BTreeSet<(u32, u32)> = windows
+        .iter()
+        .map(|(window, _, _)| (window.start, window.length))
+        .collect();
+    let from_runs = |pick: fn(&(u32, u32)) -> u32| -> Vec<u32> {
+        let set: BTreeSet<u32> = have.iter().map(pick).collect();
+        set.into_iter().collect()
+    };
+    let starts = params
+        .starts
+        .clone()
+        .unwrap_or_else(|| from_runs(|window| window.0));
+    let lengths = params
+        .lengths
+        .clone()
+        .unwrap_or_else(|| from_runs(|window| window.1));
+    let lacking: Vec<String> = starts
+        .iter()
+        .flat_map(|&start| lengths.iter().map(move |&length| (start, length)))
+        .filter(|window| !have.contains(window))
+        .map(|(start, length)| format!("length {length} from epoch {start}"))
+        .collect();
+    if lacking.is_empty() {
+        return Ok(());
+    }
+    Err(failed(format!(
+        "`{target}` draws fig4 windows that no dependency trained: {}\nhelp: add the \
+         `random_target` runs to `deps`, or narrow `starts`/`lengths`",
+        lacking.join(", ")
+    )))
 }
 
 fn write(path: &Path, bytes: &[u8]) -> Result<(), ActionError> {
