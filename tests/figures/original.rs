@@ -279,7 +279,7 @@ fn the_readme_recipe_draws_all_six_panels_from_the_original_folder() {
     // fig4: the 77 windows, from both file names; late long windows are NR.
     let fig4 = figure_csv(root, "fig4_original", "fig4");
     assert_eq!(fig4.len(), 1 + 77);
-    let not_recovered = fig4[1..].iter().filter(|row| row[5] == "false").count();
+    let not_recovered = fig4[1..].iter().filter(|row| row[6] == "NR").count();
     let expected = STARTS
         .iter()
         .flat_map(|&s| LENGTHS.iter().map(move |&l| (s, l)))
@@ -291,7 +291,7 @@ fn the_readme_recipe_draws_all_six_panels_from_the_original_folder() {
         .iter()
         .find(|row| row[0] == "1" && row[1] == "5")
         .unwrap();
-    assert_eq!(window[5], "true", "{window:?}");
+    assert_eq!(window[6], "recovered", "{window:?}");
     for stem in ["fig4", "fig4_heatmap"] {
         for extension in ["png", "svg"] {
             let path = format!("artifacts/figures/fig4_original/{stem}.{extension}");
