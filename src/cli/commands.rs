@@ -331,7 +331,9 @@ pub(super) fn build(global: &GlobalOptions, targets: &[String], only: bool) -> R
                     "`--only` cannot build what waits on a grid that is not expanded yet: {}",
                     project.waiting_lines(&grids).join("; ")
                 ),
-                help: Some("build without `--only` (it builds what the grid waits on first)".into()),
+                help: Some(
+                    "build without `--only` (it builds what the grid waits on first)".into(),
+                ),
             });
         }
         let mut phase = project.graph.blockers(&grids)?;
@@ -611,7 +613,11 @@ fn status(global: &GlobalOptions, targets: &[String]) -> Result<i32> {
     let mut out = std::io::stdout().lock();
     for line in project.waiting_lines(&grids) {
         if global.json {
-            let _ = writeln!(out, "{}", serde_json::json!({"state": "waiting", "grid": line}));
+            let _ = writeln!(
+                out,
+                "{}",
+                serde_json::json!({"state": "waiting", "grid": line})
+            );
         } else {
             let _ = writeln!(out, "waiting grid {line}");
         }
@@ -1220,7 +1226,11 @@ impl Project {
             .filter(|target| !target.spec.grid.is_empty())
             .map(|target| (target.spec.name.clone(), target.spec.group.clone()))
             .collect();
-        let files = |key: &str| store.unpacked(key).map(|(directory, _)| directory.join("files"));
+        let files = |key: &str| {
+            store
+                .unpacked(key)
+                .map(|(directory, _)| directory.join("files"))
+        };
         crate::report_html::render(&crate::report_html::Source {
             manifest,
             files: &files,

@@ -842,7 +842,10 @@ mod tests {
         assert!(table.points[3].labelled, "the cut epoch is labelled");
         let clip = |epoch| is_labelled_epoch(Model::ClipHba, epoch, 98);
         assert!(clip(5) && clip(10) && clip(15) && clip(98));
-        assert!(!clip(20) && !clip(16) && !clip(95), "no label past 15 but the cut");
+        assert!(
+            !clip(20) && !clip(16) && !clip(95),
+            "no label past 15 but the cut"
+        );
         let vit = |epoch| is_labelled_epoch(Model::Vit, epoch, 100);
         assert!([1, 5, 11, 17, 40].into_iter().all(vit));
         assert!(!vit(10) && !vit(15) && !vit(100));
@@ -1007,7 +1010,11 @@ mod tests {
             }],
         )
         .unwrap();
-        assert_eq!(table.rows[0].status(), "recovered", "a recovery counts even at the limit");
+        assert_eq!(
+            table.rows[0].status(),
+            "recovered",
+            "a recovery counts even at the limit"
+        );
         assert_eq!(table.rows[0].recovery_epoch, Some(5));
         for (curve, expected) in [(&capped, "epoch_limit"), (&inside, "epoch_limit")] {
             let table = fig4(
@@ -1053,9 +1060,7 @@ mod tests {
         let window = Window::new(2, 2).unwrap();
         let short = curve("short", 2, &[(9.0, 0.0), (9.0, 0.0)]);
         assert_eq!(
-            fig4_recovery(&cut, window, &short)
-                .unwrap_err()
-                .to_string(),
+            fig4_recovery(&cut, window, &short).unwrap_err().to_string(),
             "run `short` ends at epoch 3 but its perturbation window ends at epoch 3; \
              recovery needs epochs after the window"
         );

@@ -62,9 +62,7 @@ use cpbuild_ml::backend::{BackendFn, with_backend};
 use cpbuild_ml::burn::tensor::backend::AutodiffBackend;
 use cpbuild_ml::results::EpochResult;
 use cpbuild_ml::train::state::EpochState;
-use cpbuild_ml::train::{
-    StopReason, TrainConfig, TrainError, TrainObserver, Trainer, random_clip,
-};
+use cpbuild_ml::train::{StopReason, TrainConfig, TrainError, TrainObserver, Trainer, random_clip};
 use cpbuild_ml::{ClipConfig, ClipHbaConfig, DoraConfig, load_clip};
 use serde_json::{Value as Json, json};
 

@@ -37,8 +37,9 @@ fn a_grid_waits_on_its_target_then_expands_from_its_published_value() {
     // Before anything is built: the grid waits, and each command says on what.
     let dry = project.run(&["-n", "total"]).success();
     assert!(
-        dry.stderr
-            .contains("grid `cells` (cell_{k}) expands once `count` is built, from its `n`; needed by `total`"),
+        dry.stderr.contains(
+            "grid `cells` (cell_{k}) expands once `count` is built, from its `n`; needed by `total`"
+        ),
         "{}",
         dry.stderr
     );
@@ -58,14 +59,26 @@ fn a_grid_waits_on_its_target_then_expands_from_its_published_value() {
         "{}",
         graph.stdout
     );
-    assert!(graph.stdout.contains("total [shell] <- cell_{k} (waiting)"), "{}", graph.stdout);
+    assert!(
+        graph.stdout.contains("total [shell] <- cell_{k} (waiting)"),
+        "{}",
+        graph.stdout
+    );
     let status = project.run(&["status", "total"]).success();
-    assert!(status.stdout.contains("waiting total: needs grid `cells`"), "{}", status.stdout);
+    assert!(
+        status.stdout.contains("waiting total: needs grid `cells`"),
+        "{}",
+        status.stdout
+    );
     assert!(status.stdout.contains("dirty  count"), "{}", status.stdout);
 
     // One build: `count` first, then the grid it publishes the size of, then `total`.
     let build = project.run(&["total"]).success();
-    assert!(build.stderr.contains("grid expanded into 3 targets"), "{}", build.stderr);
+    assert!(
+        build.stderr.contains("grid expanded into 3 targets"),
+        "{}",
+        build.stderr
+    );
     assert_eq!(project.read("total.txt"), "1\n3\n");
     assert_eq!(project.read("runs.log"), "1\n2\n3\n");
 
@@ -76,7 +89,13 @@ fn a_grid_waits_on_its_target_then_expands_from_its_published_value() {
     assert!(list.stdout.contains("cell_3"), "{}", list.stdout);
     assert!(!list.stdout.contains("waiting"), "{}", list.stdout);
     let graph = project.run(&["graph", "total"]).success();
-    assert!(graph.stdout.contains("total [shell] <- cell_1, cell_2, cell_3"), "{}", graph.stdout);
+    assert!(
+        graph
+            .stdout
+            .contains("total [shell] <- cell_1, cell_2, cell_3"),
+        "{}",
+        graph.stdout
+    );
 
     // A changed value re-expands: cells 1..3 stay fresh, 4 and 5 are new, `total` reruns.
     project.file("n.txt", "5\n");
@@ -104,8 +123,9 @@ fn a_published_value_that_is_missing_or_not_an_integer_is_a_clear_error() {
     let run = project.run(&["total"]);
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(
-        run.stderr
-            .contains("range `k`: `to` takes value `m` of target `count`, but `count` publishes no `m`"),
+        run.stderr.contains(
+            "range `k`: `to` takes value `m` of target `count`, but `count` publishes no `m`"
+        ),
         "{}",
         run.stderr
     );
@@ -117,7 +137,8 @@ fn a_published_value_that_is_missing_or_not_an_integer_is_a_clear_error() {
     let run = project.run(&["total"]);
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(
-        run.stderr.contains("takes value `label` of target `count`, which is `\"x\"`, not an integer"),
+        run.stderr
+            .contains("takes value `label` of target `count`, which is `\"x\"`, not an integer"),
         "{}",
         run.stderr
     );
@@ -127,11 +148,16 @@ fn a_published_value_that_is_missing_or_not_an_integer_is_a_clear_error() {
     let run = project.run(&["list"]);
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(
-        run.stderr.contains("grid `cells` takes value `n` of unknown target `cuont`"),
+        run.stderr
+            .contains("grid `cells` takes value `n` of unknown target `cuont`"),
         "{}",
         run.stderr
     );
-    assert!(run.stderr.contains("did you mean `count`?"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("did you mean `count`?"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -154,5 +180,9 @@ command = "echo {e} >> picked.log"
     project.run(&["runs"]).success();
     assert_eq!(project.read("picked.log"), "2\n7\n");
     let list = project.run(&["list"]).success();
-    assert!(list.stdout.contains("run_2") && list.stdout.contains("run_7"), "{}", list.stdout);
+    assert!(
+        list.stdout.contains("run_2") && list.stdout.contains("run_7"),
+        "{}",
+        list.stdout
+    );
 }

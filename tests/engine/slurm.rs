@@ -233,9 +233,7 @@ outputs = ["all.txt"]
 "#,
     );
     // Before `count` is built, a dry run prints only its script and says what waits.
-    let dry = project
-        .run(&["--executor", "slurm", "-n", "all"])
-        .success();
+    let dry = project.run(&["--executor", "slurm", "-n", "all"]).success();
     assert_eq!(dry.stdout.matches("#!/bin/sh").count(), 1, "{}", dry.stdout);
     assert!(
         dry.stderr

@@ -182,14 +182,21 @@ fn figure_tables_hold_their_invariants() {
     // publishes), epochs 1, 5, 10, 15 and the cut labelled.
     let best_epoch = published(root, "hba_baseline", "best_epoch");
     let (header, rows) = table(root, "fig1a", "fig1a");
-    assert_eq!(header.join(","), "epoch,test_loss,behavioral_rsa_rho,labelled");
+    assert_eq!(
+        header.join(","),
+        "epoch,test_loss,behavioral_rsa_rho,labelled"
+    );
     assert!(rows.len() >= 3, "fig1a: a curve needs epochs");
     let minimum = rows
         .iter()
         .map(|row| number(row, "test_loss"))
         .fold(f64::MAX, f64::min);
     assert_eq!(number(rows.last().expect("rows"), "test_loss"), minimum);
-    assert_eq!(rows.len() as u64, best_epoch, "fig1a is cut at the baseline's best epoch");
+    assert_eq!(
+        rows.len() as u64,
+        best_epoch,
+        "fig1a is cut at the baseline's best epoch"
+    );
     for (index, row) in rows.iter().enumerate() {
         let epoch = index as u64 + 1;
         assert_eq!(row["epoch"], epoch.to_string());

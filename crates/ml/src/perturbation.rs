@@ -194,7 +194,11 @@ mod tests {
             assert!((f64::from(*x) - expected).abs() < 1e-4, "{x} vs {expected}");
         }
         assert_eq!(ImageNoise::parse("normal"), Ok(ImageNoise::Normal));
-        assert!(ImageNoise::parse("uniform").unwrap_err().contains("`target`"));
+        assert!(
+            ImageNoise::parse("uniform")
+                .unwrap_err()
+                .contains("`target`")
+        );
     }
 
     #[test]

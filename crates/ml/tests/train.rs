@@ -419,7 +419,11 @@ fn early_stopping_state_resumes_exactly_and_perturbed_runs_start_their_own() {
     assert_eq!(perturbed.early_stopping().window, Some((2, 5)));
     let out = tempfile::tempdir().expect("temp dir");
     perturbed.run(Some(out.path()), &mut ()).expect("trains");
-    assert!(perturbed.epoch() >= window.end() + 2, "{}", perturbed.epoch());
+    assert!(
+        perturbed.epoch() >= window.end() + 2,
+        "{}",
+        perturbed.epoch()
+    );
     assert!(perturbed.early_stopping().best_epoch >= 2);
 
     // Its shorter demand-driven twin, continued from its own saved state, ends identically.

@@ -182,9 +182,9 @@ impl Graph {
             }
             if !by_name.contains_key(&grid.target) {
                 let names = by_name.keys().map(String::as_str);
-                let waiting_member = pending
-                    .values()
-                    .any(|other| other.group != grid.group && grid.target.starts_with(&other.group));
+                let waiting_member = pending.values().any(|other| {
+                    other.group != grid.group && grid.target.starts_with(&other.group)
+                });
                 return Err(Error::Recipe {
                     location: grid.location.clone(),
                     message: format!(
@@ -424,7 +424,10 @@ impl Graph {
                     "grid `{name}` is not expanded yet: it takes value `{}` of `{}`, which is not built",
                     grid.value, grid.target
                 ),
-                help: Some(format!("build `{}` first (or a target that needs `{name}`)", grid.target)),
+                help: Some(format!(
+                    "build `{}` first (or a target that needs `{name}`)",
+                    grid.target
+                )),
             });
         }
         let names = self

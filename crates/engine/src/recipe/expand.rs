@@ -139,7 +139,11 @@ struct Expander<'a> {
 /// A grid's points, or the value it waits on.
 enum Grid {
     Points(Vec<BTreeMap<String, Json>>),
-    Pending { target: String, value: String, location: Location },
+    Pending {
+        target: String,
+        value: String,
+        location: Location,
+    },
 }
 
 /// A `{ target = "…", value = "…" }` reference to a published value, if `value` is one.
