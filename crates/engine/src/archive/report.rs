@@ -56,6 +56,7 @@ fn info_text(target: &ArchivedTarget, key: &str) -> Option<String> {
 }
 
 /// Facts about one requested target's runs.
+#[derive(Debug)]
 pub struct FigureFacts {
     /// Runs (targets below the figure), by kind.
     pub runs_by_kind: BTreeMap<String, usize>,
