@@ -117,7 +117,7 @@ fn no_recipe_text_makes_the_loader_or_the_expander_panic() {
         };
         let file = SourceFile::new("recipes/main.toml".into(), text);
         if let Ok(recipes) = Recipes::from_files(vec![file])
-            && cpbuild_engine::recipe::expand::expand(&recipes, "ci").is_ok()
+            && cpbuild_engine::recipe::expand::expand(&recipes, "ci", &Default::default()).is_ok()
         {
             accepted += 1;
         }
@@ -218,6 +218,7 @@ fn small_archive(dir: &Path) -> Vec<u8> {
             manifest,
             store: &store,
             recipes: [("recipes/main.toml".to_string(), dir.join("main.toml"))].into(),
+            documents: Vec::new(),
         },
         &destination,
     )
