@@ -316,8 +316,12 @@ fn a_failed_commit_cleans_up_names_the_partial_bundle_and_exits_3() {
     let output = command.output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(3), "{stderr}");
-    assert!(stderr.contains(".tar.zst"), "{stderr}");
-    assert!(!stderr.contains("big.bin`"), "{stderr}");
+    let failure = stderr
+        .lines()
+        .find(|line| line.contains("FAILED big"))
+        .unwrap_or_else(|| panic!("no failure line: {stderr}"));
+    assert!(failure.contains(".tar.zst`"), "{stderr}");
+    assert!(!failure.contains("big.bin"), "{stderr}");
     let left: Vec<_> = std::fs::read_dir(project.path("artifacts/tmp"))
         .unwrap()
         .collect();
