@@ -33,7 +33,9 @@ fn members(path: &std::path::Path) -> Vec<(String, Vec<u8>)> {
 /// Writes `members` as an archive the way cpbuild does (for tampering tests).
 fn repack(path: &std::path::Path, members: &[(String, Vec<u8>)]) {
     let file = std::fs::File::create(path).unwrap();
-    let mut builder = tar::Builder::new(zstd::Encoder::new(file, 3).unwrap());
+    let mut encoder = zstd::Encoder::new(file, 3).unwrap();
+    encoder.include_checksum(true).unwrap();
+    let mut builder = tar::Builder::new(encoder);
     for (name, bytes) in members {
         let mut header = tar::Header::new_gnu();
         header.set_size(bytes.len() as u64);

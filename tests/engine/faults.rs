@@ -43,7 +43,9 @@ fn kill_9_at_random_points_never_damages_the_store() {
     let mut kills = 0;
     let mut mid_build = 0;
     while kills < KILLS && started.elapsed() < budget {
-        // A fresh start now and then, so kills land early in a cold build too.
+        // A new seed each time, so every kill lands in a build with work to do; and a fresh
+        // store now and then, so kills land early in a cold build too.
+        project.file("seed.txt", &format!("seed {kills}\n"));
         if kills % 10 == 9 {
             let _ = project.run(&["clean", "--yes"]);
         }
@@ -74,7 +76,9 @@ fn kill_9_at_random_points_never_damages_the_store() {
     }
     // The build then completes, with exactly the bundles of an uninterrupted one, and leaves
     // no temporary behind.
+    project.file("seed.txt", "seed\n");
     project.run(&["-j", "2"]).success();
+    project.run(&["gc"]).success();
     assert_eq!(project.bundles("artifacts"), reference.bundles("artifacts"));
     assert_eq!(project.read("join.txt"), reference.read("join.txt"));
     let left: Vec<_> = std::fs::read_dir(project.path("artifacts/tmp"))

@@ -289,7 +289,8 @@ fn verify_archive_reads_to_the_true_end_of_the_archive() {
     project.run(&["verify-archive", "good.tar.zst"]).success();
 }
 
-/// A store write that failed (a full disk, here a file-size limit) left `tmp/<key>.<pid>/` and
+/// A store write that failed (a full disk; here a file-size limit of 1 MiB, which the 1 MiB − 1
+/// byte output fits and its bundle does not) left `tmp/<key>.<pid>/` and
 /// the partial tarball behind, named the completed output instead of the tarball, and exited 1
 /// where the README says 3.
 #[test]
@@ -297,7 +298,7 @@ fn a_failed_commit_cleans_up_names_the_partial_bundle_and_exits_3() {
     use std::os::unix::process::CommandExt;
     let project = Project::new();
     project.recipe(
-        "[target.big]\nkind = \"shell\"\ncommand = \"head -c 1048576 /dev/urandom > big.bin\"\noutputs = [\"big.bin\"]\n",
+        "[target.big]\nkind = \"shell\"\ncommand = \"head -c 1048575 /dev/urandom > big.bin\"\noutputs = [\"big.bin\"]\n",
     );
     let mut command = project.command(&["big"]);
     // SAFETY: only async-signal-safe calls between fork and exec.
@@ -315,8 +316,12 @@ fn a_failed_commit_cleans_up_names_the_partial_bundle_and_exits_3() {
     let output = command.output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(3), "{stderr}");
-    assert!(stderr.contains(".tar.zst"), "{stderr}");
-    assert!(!stderr.contains("big.bin`"), "{stderr}");
+    let failure = stderr
+        .lines()
+        .find(|line| line.contains("FAILED big"))
+        .unwrap_or_else(|| panic!("no failure line: {stderr}"));
+    assert!(failure.contains(".tar.zst`"), "{stderr}");
+    assert!(!failure.contains("big.bin"), "{stderr}");
     let left: Vec<_> = std::fs::read_dir(project.path("artifacts/tmp"))
         .unwrap()
         .collect();

@@ -195,8 +195,23 @@ impl Action for Shell {
         }
         let mut tail: VecDeque<String> = VecDeque::new();
         let mut cancelled_at: Option<Instant> = None;
+        // While the command's output is open, wait on it; once both streams are closed (the
+        // usual sign that it exited), poll its exit every millisecond or so instead, so that a
+        // short command is not held up by the 20 ms wait.
+        let mut closed_polls = 0u32;
         let status = loop {
-            match receiver.recv_timeout(Duration::from_millis(20)) {
+            let next = if closed_polls == 0 {
+                receiver.recv_timeout(Duration::from_millis(20))
+            } else {
+                std::thread::sleep(Duration::from_micros(
+                    200 * u64::from(closed_polls.min(100)),
+                ));
+                Err(mpsc::RecvTimeoutError::Disconnected)
+            };
+            if matches!(next, Err(mpsc::RecvTimeoutError::Disconnected)) {
+                closed_polls += 1;
+            }
+            match next {
                 Ok(Line::Stdout(line)) => {
                     let _ = writeln!(ctx.log, "{line}");
                     continue;

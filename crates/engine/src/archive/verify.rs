@@ -47,17 +47,15 @@ fn hash_stream(reader: &mut dyn Read) -> std::io::Result<FileEntry> {
 /// Verifies the archive at `path`.
 pub fn verify(path: &Path) -> Result<Verified, Problems> {
     let display = path.display();
-    let mut archive = crate::util::tarball::open_exact(path).map_err(|e| {
-        Problems(vec![if e.kind() == std::io::ErrorKind::InvalidData {
-            format!("`{display}` is damaged: {e}")
-        } else {
-            format!("cannot open `{display}`: {e}")
-        }])
-    })?;
+    let mut archive = crate::util::tarball::open_exact(path)
+        .map_err(|e| Problems(vec![format!("cannot open `{display}`: {e}")]))?;
     let entries = archive
         .entries()
         .map_err(|e| Problems(vec![format!("`{display}` is not a cpbuild archive: {e}")]))?;
     let mut problems = Vec::new();
+    // A changed frame header may decode to the same content; it is a problem of its own, and
+    // the rest is still read and checked.
+    let header = crate::util::tarball::check_frame_start(path).err();
     let mut manifest: Option<ArchiveManifest> = None;
     let mut top = String::new();
     let mut seen: BTreeMap<String, FileEntry> = BTreeMap::new();
@@ -133,6 +131,9 @@ pub fn verify(path: &Path) -> Result<Verified, Problems> {
         && let Err(problem) = crate::util::tarball::finish_exact(archive)
     {
         problems.push(format!("`{display}` is damaged: {problem}"));
+    }
+    if let Some(problem) = header {
+        problems.insert(0, format!("`{display}` is damaged: {problem}"));
     }
     let Some(manifest) = manifest else {
         if problems.is_empty() {

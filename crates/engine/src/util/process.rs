@@ -44,7 +44,7 @@ while read -r op group; do
     -) case $groups in *" $group "*) groups="${groups%% $group *} ${groups#* $group }" ;; esac ;;
   esac
 done
-for group in $groups; do kill -KILL -- "-$group" 2>/dev/null; done
+for group in $groups; do kill -9 "-$group" 2>/dev/null; done
 "#;
 
 fn watchdog() -> &'static Mutex<Option<ChildStdin>> {

@@ -135,26 +135,32 @@ pub const FRAME_START: [u8; 6] = [0x28, 0xb5, 0x2f, 0xfd, 0x04, 0x58];
 /// A tarball opened to be read exactly (see [`finish_exact`]).
 pub type ExactArchive = tar::Archive<zstd::Decoder<'static, std::io::BufReader<File>>>;
 
-/// Opens a tarball to be read to its true end: exactly one zstd frame, its header as
-/// [`Writer`] writes it, and nothing after it. Call [`finish_exact`] after the last entry.
-pub fn open_exact(path: &Path) -> std::io::Result<ExactArchive> {
-    let mut file = File::open(path)?;
+/// Checks that `path` starts with [`FRAME_START`]; says how it differs otherwise. (A changed
+/// header may still decode to the same content, so the content checksum alone misses it.)
+pub fn check_frame_start(path: &Path) -> Result<(), String> {
     let mut start = [0u8; 6];
-    let header_ok = file.read_exact(&mut start).is_ok() && start == FRAME_START;
-    if !header_ok {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!(
-                "its zstd frame header is not the one cpbuild writes (bytes 0-5 are {})",
-                start
-                    .iter()
-                    .map(|b| format!("{b:02x}"))
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            ),
-        ));
+    let mut file = File::open(path).map_err(|e| format!("cannot read: {e}"))?;
+    let mut read = 0;
+    while read < start.len() {
+        match file.read(&mut start[read..]) {
+            Ok(0) => break,
+            Ok(n) => read += n,
+            Err(e) => return Err(format!("cannot read: {e}")),
+        }
     }
-    drop(file);
+    if read == start.len() && start == FRAME_START {
+        return Ok(());
+    }
+    let shown: Vec<String> = start[..read].iter().map(|b| format!("{b:02x}")).collect();
+    Err(format!(
+        "its zstd frame header is not the one cpbuild writes (its first bytes are {})",
+        shown.join(" ")
+    ))
+}
+
+/// Opens a tarball to be read to its true end: exactly one zstd frame and nothing after it.
+/// Call [`finish_exact`] after the last entry.
+pub fn open_exact(path: &Path) -> std::io::Result<ExactArchive> {
     let file = File::open(path)?;
     Ok(tar::Archive::new(zstd::Decoder::new(file)?.single_frame()))
 }
@@ -216,6 +222,7 @@ mod tests {
             let bytes = std::fs::read(&path).unwrap();
             assert_eq!(bytes[..6], FRAME_START, "size {size}");
             assert_eq!(sha, crate::util::hash::bytes(&bytes));
+            check_frame_start(&path).unwrap();
             let mut archive = open_exact(&path).unwrap();
             for entry in archive.entries().unwrap() {
                 std::io::copy(&mut entry.unwrap(), &mut std::io::sink()).unwrap();
