@@ -165,9 +165,9 @@ document.querySelectorAll("table.sortable").forEach(function (table) {
 pub fn page(report: &Report, graph_svg: &str) -> String {
     let mut out = String::with_capacity(1 << 20);
     let title = format!("{} {} — cpbuild report", report.project, report.version);
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<meta name=\"generator\" content=\"cpbuild {cpbuild}\">\n<title>{title}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<meta name=\"generator\" content=\"cpbuild {cpbuild}\">\n<title>{title}</title>\n<style>{STYLE}</style>\n</head>\n<body>",
         cpbuild = escape(&report.cpbuild),
         title = escape(&title),
     );
@@ -180,15 +180,15 @@ pub fn page(report: &Report, graph_svg: &str) -> String {
     out.push_str("</section>\n");
     runs_section(&mut out, report);
     others_section(&mut out, report);
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "<section id=\"graph\">\n<h2>Dependency graph</h2>\n<p class=\"muted\">Every target the requested ones depend on, dependencies to the left; a grid of several targets is one box. Orange: requested; blue: training runs. Each box links to its section.</p>\n<div class=\"graph-box\">{graph_svg}</div>\n</section>\n"
+        "<section id=\"graph\">\n<h2>Dependency graph</h2>\n<p class=\"muted\">Every target the requested ones depend on, dependencies to the left; a grid of several targets is one box. Orange: requested; blue: training runs. Each box links to its section.</p>\n<div class=\"graph-box\">{graph_svg}</div>\n</section>"
     );
     checklist_section(&mut out, report);
     out.push_str("</main>\n");
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "<footer>Written by cpbuild {} from the bundles of profile <code>{}</code>: the same store gives the same bytes{}.</footer>\n<script>{SCRIPT}</script>\n</body>\n</html>\n",
+        "<footer>Written by cpbuild {} from the bundles of profile <code>{}</code>: the same store gives the same bytes{}.</footer>\n<script>{SCRIPT}</script>\n</body>\n</html>",
         escape(&report.cpbuild),
         escape(&report.profile),
         if report.timings {
@@ -228,9 +228,9 @@ fn header(out: &mut String, report: &Report) {
     let figures: usize = report.requested.iter().map(|r| r.figures.len()).sum();
     let golden: Vec<&GoldenStatus> = report.requested.iter().flat_map(|r| &r.golden).collect();
     let count = |word: &str| golden.iter().filter(|g| g.word() == word).count();
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "<header class=\"top\">\n<h1>{project} {version}</h1>\n<p>Reproducibility report · profile <code>{profile}</code> · cpbuild {cpbuild}</p>\n<p>{targets} requested target{s} · {figures} figure{fs} · {runs} training run{rs} · golden tables: {ok} ok, {failed} failed, {none} without a golden copy</p>\n</header>\n",
+        "<header class=\"top\">\n<h1>{project} {version}</h1>\n<p>Reproducibility report · profile <code>{profile}</code> · cpbuild {cpbuild}</p>\n<p>{targets} requested target{s} · {figures} figure{fs} · {runs} training run{rs} · golden tables: {ok} ok, {failed} failed, {none} without a golden copy</p>\n</header>",
         project = escape(&report.project),
         version = escape(&report.version),
         profile = escape(&report.profile),
@@ -262,9 +262,9 @@ fn header(out: &mut String, report: &Report) {
 
 fn target_section(out: &mut String, report: &Report, requested: &Requested) {
     let (class, word) = overall(&requested.golden);
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "<article class=\"target\" id=\"{id}\">\n<h3>{name} <span class=\"kind\">{kind}</span> <span class=\"badge {class}\">{word}</span></h3>\n",
+        "<article class=\"target\" id=\"{id}\">\n<h3>{name} <span class=\"kind\">{kind}</span> <span class=\"badge {class}\">{word}</span></h3>",
         id = escape(&target_anchor(&requested.name)),
         name = escape(&requested.name),
         kind = escape(&requested.kind),
@@ -277,9 +277,9 @@ fn target_section(out: &mut String, report: &Report, requested: &Requested) {
         out.push_str("<p class=\"muted\">This target draws no figure.</p>\n");
     }
     for (file, svg) in &requested.figures {
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "<figure class=\"drawing\" data-file=\"{file}\">{svg}<figcaption>{file}</figcaption></figure>\n",
+            "<figure class=\"drawing\" data-file=\"{file}\">{svg}<figcaption>{file}</figcaption></figure>",
             file = escape(file),
         );
     }
@@ -308,13 +308,13 @@ fn target_section(out: &mut String, report: &Report, requested: &Requested) {
             })
             .collect();
         if requested.runs.len() > RUN_LINKS_OPEN {
-            let _ = write!(
+            let _ = writeln!(
                 out,
-                "<details><summary>the {} runs it was built from</summary><p class=\"chips\">{links}</p></details>\n",
+                "<details><summary>the {} runs it was built from</summary><p class=\"chips\">{links}</p></details>",
                 requested.runs.len()
             );
         } else {
-            let _ = write!(out, "<h4>Built from</h4><p class=\"chips\">{links}</p>\n");
+            let _ = writeln!(out, "<h4>Built from</h4><p class=\"chips\">{links}</p>");
         }
     }
     out.push_str("</article>\n");
@@ -336,9 +336,9 @@ fn golden_table(out: &mut String, golden: &[GoldenStatus]) {
             ),
             Outcome::NoGolden(_) => (String::new(), String::new(), String::new()),
         };
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "<tr><td><code title=\"{golden}\">{file}</code></td><td class=\"{class}\">{word}</td><td class=\"number\">{rows}</td><td class=\"number\">{abs}</td><td class=\"number\">{rel}</td></tr>\n",
+            "<tr><td><code title=\"{golden}\">{file}</code></td><td class=\"{class}\">{word}</td><td class=\"number\">{rows}</td><td class=\"number\">{abs}</td><td class=\"number\">{rel}</td></tr>",
             golden = escape(&status.golden),
             file = escape(&status.file),
             word = status.word(),
@@ -355,15 +355,15 @@ fn golden_table(out: &mut String, golden: &[GoldenStatus]) {
                 } else {
                     String::new()
                 };
-                let _ = write!(
+                let _ = writeln!(
                     out,
-                    "<tr><td colspan=\"5\"><ul class=\"failures\">{items}{more}</ul></td></tr>\n"
+                    "<tr><td colspan=\"5\"><ul class=\"failures\">{items}{more}</ul></td></tr>"
                 );
             }
             Outcome::NoGolden(reason) => {
-                let _ = write!(
+                let _ = writeln!(
                     out,
-                    "<tr><td colspan=\"5\" class=\"muted\">{}</td></tr>\n",
+                    "<tr><td colspan=\"5\" class=\"muted\">{}</td></tr>",
                     escape(reason)
                 );
             }
@@ -381,7 +381,7 @@ fn provenance_table(out: &mut String, report: &Report, requested: &Requested) {
         .filter(|run| requested.runs.contains(&run.name))
         .collect();
     let row = |out: &mut String, name: &str, value: String| {
-        let _ = write!(out, "<tr><td>{name}</td><td>{value}</td></tr>\n");
+        let _ = writeln!(out, "<tr><td>{name}</td><td>{value}</td></tr>");
     };
     out.push_str("<table class=\"facts\"><tbody>\n");
     let kinds: Vec<String> = facts
@@ -501,9 +501,9 @@ fn csv_table(out: &mut String, file: &str, rows: &[Vec<String>]) {
 }
 
 fn runs_section(out: &mut String, report: &Report) {
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "<section id=\"runs\">\n<h2>Runs</h2>\n<p class=\"muted\">Every training run the requested targets used: per epoch, the held-out loss and the alignment with humans (blue), beside its baseline's (grey), with the perturbed epochs shaded.</p>\n"
+        "<section id=\"runs\">\n<h2>Runs</h2>\n<p class=\"muted\">Every training run the requested targets used: per epoch, the held-out loss and the alignment with humans (blue), beside its baseline's (grey), with the perturbed epochs shaded.</p>"
     );
     if report.runs.is_empty() {
         out.push_str("<p class=\"muted\">No training runs below the requested targets.</p>\n");
@@ -521,9 +521,9 @@ fn runs_section(out: &mut String, report: &Report) {
         let runs = &by_group[&group];
         match group {
             Some(name) => {
-                let _ = write!(
+                let _ = writeln!(
                     out,
-                    "<h3 id=\"{}\">{} <span class=\"kind\">grid of {} run{}</span></h3>\n",
+                    "<h3 id=\"{}\">{} <span class=\"kind\">grid of {} run{}</span></h3>",
                     escape(&group_anchor(name)),
                     escape(name),
                     runs.len(),
@@ -542,38 +542,38 @@ fn runs_section(out: &mut String, report: &Report) {
 }
 
 fn run_card(out: &mut String, report: &Report, run: &Run) {
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "<article class=\"run\" id=\"{id}\" data-run=\"{name}\">\n<h4>{name} <span class=\"kind\">{kind}</span></h4>\n",
+        "<article class=\"run\" id=\"{id}\" data-run=\"{name}\">\n<h4>{name} <span class=\"kind\">{kind}</span></h4>",
         id = escape(&run_anchor(&run.name)),
         name = escape(&run.name),
         kind = escape(&run.kind),
     );
     match &run.perturbation {
         Some(what) => {
-            let _ = write!(out, "<p>perturbed: {}</p>\n", escape(what));
+            let _ = writeln!(out, "<p>perturbed: {}</p>", escape(what));
         }
         None => out.push_str("<p>unperturbed (a baseline)</p>\n"),
     }
     match &run.curves {
         Ok(svg) => {
-            let _ = write!(
+            let _ = writeln!(
                 out,
-                "<figure class=\"curves\" data-run=\"{}\">{svg}</figure>\n",
+                "<figure class=\"curves\" data-run=\"{}\">{svg}</figure>",
                 escape(&run.name)
             );
         }
         Err(problem) => {
-            let _ = write!(
+            let _ = writeln!(
                 out,
-                "<p class=\"problem\">no curves: {}</p>\n",
+                "<p class=\"problem\">no curves: {}</p>",
                 escape(problem)
             );
         }
     }
     out.push_str("<table><tbody>\n");
     let row = |out: &mut String, name: &str, value: String| {
-        let _ = write!(out, "<tr><td>{name}</td><td>{value}</td></tr>\n");
+        let _ = writeln!(out, "<tr><td>{name}</td><td>{value}</td></tr>");
     };
     if let Some(description) = &run.description {
         row(out, "what", escape(description));
@@ -637,9 +637,9 @@ fn run_card(out: &mut String, report: &Report, run: &Run) {
     row(out, "compute time", seconds(run.seconds, report.timings));
     row(out, "key", code_hash(&run.key));
     out.push_str("</tbody></table>\n");
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "<details><summary>params</summary><pre>{}</pre></details>\n</article>\n",
+        "<details><summary>params</summary><pre>{}</pre></details>\n</article>",
         escape(&run.params)
     );
 }
@@ -672,9 +672,9 @@ fn others_section(out: &mut String, report: &Report) {
             open_group = group;
             started = true;
         }
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "<tr id=\"{id}\"><td>{name}</td><td><code>{kind}</code></td><td>{description}</td><td>{machine}</td><td>{time}</td><td>{key}</td></tr>\n",
+            "<tr id=\"{id}\"><td>{name}</td><td><code>{kind}</code></td><td>{description}</td><td>{machine}</td><td>{time}</td><td>{key}</td></tr>",
             id = escape(&target_anchor(&other.name)),
             name = escape(&other.name),
             kind = escape(&other.kind),
@@ -750,7 +750,7 @@ fn checklist_section(out: &mut String, report: &Report) {
     ];
     out.push_str("<section id=\"checklist\">\n<h2>Reproducibility checklist</h2>\n<p class=\"muted\">The NeurIPS checklist items this report answers, and where.</p>\n<table><thead><tr><th>item</th><th>answered by</th></tr></thead><tbody>\n");
     for (item, answer) in items {
-        let _ = write!(out, "<tr><td>{item}</td><td>{answer}</td></tr>\n");
+        let _ = writeln!(out, "<tr><td>{item}</td><td>{answer}</td></tr>");
     }
     out.push_str("</tbody></table>\n</section>\n");
 }
