@@ -470,7 +470,11 @@ impl External {
 
     /// Loads `request`, then checks that every file read is a declared input, so the target's
     /// key covers everything it drew.
-    fn load(&self, ctx: &ActionContext<'_>, request: &RunsRequest) -> Result<LoadedRuns, ActionError> {
+    fn load(
+        &self,
+        ctx: &ActionContext<'_>,
+        request: &RunsRequest,
+    ) -> Result<LoadedRuns, ActionError> {
         let loaded = self.directory.load(request).map_err(text)?;
         let declared: BTreeSet<PathBuf> = ctx.inputs.iter().map(|path| normal(path)).collect();
         let undeclared: Vec<String> = loaded
@@ -631,8 +635,9 @@ impl Figure {
                             Some(epochs) => epochs.clone(),
                             None => {
                                 // The paper's sweep: every epoch up to the baseline's minimum.
-                                let baseline =
-                                    External::clip_baseline(&dir.load(ctx, &RunsRequest::fig1a())?)?;
+                                let baseline = External::clip_baseline(
+                                    &dir.load(ctx, &RunsRequest::fig1a())?,
+                                )?;
                                 let cut = baseline.min_loss_point().map_or(0, |point| point.epoch);
                                 (1..=cut).collect()
                             }

@@ -85,7 +85,9 @@ fn original_tree(root: &Path) {
     write(
         root,
         "Data/clip_results/baseline_clip_results_seed1.csv",
-        &clip_csv(1..=BASELINE_EPOCHS, 0, true, |e| (base_loss(e), base_rho(e))),
+        &clip_csv(1..=BASELINE_EPOCHS, 0, true, |e| {
+            (base_loss(e), base_rho(e))
+        }),
     );
     // fig3: the sweep, resumed at k (the CSV starts there), next to checkpoint and inference
     // folders whose files are not CSVs the reader could take.
@@ -97,8 +99,16 @@ fn original_tree(root: &Path) {
             (base_loss(e) + bump, base_rho(e) - bump / 10.0)
         });
         write(root, &format!("{folder}/training_res_run{k}.csv"), &csv);
-        write(root, &format!("{folder}/checkpoints/epoch{k}.csv"), "not,a\nresults\n");
-        write(root, &format!("{folder}/inference/predictions.csv"), "\u{0}\u{1}");
+        write(
+            root,
+            &format!("{folder}/checkpoints/epoch{k}.csv"),
+            "not,a\nresults\n",
+        );
+        write(
+            root,
+            &format!("{folder}/inference/predictions.csv"),
+            "\u{0}\u{1}",
+        );
     }
     // fig2a: the four type folders; some runs hold the whole history, some start at k.
     for (folder, delta) in [
@@ -156,7 +166,11 @@ fn original_tree(root: &Path) {
     }
     write(root, &format!("{folder}/training_res.csv"), "garbage\n");
     // A start the paper does not draw, holding nothing usable: left alone.
-    write(root, &format!("{WINDOWS}/random_target_e13_l2/notes.txt"), "x");
+    write(
+        root,
+        &format!("{WINDOWS}/random_target_e13_l2/notes.txt"),
+        "x",
+    );
     // fig1b: epochs from 0, the minimum validation loss at epoch 60 (0-based), then overfitting.
     let mut vit = String::from("checkpoint,epoch,train_loss,val_loss,val_acc,rsa_score\n");
     for epoch in 0..100u32 {
@@ -309,15 +323,17 @@ fn the_readme_recipe_draws_all_six_panels_from_the_original_folder() {
     let (code, stdout, stderr) = cpbuild(root, &targets);
     assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
     assert!(stdout.contains("nothing to do"), "{stdout}\n{stderr}");
-    let sweep = root.join(
-        "Data/clip_results/single_sweep_experiments/training_run7/training_res_run7.csv",
-    );
+    let sweep =
+        root.join("Data/clip_results/single_sweep_experiments/training_run7/training_res_run7.csv");
     let text = fs::read_to_string(&sweep).unwrap();
     fs::write(&sweep, text.replacen(",1e-05", ",2e-05", 1)).unwrap();
     let (code, stdout, stderr) = cpbuild(root, &targets);
     assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
     assert!(stdout.contains("built fig3_original"), "{stdout}\n{stderr}");
-    assert!(!stdout.contains("built fig4_original"), "{stdout}\n{stderr}");
+    assert!(
+        !stdout.contains("built fig4_original"),
+        "{stdout}\n{stderr}"
+    );
 
     // Verified against golden copies and archived like any other figure target.
     for file in ["fig4.csv", "fig4_heatmap.csv"] {
@@ -332,10 +348,20 @@ fn the_readme_recipe_draws_all_six_panels_from_the_original_folder() {
     }
     let (code, stdout, stderr) = cpbuild(root, &["verify", "fig4_original"]);
     assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
-    assert!(stdout.contains("`fig4.csv` against `golden/fig4.csv.snap`: ok"), "{stdout}");
+    assert!(
+        stdout.contains("`fig4.csv` against `golden/fig4.csv.snap`: ok"),
+        "{stdout}"
+    );
     let (code, stdout, stderr) = cpbuild(
         root,
-        &["archive", "fig4_original", "--version", "1.0.0", "-o", "fig4.tar.zst"],
+        &[
+            "archive",
+            "fig4_original",
+            "--version",
+            "1.0.0",
+            "-o",
+            "fig4.tar.zst",
+        ],
     );
     assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
     let (code, stdout, stderr) = cpbuild(root, &["verify-archive", "fig4.tar.zst"]);
@@ -362,8 +388,7 @@ fn every_problem_of_the_original_folder_is_reported_at_once() {
     let sweep = "Data/clip_results/single_sweep_experiments";
     // fig4: a window folder without its results file, a window never run, a run cut short
     // inside its window, and one with a gap after it.
-    fs::remove_file(root.join(format!("{WINDOWS}/random_target_e2_l2/training_res.csv")))
-        .unwrap();
+    fs::remove_file(root.join(format!("{WINDOWS}/random_target_e2_l2/training_res.csv"))).unwrap();
     fs::remove_dir_all(root.join(format!("{WINDOWS}/random_target_e2_l5"))).unwrap();
     let name = |start: u32, length: u32| -> String {
         let folder = format!("{WINDOWS}/random_target_e{start}_l{length}");
@@ -424,9 +449,7 @@ fn every_problem_of_the_original_folder_is_reported_at_once() {
              epoch 2 (fig4) (or `",
             "random_target_e2_l2/` holds no results file (looked for `metrics.csv`, \
              `training_res.csv`)",
-            &format!(
-                "`{short}` ends at epoch 7, within its perturbation window (epochs 3–12)"
-            ),
+            &format!("`{short}` ends at epoch 7, within its perturbation window (epochs 3–12)"),
             &format!("`{gap}` jumps from epoch 8 to epoch 10"),
         ],
     );
@@ -435,8 +458,12 @@ fn every_problem_of_the_original_folder_is_reported_at_once() {
         &output,
         &[
             "has 2 problems",
-            &format!("`{bad}` line 2, column 5 (`behavioral_rsa_p_value`): expected a number, found `1e-05x`"),
-            &format!("`{late}` holds epochs 7–8 but not epoch 6, read by single-epoch `random_target` sweep run at epoch 6 (fig3)"),
+            &format!(
+                "`{bad}` line 2, column 5 (`behavioral_rsa_p_value`): expected a number, found `1e-05x`"
+            ),
+            &format!(
+                "`{late}` holds epochs 7–8 but not epoch 6, read by single-epoch `random_target` sweep run at epoch 6 (fig3)"
+            ),
         ],
     );
     let output = failure(root, "fig2a_original");
@@ -576,8 +603,10 @@ params = { figure = "fig1a", runs_dir = "Data" }
     let output = failure(root, "fig1a_mixed");
     assert_names(
         &output,
-        &["runs directory `Data` holds both cpbuild's runs layout (`baseline.csv`) and the \
-           original project's (`clip_results/`, `vit_results/`)"],
+        &[
+            "runs directory `Data` holds both cpbuild's runs layout (`baseline.csv`) and the \
+           original project's (`clip_results/`, `vit_results/`)",
+        ],
     );
 }
 
@@ -588,7 +617,9 @@ fn cpbuilds_own_layout_draws_the_windows_asked_for() {
     write(
         root,
         "runs/baseline.csv",
-        &clip_csv(1..=BASELINE_EPOCHS, 0, false, |e| (base_loss(e), base_rho(e))),
+        &clip_csv(1..=BASELINE_EPOCHS, 0, false, |e| {
+            (base_loss(e), base_rho(e))
+        }),
     );
     for (start, length) in [(1, 2), (1, 5), (10, 2)] {
         let end = start + length - 1;

@@ -182,10 +182,8 @@ pub fn read_clip_run(path: &Path) -> Result<ClipRun, RunsError> {
 pub fn parse_clip_run(text: &str, source: &Path) -> Result<ClipRun, RunsError> {
     let csv = Csv::split(text, source)?;
     let columns = csv.columns(&CLIP_COLUMNS)?;
-    let flag_columns: Vec<Option<usize>> = FLAG_COLUMNS
-        .iter()
-        .map(|name| csv.position(name))
-        .collect();
+    let flag_columns: Vec<Option<usize>> =
+        FLAG_COLUMNS.iter().map(|name| csv.position(name)).collect();
     let has_flags = flag_columns.iter().any(Option::is_some);
     let mut epochs = Vec::with_capacity(csv.records.len());
     let mut order = EpochOrder::default();
@@ -357,7 +355,10 @@ struct Record<'t> {
 /// inside it is a quote. A quote that is never closed runs to the end of the line.
 fn split_fields(line: &str) -> Vec<Cow<'_, str>> {
     if !line.contains('"') {
-        return line.split(',').map(|field| Cow::Borrowed(field.trim())).collect();
+        return line
+            .split(',')
+            .map(|field| Cow::Borrowed(field.trim()))
+            .collect();
     }
     let mut fields = Vec::new();
     let mut field = String::new();
@@ -578,10 +579,7 @@ mod tests {
         .unwrap();
         assert_eq!(run.epochs[0].test_loss, 0.5);
         assert_eq!(run.epochs[0].behavioral_rsa_rho, 0.25);
-        assert_eq!(
-            split_fields("1,\"x,\"\"y\"\"\", z "),
-            ["1", "x,\"y\"", "z"]
-        );
+        assert_eq!(split_fields("1,\"x,\"\"y\"\"\", z "), ["1", "x,\"y\"", "z"]);
     }
 
     #[test]

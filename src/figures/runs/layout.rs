@@ -173,11 +173,9 @@ impl Layout {
                         format: Format::Clip,
                     }
                 }
-                Layout::Original => one(
-                    slot,
-                    original::single_epoch_file(kind, epoch),
-                    Format::Clip,
-                ),
+                Layout::Original => {
+                    one(slot, original::single_epoch_file(kind, epoch), Format::Clip)
+                }
             });
         }
         for &epoch in &request.sweep {

@@ -206,7 +206,12 @@ impl RunsDirectory {
         let text = String::from_utf8(bytes).map_err(|_| RunsError::NotUtf8 {
             path: shown.clone(),
         })?;
-        let setup = || layout.reads_setup().then(|| RunSetup::beside(&path)).flatten();
+        let setup = || {
+            layout
+                .reads_setup()
+                .then(|| RunSetup::beside(&path))
+                .flatten()
+        };
         Ok(match format {
             Format::Clip => {
                 let mut run = parse_clip_run(&text, &shown)?;

@@ -119,7 +119,12 @@ mod tests {
         let folders: Vec<_> = Perturbation::ALL.into_iter().map(type_folder).collect();
         assert_eq!(
             folders,
-            ["image_noise", "uniform_target", "label_shuffle", "target_noise"]
+            [
+                "image_noise",
+                "uniform_target",
+                "label_shuffle",
+                "target_noise"
+            ]
         );
     }
 }
