@@ -881,7 +881,11 @@ impl Project {
             .filter(|target| !target.spec.grid.is_empty())
             .map(|target| (target.spec.name.clone(), target.spec.group.clone()))
             .collect();
-        let files = |key: &str| store.unpacked(key).map(|(directory, _)| directory.join("files"));
+        let files = |key: &str| {
+            store
+                .unpacked(key)
+                .map(|(directory, _)| directory.join("files"))
+        };
         crate::report_html::render(&crate::report_html::Source {
             manifest,
             files: &files,

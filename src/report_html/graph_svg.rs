@@ -48,7 +48,11 @@ pub fn draw(nodes: &[GraphNode]) -> String {
         h = laid.height
     );
     for line in &laid.edges {
-        let _ = write!(svg, r##"<path class="edge" marker-end="url(#arrow)" d="{}"/>"##, smooth_path(line));
+        let _ = write!(
+            svg,
+            r##"<path class="edge" marker-end="url(#arrow)" d="{}"/>"##,
+            smooth_path(line)
+        );
     }
     for (node, placed) in nodes.iter().zip(&laid.nodes) {
         let class = match (node.requested, node.run) {

@@ -234,7 +234,10 @@ fn overall(golden: &[GoldenStatus]) -> (&'static str, String) {
     } else if passed > 0 && passed == golden.len() {
         ("ok", "golden: ok".into())
     } else if passed > 0 {
-        ("ok", format!("golden: {passed} ok, {} without", golden.len() - passed))
+        (
+            "ok",
+            format!("golden: {passed} ok, {} without", golden.len() - passed),
+        )
     } else {
         ("none", "no golden copies".into())
     }
@@ -332,10 +335,7 @@ fn target_section(out: &mut String, report: &Report, requested: &Requested) {
                 requested.runs.len()
             );
         } else {
-            let _ = write!(
-                out,
-                "<h4>Built from</h4><p class=\"chips\">{links}</p>\n"
-            );
+            let _ = write!(out, "<h4>Built from</h4><p class=\"chips\">{links}</p>\n");
         }
     }
     out.push_str("</article>\n");
@@ -677,7 +677,11 @@ fn others_section(out: &mut String, report: &Report) {
     }
     out.push_str("<section id=\"others\">\n<h2>Other targets</h2>\n<p class=\"muted\">What the runs and figures stand on besides training runs.</p>\n<table class=\"sortable\"><thead><tr><th>target</th><th>kind</th><th>description</th><th>machine</th><th>compute time</th><th>key</th></tr></thead>\n");
     // Grids whose members are not runs get their anchor here (the graph draws them as one box).
-    let run_groups: BTreeSet<&str> = report.runs.iter().filter_map(|r| r.group.as_deref()).collect();
+    let run_groups: BTreeSet<&str> = report
+        .runs
+        .iter()
+        .filter_map(|r| r.group.as_deref())
+        .collect();
     let mut open_group: Option<String> = None;
     let mut started = false;
     for other in &report.others {

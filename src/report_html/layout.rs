@@ -160,7 +160,10 @@ pub fn layout(nodes: &[NodeBox], edges: &[(usize, usize)]) -> Layout {
                 Slot::Virtual(edge, point) => {
                     points.insert(
                         (edge, point),
-                        (lefts[column] + widths[column] / 2.0, y + VIRTUAL_HEIGHT / 2.0),
+                        (
+                            lefts[column] + widths[column] / 2.0,
+                            y + VIRTUAL_HEIGHT / 2.0,
+                        ),
                     );
                     y += VIRTUAL_HEIGHT + ROW_GAP;
                 }

@@ -271,11 +271,7 @@ fn is_perturbed(params: &Json) -> bool {
 
 /// A run's baseline: the first unperturbed run up its `resume_from` chain; otherwise the only
 /// unperturbed run of its kind among `runs`.
-fn baseline_of(
-    name: &str,
-    manifest: &ArchiveManifest,
-    runs: &BTreeSet<&str>,
-) -> Option<String> {
+fn baseline_of(name: &str, manifest: &ArchiveManifest, runs: &BTreeSet<&str>) -> Option<String> {
     let target = &manifest.targets[name];
     if !is_perturbed(&target.fingerprint.params) {
         return None;
@@ -403,10 +399,7 @@ pub fn gather(source: &Source<'_>) -> Result<Report> {
                     .and_then(|bytes| String::from_utf8(bytes).map_err(|e| e.to_string()));
                 (svg, curve.points.len())
             }
-            Err(error) => (
-                Err(format!("`{RESULTS_FILE}` cannot be read: {error}")),
-                0,
-            ),
+            Err(error) => (Err(format!("`{RESULTS_FILE}` cannot be read: {error}")), 0),
         };
         let epochs = target
             .info
@@ -580,7 +573,10 @@ fn graph_nodes(
                 run,
                 deps: Vec::new(),
                 members: if grouped {
-                    members[node.as_str()].iter().map(|m| m.to_string()).collect()
+                    members[node.as_str()]
+                        .iter()
+                        .map(|m| m.to_string())
+                        .collect()
                 } else {
                     Vec::new()
                 },
@@ -615,11 +611,23 @@ mod tests {
 
     #[test]
     fn names_sort_with_numbers_as_numbers() {
-        let mut names = vec!["sweep_e10", "sweep_e2", "window_e1_l10", "window_e1_l2", "a"];
+        let mut names = vec![
+            "sweep_e10",
+            "sweep_e2",
+            "window_e1_l10",
+            "window_e1_l2",
+            "a",
+        ];
         names.sort_by(|a, b| natural_cmp(a, b));
         assert_eq!(
             names,
-            vec!["a", "sweep_e2", "sweep_e10", "window_e1_l2", "window_e1_l10"]
+            vec![
+                "a",
+                "sweep_e2",
+                "sweep_e10",
+                "window_e1_l2",
+                "window_e1_l10"
+            ]
         );
         assert_eq!(natural_cmp("e01", "e1"), Ordering::Less);
     }
@@ -638,13 +646,17 @@ mod tests {
 
     #[test]
     fn perturbations_read_their_window() {
-        let params = serde_json::json!({"perturbation": {"kind": "random_target", "start": 3, "length": 4}});
+        let params =
+            serde_json::json!({"perturbation": {"kind": "random_target", "start": 3, "length": 4}});
         assert_eq!(
             perturbation(&params),
             Some(("random_target".to_string(), 3, 6))
         );
         let single = serde_json::json!({"perturbation": {"kind": "image_noise", "start": 5}});
-        assert_eq!(perturbation(&single), Some(("image_noise".to_string(), 5, 5)));
+        assert_eq!(
+            perturbation(&single),
+            Some(("image_noise".to_string(), 5, 5))
+        );
         assert_eq!(perturbation(&serde_json::json!({"seed": 0})), None);
     }
 }

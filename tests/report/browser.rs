@@ -188,11 +188,14 @@ impl Browser {
             Some("Runtime.consoleAPICalled")
                 if matches!(params["type"].as_str(), Some("error" | "assert")) =>
             {
-                self.errors.push(format!("console.error: {}", params["args"]));
+                self.errors
+                    .push(format!("console.error: {}", params["args"]));
             }
             Some("Runtime.exceptionThrown") => {
-                self.errors
-                    .push(format!("uncaught exception: {}", params["exceptionDetails"]));
+                self.errors.push(format!(
+                    "uncaught exception: {}",
+                    params["exceptionDetails"]
+                ));
             }
             Some("Log.entryAdded") if params["entry"]["level"] == "error" => {
                 self.errors.push(format!("log error: {}", params["entry"]));

@@ -110,7 +110,11 @@ fn archive_member(path: &Path, wanted: &str) -> Option<String> {
 fn html_report_shows_figures_runs_golden_status_and_graph_reproducibly() {
     let project = Project::built("ci");
     // fig3 matches its golden copy; fig4's differs in one cell; fig1a and fig2a have none.
-    write_golden(&project, "fig3.csv", &project.read("artifacts/figures/fig3/fig3.csv"));
+    write_golden(
+        &project,
+        "fig3.csv",
+        &project.read("artifacts/figures/fig3/fig3.csv"),
+    );
     let fig4 = project.read("artifacts/figures/fig4/fig4.csv");
     let mut lines: Vec<String> = fig4.lines().map(str::to_string).collect();
     let cells: Vec<&str> = lines[1].split(',').collect();
@@ -132,7 +136,10 @@ fn html_report_shows_figures_runs_golden_status_and_graph_reproducibly() {
 
     // Self-contained: nothing fetched, no path of this machine.
     for outside in ["src=", "<link", "href=\"http", "url(http", "@import"] {
-        assert!(!html.contains(outside), "the page refers outside: `{outside}`");
+        assert!(
+            !html.contains(outside),
+            "the page refers outside: `{outside}`"
+        );
     }
     let root = project.root().canonicalize().unwrap();
     assert!(!html.contains(&*root.to_string_lossy()), "a local path");
@@ -145,7 +152,9 @@ fn html_report_shows_figures_runs_golden_status_and_graph_reproducibly() {
             .unwrap_or_else(|| panic!("no section for `{target}`"));
         let section = section.split("</article>").next().unwrap();
         assert!(
-            section.contains(&format!("<figure class=\"drawing\" data-file=\"{file}\"><svg")),
+            section.contains(&format!(
+                "<figure class=\"drawing\" data-file=\"{file}\"><svg"
+            )),
             "`{target}` does not inline `{file}`"
         );
     }
@@ -168,7 +177,10 @@ fn html_report_shows_figures_runs_golden_status_and_graph_reproducibly() {
             assert!(card.contains("href=\"#run-baseline\""), "`{run}`");
             assert!(card.contains("seed = 0") && card.contains("perturbation.seed = 0"));
         }
-        assert!(card.contains("<td>data split</td><td><code title="), "{card}");
+        assert!(
+            card.contains("<td>data split</td><td><code title="),
+            "{card}"
+        );
         assert!(card.contains("<td>epochs</td>"), "{card}");
     }
     assert!(html.contains("perturbed: random_target, epochs 6–9"));
@@ -177,7 +189,12 @@ fn html_report_shows_figures_runs_golden_status_and_graph_reproducibly() {
     let fig3 = html.split("id=\"target-fig3\"").nth(1).unwrap();
     assert!(fig3.split("</h3>").next().unwrap().contains("golden: ok"));
     let fig4 = html.split("id=\"target-fig4\"").nth(1).unwrap();
-    assert!(fig4.split("</h3>").next().unwrap().contains("golden: 1 FAILED"));
+    assert!(
+        fig4.split("</h3>")
+            .next()
+            .unwrap()
+            .contains("golden: 1 FAILED")
+    );
     let fig2a = html.split("id=\"target-fig2a\"").nth(1).unwrap();
     assert!(fig2a.contains("<code>golden/fig2a.csv.snap</code> does not exist"));
     let (code, verify, _) = cpbuild(project.root(), &["verify", "fig3", "fig4"]);
@@ -194,23 +211,46 @@ fn html_report_shows_figures_runs_golden_status_and_graph_reproducibly() {
     for line in verify.lines().filter(|l| l.starts_with("verify ")) {
         // `… (N rows, max abs error X, max rel error Y)`: the same numbers in the report.
         let numbers = line.rsplit('(').next().unwrap();
-        let abs = numbers.split("max abs error ").nth(1).unwrap().split(',').next();
+        let abs = numbers
+            .split("max abs error ")
+            .nth(1)
+            .unwrap()
+            .split(',')
+            .next();
         assert!(html.contains(&format!(">{}<", abs.unwrap())), "{line}");
     }
 
     // The graph: one box per target or grid, each a link; the checklist.
     let graph = html.split("<svg class=\"graph\"").nth(1).unwrap();
     let graph = graph.split("</svg>").next().unwrap();
-    for node in ["#target-fig3", "#group-sweep", "#group-window", "#run-baseline"] {
-        assert!(graph.contains(&format!("href=\"{node}\"")), "graph lacks {node}");
+    for node in [
+        "#target-fig3",
+        "#group-sweep",
+        "#group-window",
+        "#run-baseline",
+    ] {
+        assert!(
+            graph.contains(&format!("href=\"{node}\"")),
+            "graph lacks {node}"
+        );
     }
     assert!(html.contains("id=\"checklist\""));
 
     // Byte-reproducible: another store, built serially, gives the same bytes; `--timings`
     // adds wall-clock times.
     project.run(&["--store", "second", "-j", "1"]);
-    project.run(&["--store", "second", "report", "--html", "-o", "second-report"]);
-    assert!(html == project.read("second-report/index.html"), "the reports differ");
+    project.run(&[
+        "--store",
+        "second",
+        "report",
+        "--html",
+        "-o",
+        "second-report",
+    ]);
+    assert!(
+        html == project.read("second-report/index.html"),
+        "the reports differ"
+    );
     project.run(&["report", "--html", "--timings", "-o", "timed"]);
     let timed = project.read("timed/index.html");
     assert!(timed != html && timed.contains(" s</td>"));
@@ -227,8 +267,11 @@ fn html_report_shows_figures_runs_golden_status_and_graph_reproducibly() {
         archived.replace("report-demo 1.0.0", "report-demo local"),
         html
     );
-    let readme = archive_member(&project.path("a.tar.zst"), "cpbuild-report-demo-1.0.0/README.md")
-        .unwrap();
+    let readme = archive_member(
+        &project.path("a.tar.zst"),
+        "cpbuild-report-demo-1.0.0/README.md",
+    )
+    .unwrap();
     assert!(readme.contains("- `report/index.html`: the report to open in a browser"));
     project.run(&["verify-archive", "a.tar.zst"]);
 }
@@ -325,7 +368,11 @@ fn check_in_browser(
     );
     assert_eq!(facts["unresolved"], serde_json::json!([]), "dangling links");
     assert!(facts["links"].as_u64().unwrap() > 10, "{facts}");
-    assert_eq!(facts["resources"], serde_json::json!([]), "it fetched files");
+    assert_eq!(
+        facts["resources"],
+        serde_json::json!([]),
+        "it fetched files"
+    );
     let drawings: Vec<String> = serde_json::from_value(facts["drawings"].clone()).unwrap();
     let expected: Vec<String> = project
         .figure_svgs()

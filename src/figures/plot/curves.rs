@@ -9,7 +9,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::{
-    Drawn, GRID, ImageFormat, LINE, LABEL_SIZE, Painting, PlotError, font, legend_row,
+    Drawn, GRID, ImageFormat, LABEL_SIZE, LINE, Painting, PlotError, font, legend_row,
     padded_range, render, tick, tick_decimals,
 };
 use crate::figures::compute::Model;
@@ -94,10 +94,7 @@ impl RunCurvesPlot<'_, '_> {
             .map(|point| (f64::from(point.epoch), value(point)))
             .collect();
         let (y_low, y_high) = padded_range(
-            baseline_points
-                .iter()
-                .chain(&run_points)
-                .map(|&(_, y)| y),
+            baseline_points.iter().chain(&run_points).map(|&(_, y)| y),
             false,
         );
         let y_decimals = tick_decimals(y_low, y_high);

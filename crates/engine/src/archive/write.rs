@@ -84,7 +84,10 @@ pub fn write(request: Request<'_>, destination: &Path) -> Result<(String, Archiv
         readme.push_str("\n## Also in this archive\n\n");
     }
     for document in documents {
-        readme.push_str(&format!("- `{}`: {}\n", document.path, document.description));
+        readme.push_str(&format!(
+            "- `{}`: {}\n",
+            document.path, document.description
+        ));
         let reserved = ["README.md", "REPORT.md", MANIFEST].contains(&document.path.as_str());
         if reserved || members.contains_key(&document.path) {
             return Err(Error::store(format!(
