@@ -31,6 +31,24 @@ pub fn escape(text: &str) -> String {
     out
 }
 
+/// Escapes `text` and sets what it quotes in backticks (`` `fig4` ``) as code, the way cpbuild's
+/// messages and recipe descriptions name things.
+pub fn rich(text: &str) -> String {
+    let mut out = String::new();
+    for (index, part) in escape(text).split('`').enumerate() {
+        if index % 2 == 1 {
+            let _ = write!(out, "<code>{part}</code>");
+        } else {
+            out.push_str(part);
+        }
+    }
+    if text.matches('`').count() % 2 == 1 {
+        // An unpaired backtick: show the text as it is.
+        return escape(text);
+    }
+    out
+}
+
 /// A number for reading: six significant digits (the exact value stays in the cell's
 /// `data-sort` and `title`); anything else as it is.
 pub fn readable(cell: &str) -> String {
@@ -96,8 +114,9 @@ code { font: 13px/1.3 ui-monospace, "DejaVu Sans Mono", monospace; }
 .muted, .kind { color: var(--muted); font-weight: 400; font-size: 14px; }
 .badge { display: inline-block; border-radius: 10px; padding: 1px 9px; font-size: 13px; font-weight: 600; color: #fff; }
 .badge.ok { background: var(--ok); } .badge.failed { background: var(--bad); } .badge.none { background: #8b93a1; }
-.drawing { margin: 10px 0 14px; }
-.drawing svg { width: 100%; max-width: 1100px; height: auto; display: block; border: 1px solid var(--line); }
+.drawings { display: flex; flex-wrap: wrap; gap: 14px; margin: 10px 0 14px; }
+.drawing { margin: 0; flex: 1 1 560px; max-width: 1100px; min-width: 0; }
+.drawing svg { width: 100%; height: auto; display: block; border: 1px solid var(--line); }
 .drawing figcaption { font-size: 13px; color: var(--muted); }
 .columns { display: flex; flex-wrap: wrap; gap: 10px 28px; }
 .columns > * { flex: 1 1 420px; min-width: 0; }
@@ -271,11 +290,12 @@ fn target_section(out: &mut String, report: &Report, requested: &Requested) {
         word = escape(&word),
     );
     if let Some(description) = &requested.description {
-        let _ = writeln!(out, "<p>{}</p>", escape(description));
+        let _ = writeln!(out, "<p>{}</p>", rich(description));
     }
     if requested.figures.is_empty() {
         out.push_str("<p class=\"muted\">This target draws no figure.</p>\n");
     }
+    out.push_str("<div class=\"drawings\">\n");
     for (file, svg) in &requested.figures {
         let _ = writeln!(
             out,
@@ -283,6 +303,7 @@ fn target_section(out: &mut String, report: &Report, requested: &Requested) {
             file = escape(file),
         );
     }
+    out.push_str("</div>\n");
     out.push_str("<div class=\"columns\">\n<div>\n<h4>Golden status</h4>\n");
     if requested.golden.is_empty() {
         out.push_str("<p class=\"muted\">No figure tables to compare.</p>\n");
@@ -348,7 +369,7 @@ fn golden_table(out: &mut String, golden: &[GoldenStatus]) {
                 let items: String = comparison
                     .failures
                     .iter()
-                    .map(|f| format!("<li>{}</li>", escape(f)))
+                    .map(|f| format!("<li>{}</li>", rich(f)))
                     .collect();
                 let more = if *count > comparison.failures.len() {
                     format!("<li>… and {} more</li>", count - comparison.failures.len())
@@ -364,7 +385,7 @@ fn golden_table(out: &mut String, golden: &[GoldenStatus]) {
                 let _ = writeln!(
                     out,
                     "<tr><td colspan=\"5\" class=\"muted\">{}</td></tr>",
-                    escape(reason)
+                    rich(reason)
                 );
             }
             Outcome::Passed(_) => {}
@@ -433,7 +454,13 @@ fn provenance_table(out: &mut String, report: &Report, requested: &Requested) {
             .join(" ")
     };
     row(out, "data splits (sha256)", splits);
-    row(out, "epochs trained", facts.epochs_trained.to_string());
+    let epochs = if facts.epochs_trained > 0 {
+        facts.epochs_trained.to_string()
+    } else {
+        let in_results: usize = runs.iter().map(|run| run.points).sum();
+        format!("not recorded by the runs ({in_results} epochs in their results)")
+    };
+    row(out, "epochs trained", epochs);
     let backends: BTreeSet<String> = runs
         .iter()
         .map(|run| match (&run.backend, &run.device) {
@@ -567,7 +594,7 @@ fn run_card(out: &mut String, report: &Report, run: &Run) {
             let _ = writeln!(
                 out,
                 "<p class=\"problem\">no curves: {}</p>",
-                escape(problem)
+                rich(problem)
             );
         }
     }
@@ -576,7 +603,7 @@ fn run_card(out: &mut String, report: &Report, run: &Run) {
         let _ = writeln!(out, "<tr><td>{name}</td><td>{value}</td></tr>");
     };
     if let Some(description) = &run.description {
-        row(out, "what", escape(description));
+        row(out, "what", rich(description));
     }
     if run.perturbation.is_some() {
         row(
@@ -678,7 +705,7 @@ fn others_section(out: &mut String, report: &Report) {
             id = escape(&target_anchor(&other.name)),
             name = escape(&other.name),
             kind = escape(&other.kind),
-            description = escape(other.description.as_deref().unwrap_or("")),
+            description = rich(other.description.as_deref().unwrap_or("")),
             machine = escape(&other.machine),
             time = seconds(other.seconds, report.timings),
             key = code_hash(&other.key),
@@ -773,5 +800,10 @@ mod tests {
     #[test]
     fn text_is_escaped() {
         assert_eq!(escape("a<b & \"c\"'"), "a&lt;b &amp; &quot;c&quot;&#39;");
+        assert_eq!(
+            rich("run `a<b` then `c`"),
+            "run <code>a&lt;b</code> then <code>c</code>"
+        );
+        assert_eq!(rich("one ` tick"), "one ` tick");
     }
 }

@@ -40,7 +40,6 @@ pub struct Source<'a> {
 }
 
 /// The whole report.
-#[derive(Debug)]
 pub struct Report {
     /// The project's name.
     pub project: String,
@@ -63,7 +62,6 @@ pub struct Report {
 }
 
 /// A requested target.
-#[derive(Debug)]
 pub struct Requested {
     /// Its name.
     pub name: String,

@@ -120,10 +120,10 @@ fn html_report_shows_figures_runs_golden_status_and_graph_reproducibly() {
     let cells: Vec<&str> = lines[1].split(',').collect();
     let changed_column = cells
         .iter()
-        .rposition(|cell| cell.contains('.'))
-        .expect("a decimal cell in fig4.csv");
+        .rposition(|cell| cell.parse::<i64>().is_ok())
+        .expect("a number in fig4.csv");
     let mut changed: Vec<String> = cells.iter().map(|c| c.to_string()).collect();
-    changed[changed_column] = format!("{}1", changed[changed_column]);
+    changed[changed_column] = (cells[changed_column].parse::<i64>().unwrap() + 1).to_string();
     lines[1] = changed.join(",");
     write_golden(&project, "fig4.csv", &(lines.join("\n") + "\n"));
 
@@ -178,9 +178,10 @@ fn html_report_shows_figures_runs_golden_status_and_graph_reproducibly() {
             assert!(card.contains("seed = 0") && card.contains("perturbation.seed = 0"));
         }
         assert!(
-            card.contains("data split") && card.contains("ndarray"),
+            card.contains("<td>data split</td><td><code title="),
             "{card}"
         );
+        assert!(card.contains("<td>epochs</td>"), "{card}");
     }
     assert!(html.contains("perturbed: random_target, epochs 6–9"));
 
@@ -195,12 +196,17 @@ fn html_report_shows_figures_runs_golden_status_and_graph_reproducibly() {
             .contains("golden: 1 FAILED")
     );
     let fig2a = html.split("id=\"target-fig2a\"").nth(1).unwrap();
-    assert!(fig2a.contains("`golden/fig2a.csv.snap` does not exist"));
+    assert!(fig2a.contains("<code>golden/fig2a.csv.snap</code> does not exist"));
     let (code, verify, _) = cpbuild(project.root(), &["verify", "fig3", "fig4"]);
     assert_eq!(code, 1, "{verify}");
-    for line in verify.lines().filter(|l| l.starts_with("  row ")) {
-        let escaped = line.trim().replace('&', "&amp;").replace('"', "&quot;");
-        assert!(fig4.contains(&escaped), "the report lacks `{line}`");
+    let failures: Vec<&str> = verify.lines().filter(|l| l.starts_with("  row ")).collect();
+    assert_eq!(failures.len(), 1, "{verify}");
+    for line in failures {
+        // `row 1 `column`: golden …, built … (abs error …)`, the column set as code.
+        let (row, rest) = line.trim().split_once(" `").unwrap();
+        let (column, numbers) = rest.split_once('`').unwrap();
+        let shown = format!("<li>{row} <code>{column}</code>{numbers}</li>");
+        assert!(fig4.contains(&shown), "the report lacks `{shown}`");
     }
     for line in verify.lines().filter(|l| l.starts_with("verify ")) {
         // `… (N rows, max abs error X, max rel error Y)`: the same numbers in the report.
@@ -281,7 +287,8 @@ fn html_report_refuses_what_it_cannot_show() {
     assert!(!dir.path().join("out").exists(), "nothing is written");
     let (code, _, stderr) = cpbuild(dir.path(), &["report", "--html", "fig5"]);
     assert_eq!(code, 2, "{stderr}");
-    assert!(stderr.contains("did you mean `fig4`"), "{stderr}");
+    assert!(stderr.contains("unknown target `fig5`"), "{stderr}");
+    assert!(stderr.contains("did you mean"), "{stderr}");
     let (code, _, stderr) = cpbuild(dir.path(), &["report", "-o", "out"]);
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("--html"), "{stderr}");

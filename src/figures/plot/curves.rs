@@ -19,8 +19,10 @@ use crate::figures::curve::Curve;
 const BASELINE: RGBColor = RGBColor(150, 150, 150);
 /// Behind the perturbed epochs.
 const PERTURBED: RGBColor = RGBColor(250, 218, 218);
-/// Runs with at most this many epochs also get a dot per epoch (a one-epoch run is a dot).
+/// Lines with at most this many epochs also get a dot per epoch (a one-epoch run is a dot).
 const DOTTED_UP_TO: usize = 40;
+/// How many of the baseline's epochs past the run's last one are shown.
+const CONTEXT_EPOCHS: u32 = 2;
 
 /// What one run's curves show.
 #[derive(Debug, Clone)]
@@ -45,11 +47,18 @@ pub fn run_curves(curves: &RunCurves<'_>, format: ImageFormat) -> Result<Vec<u8>
 struct RunCurvesPlot<'p, 'c>(&'p RunCurves<'c>);
 
 impl RunCurvesPlot<'_, '_> {
-    /// The epochs shown: the run's, and the baseline's up to where the run ends (a run that
-    /// stopped at its perturbed epoch is compared with the baseline so far, not with all of it).
+    /// The epochs shown: the run's, and the baseline's up to a few epochs past where the run
+    /// ends (a run that stopped at its perturbed epoch is compared with the baseline around it,
+    /// not with all of it).
     fn epoch_range(&self) -> (f64, f64) {
         let curves = self.0;
-        let last = curves.run.last_epoch().unwrap_or(1);
+        let run_last = curves.run.last_epoch().unwrap_or(1);
+        let baseline_last = curves
+            .baseline
+            .as_ref()
+            .and_then(|(_, baseline)| baseline.last_epoch())
+            .unwrap_or(run_last);
+        let last = run_last.max(baseline_last.min(run_last + CONTEXT_EPOCHS));
         let first = curves
             .baseline
             .iter()
@@ -127,6 +136,15 @@ impl RunCurvesPlot<'_, '_> {
                     ],
                     PERTURBED.filled(),
                 )))
+                .drawn(figure)?;
+        }
+        if baseline_points.len() <= DOTTED_UP_TO {
+            chart
+                .draw_series(
+                    baseline_points
+                        .iter()
+                        .map(|&point| Circle::new(point, 2, BASELINE.filled())),
+                )
                 .drawn(figure)?;
         }
         chart
