@@ -597,8 +597,10 @@ fn status(global: &GlobalOptions, targets: &[String]) -> Result<i32> {
     grids.extend(project.graph.waiting_grids(&roots));
     let store = project.store()?;
     // Targets that wait on a grid have no key yet: they are listed as waiting, and the rest
-    // of their closure is planned.
-    let closure = project.graph.closure(&roots);
+    // of their closure is planned, with the targets the grids wait on (built first).
+    let mut starts = roots.clone();
+    starts.extend(project.graph.blockers(&grids)?);
+    let closure = project.graph.closure(&starts);
     let waiting_ids: Vec<usize> = closure
         .iter()
         .copied()
@@ -609,7 +611,6 @@ fn status(global: &GlobalOptions, targets: &[String]) -> Result<i32> {
         .copied()
         .filter(|id| !waiting_ids.contains(id))
         .collect();
-    let plan: Plan = project.planner(&store, false).plan(&ready)?;
     let mut out = std::io::stdout().lock();
     for line in project.waiting_lines(&grids) {
         if global.json {
@@ -637,6 +638,9 @@ fn status(global: &GlobalOptions, targets: &[String]) -> Result<i32> {
             let _ = writeln!(out, "waiting {name}: needs grid {}", grids.join(", "));
         }
     }
+    // Planned after the waiting lines, so a plan that fails (a missing input) still says
+    // which grids wait.
+    let plan: Plan = project.planner(&store, false).plan(&ready)?;
     let mut dirty = 0;
     for item in &plan.items {
         let name = &project.graph.target(item.id).spec.name;

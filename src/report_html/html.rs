@@ -591,11 +591,7 @@ fn run_card(out: &mut String, report: &Report, run: &Run) {
             );
         }
         Err(problem) => {
-            let _ = writeln!(
-                out,
-                "<p class=\"problem\">no curves: {}</p>",
-                rich(problem)
-            );
+            let _ = writeln!(out, "<p class=\"problem\">no curves: {}</p>", rich(problem));
         }
     }
     out.push_str("<table><tbody>\n");

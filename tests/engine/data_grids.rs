@@ -129,7 +129,12 @@ fn a_published_value_that_is_missing_or_not_an_integer_is_a_clear_error() {
         "{}",
         run.stderr
     );
-    assert!(run.stderr.contains("did you mean `n`?"), "{}", run.stderr);
+    // `m` is no likely typo of either name (no "did you mean"): the help lists them.
+    assert!(
+        run.stderr.contains("help: `count` publishes `label`, `n`"),
+        "{}",
+        run.stderr
+    );
     assert!(run.stderr.contains("main.toml:"), "{}", run.stderr);
 
     let recipe = RECIPE.replace("value = \"n\"", "value = \"label\"");

@@ -322,7 +322,7 @@ fn the_readme_recipe_draws_all_six_panels_from_the_original_folder() {
     );
     let (code, stdout, stderr) = cpbuild(root, &targets);
     assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
-    assert!(stdout.contains("nothing to do"), "{stdout}\n{stderr}");
+    assert!(stderr.contains("nothing to do"), "{stdout}\n{stderr}");
     let sweep =
         root.join("Data/clip_results/single_sweep_experiments/training_run7/training_res_run7.csv");
     let text = fs::read_to_string(&sweep).unwrap();
@@ -550,15 +550,15 @@ params = { figure = "fig2a", runs_dir = "Data", epochs = [5, 6] }
     let fig4 = figure_csv(root, "fig4_chosen", "fig4");
     let windows: Vec<(&str, &str, &str)> = fig4[1..]
         .iter()
-        .map(|row| (row[0].as_str(), row[1].as_str(), row[5].as_str()))
+        .map(|row| (row[0].as_str(), row[1].as_str(), row[6].as_str()))
         .collect();
     assert_eq!(
         windows,
         [
-            ("2", "5", "true"),
-            ("2", "50", "true"),
-            ("90", "5", "true"),
-            ("90", "50", "false")
+            ("2", "5", "recovered"),
+            ("2", "50", "recovered"),
+            ("90", "5", "recovered"),
+            ("90", "50", "NR")
         ]
     );
 }

@@ -462,3 +462,61 @@ fn verify_passes_catches_drift_and_honours_tolerances() {
     assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
     assert!(stdout.contains(": ok"), "{stdout}");
 }
+
+/// fig3's sweep is a data-dependent grid (k = 1 .. the baseline's `best_epoch`): before the
+/// baseline is built, `-n` and `status` say the grid waits on it, on the ci profile and on the
+/// paper's; once it is built, the same commands show the expanded grid.
+#[test]
+fn fig3s_sweep_waits_on_the_baseline_then_expands() {
+    let waiting = "grid `sweep` (sweep_e{k}) expands once `hba_baseline` is built, from its \
+                   `best_epoch`; needed by `fig3`";
+    let fresh = support::paper_project();
+    for profile in ["ci", "paper"] {
+        let (_, stdout, stderr) = cpbuild(fresh.path(), &["-n", "--profile", profile, "fig3"]);
+        assert!(
+            stderr.contains(waiting),
+            "{profile}: `-n` must say the sweep waits:\nstdout:\n{stdout}\nstderr:\n{stderr}"
+        );
+        assert!(!stderr.contains("would run sweep_e"), "{profile}: {stderr}");
+        // `status` says so before it plans the rest (which, on the paper profile without the
+        // user's THINGS images and CLIP weights, fails on the missing inputs).
+        let (code, stdout, stderr) =
+            cpbuild(fresh.path(), &["--profile", profile, "status", "fig3"]);
+        assert_eq!(code == 0, profile == "ci", "{stderr}");
+        assert!(
+            stdout.contains(&format!("waiting grid {waiting}")),
+            "{stdout}"
+        );
+        assert!(
+            stdout.contains("waiting fig3: needs grid `sweep`"),
+            "{stdout}"
+        );
+    }
+    // The ci dry run would build the baseline first (and nothing of the sweep).
+    let (code, stdout, stderr) = cpbuild(fresh.path(), &["-n", "fig3"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("would run hba_baseline"), "{stderr}");
+
+    // Built: the grid is expanded into k = 1 ..= best_epoch, all fresh.
+    let root = built();
+    let best_epoch = published(root, "hba_baseline", "best_epoch");
+    let (code, stdout, stderr) = cpbuild(root, &["status", "fig3"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!stdout.contains("waiting"), "{stdout}");
+    for k in 1..=best_epoch {
+        assert!(
+            stdout.contains(&format!("fresh  sweep_e{k}\n")),
+            "sweep_e{k}:\n{stdout}"
+        );
+    }
+    assert!(
+        !stdout.contains(&format!("sweep_e{}\n", best_epoch + 1)),
+        "{stdout}"
+    );
+    let (code, stdout, stderr) = cpbuild(root, &["-n", "fig3"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        !stderr.contains("waiting") && !stderr.contains("would run"),
+        "{stdout}\n{stderr}"
+    );
+}

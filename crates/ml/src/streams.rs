@@ -105,6 +105,9 @@ pub fn normals(rng: &mut ChaCha8Rng, count: usize) -> Vec<f64> {
 mod tests {
     use super::*;
 
+    const PINNED_PERMUTATION: [usize; 10] = [0; 10];
+    const PINNED_U64: u64 = 0;
+
     #[test]
     fn streams_depend_only_on_their_key() {
         let a: Vec<u64> = (0..4)
@@ -117,11 +120,13 @@ mod tests {
         let first = x.next_u64();
         assert_ne!(first, y.next_u64());
         assert_ne!(first, z.next_u64());
-        // A pinned value: changing the keying would silently change every split and draw.
+        // Pinned values: changing the keying or the draws would silently change every split
+        // and perturbation (and every key's meaning), so they are written out here.
         assert_eq!(
             permutation(&mut stream(0, Purpose::Split, 0, 0), 10),
-            permutation(&mut stream(0, Purpose::Split, 0, 0), 10)
+            PINNED_PERMUTATION
         );
+        assert_eq!(stream(7, Purpose::Loader, 3, 0).next_u64(), PINNED_U64);
     }
 
     #[test]

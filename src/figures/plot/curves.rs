@@ -235,7 +235,12 @@ mod tests {
         assert!(text.contains("sweep_e2") && text.contains("hba_baseline"));
         assert!(text.contains("test loss") && text.contains("Spearman"));
         // Two panels, each with a baseline line and a run line.
-        assert_eq!(text.matches("<polyline").count(), 4, "{text}");
+        // (The axes are black polylines too.)
+        let lines = |stroke: &str| {
+            text.matches(&format!("stroke=\"{stroke}\" stroke-width=\"2\""))
+                .count()
+        };
+        assert_eq!((lines("#969696"), lines("#1F529B")), (2, 2), "{text}");
         let empty = curve(1, &[]);
         let nothing = RunCurves {
             run: &empty,
