@@ -84,10 +84,13 @@ fn resolved_graph(
             options,
             force: false,
         };
-        let ids: Vec<usize> = ready.iter().map(|(_, id)| *id).collect();
-        let plan = planner.plan(&ids)?;
         let mut added = false;
         for (name, id) in ready {
+            // A target that cannot be planned (a missing input, say) is not built: its grids
+            // keep waiting, and building it reports the problem where it belongs.
+            let Ok(plan) = planner.plan(&[id]) else {
+                continue;
+            };
             let item = plan.item(id).expect("planned");
             if item.state == ItemState::Fresh {
                 let (_, manifest) = store.unpacked(&item.key)?;

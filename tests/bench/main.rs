@@ -119,9 +119,9 @@ fn bench_prints_throughput_epoch_and_projection_tables() {
     );
     let projection = stdout
         .lines()
-        .find(|line| line.starts_with("projected time on this backend: 9645 × "))
+        .find(|line| line.starts_with("projected time on this backend: 3511 × "))
         .unwrap_or_else(|| panic!("no projection:\n{stdout}"));
-    assert!(projection.contains(" + 197 × "), "{projection}");
+    assert!(projection.contains(" + 204 × "), "{projection}");
     assert!(projection.ends_with(')'), "{projection}");
 }
 
@@ -257,7 +257,8 @@ fn paper_shapes_resolves_and_leaves_the_ci_keys_alone() {
     // The same recipes without the profile and its weights target give every ci target the
     // same key.
     let with = ci_keys(dir.path());
-    assert_eq!(with.len(), 56, "{with:?}");
+    // Every ci target of the four figures but fig3 and its sweep (waiting), and `pretrain`.
+    assert_eq!(with.len(), 46, "{with:?}");
     let path = dir.path().join("recipes/paper.toml");
     let recipe = std::fs::read_to_string(&path).expect("recipe");
     let section = |start: &str| {

@@ -329,9 +329,9 @@ fn the_readme_recipe_draws_all_six_panels_from_the_original_folder() {
     fs::write(&sweep, text.replacen(",1e-05", ",2e-05", 1)).unwrap();
     let (code, stdout, stderr) = cpbuild(root, &targets);
     assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
-    assert!(stdout.contains("built fig3_original"), "{stdout}\n{stderr}");
+    assert!(stderr.contains("built fig3_original"), "{stdout}\n{stderr}");
     assert!(
-        !stdout.contains("built fig4_original"),
+        !stderr.contains("built fig4_original"),
         "{stdout}\n{stderr}"
     );
 
