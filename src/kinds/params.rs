@@ -147,3 +147,64 @@ pub(crate) fn perturbation(
         noise_std,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cpbuild_ml::perturbation::ImageNoise;
+    use serde_json::json;
+
+    #[test]
+    fn image_noise_draws_the_targets_distribution_unless_asked_for_normal() {
+        let table = |extra: Json| {
+            let mut table = json!({ "kind": "image_noise", "start": 3 });
+            if let (Some(object), Json::Object(extra)) = (table.as_object_mut(), extra) {
+                object.extend(extra);
+            }
+            table
+        };
+        let default = perturbation(&table(json!({})), NoiseParam::Distribution).unwrap();
+        assert_eq!(default.noise, ImageNoise::Target);
+        assert_eq!((default.start, default.length, default.seed), (3, 1, 0));
+        let normal = perturbation(
+            &table(json!({ "noise": "normal" })),
+            NoiseParam::Distribution,
+        )
+        .unwrap();
+        assert_eq!(normal.noise, ImageNoise::Normal);
+        assert_eq!(normal.noise_std, 1.0);
+        let target = perturbation(
+            &table(json!({ "noise": "target" })),
+            NoiseParam::Distribution,
+        )
+        .unwrap();
+        assert_eq!(target.noise, ImageNoise::Target);
+
+        let error = perturbation(
+            &table(json!({ "noise": "gauss" })),
+            NoiseParam::Distribution,
+        )
+        .unwrap_err();
+        assert_eq!(error.field.as_deref(), Some("perturbation"));
+        assert!(
+            error.message.contains("unknown image noise `gauss`"),
+            "{}",
+            error.message
+        );
+        // CLIP-HBA has no `noise_std`; a classifier has no `noise`.
+        let error = perturbation(
+            &table(json!({ "noise_std": 0.1 })),
+            NoiseParam::Distribution,
+        )
+        .unwrap_err();
+        assert!(
+            error
+                .message
+                .contains("unknown field `perturbation.noise_std`"),
+            "{}",
+            error.message
+        );
+        let vit = perturbation(&table(json!({})), NoiseParam::Std { default: 0.1 }).unwrap();
+        assert_eq!((vit.noise, vit.noise_std), (ImageNoise::Normal, 0.1));
+    }
+}
