@@ -493,7 +493,7 @@ fn fig3s_sweep_waits_on_the_baseline_then_expands() {
         );
     }
     // The ci dry run would build the baseline first (and nothing of the sweep).
-    let (code, stdout, stderr) = cpbuild(fresh.path(), &["-n", "fig3"]);
+    let (code, _, stderr) = cpbuild(fresh.path(), &["-n", "fig3"]);
     assert_eq!(code, 0, "{stderr}");
     assert!(stderr.contains("would run hba_baseline"), "{stderr}");
 
