@@ -732,12 +732,12 @@ mod tests {
             ..TrainConfig::paper(0)
         };
         assert_eq!(
-            run_on(&config, 10, |epoch| f64::from(epoch)),
+            run_on(&config, 10, f64::from),
             (69, StopReason::EarlyStopping)
         );
         let baseline = TrainConfig::paper(0);
         assert_eq!(
-            run_on(&baseline, 10, |epoch| f64::from(epoch)),
+            run_on(&baseline, 10, f64::from),
             (30, StopReason::EarlyStopping)
         );
     }
@@ -750,7 +750,7 @@ mod tests {
             ..TrainConfig::paper(0)
         };
         assert_eq!(
-            run_on(&config, 5, |epoch| f64::from(epoch)),
+            run_on(&config, 5, f64::from),
             (5, StopReason::StopAfterEpoch)
         );
     }
