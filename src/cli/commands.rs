@@ -971,6 +971,30 @@ impl Project {
         }
     }
 
+    /// The archive manifest of the roots' closure as it stands in `store` (no files or root hash
+    /// yet): what `archive` writes, and what `report` and `report --html` read.
+    fn archive_manifest(
+        &self,
+        store: &Store,
+        roots: &[usize],
+        version: String,
+        mode: cpbuild_engine::archive::Mode,
+        timings: bool,
+    ) -> Result<cpbuild_engine::archive::ArchiveManifest> {
+        Ok(cpbuild_engine::archive::ArchiveManifest {
+            format: cpbuild_engine::archive::FORMAT,
+            project: self.name(),
+            version,
+            cpbuild: cpbuild_engine::VERSION.to_string(),
+            profile: self.options.profile.clone(),
+            mode,
+            requested: self.requested_names(roots),
+            targets: self.archived_targets(store, roots, timings)?,
+            files: Default::default(),
+            root_hash: String::new(),
+        })
+    }
+
     /// Every target the roots depend on, as the archive records them; refuses dirty ones.
     fn archived_targets(
         &self,
@@ -1052,7 +1076,7 @@ impl Project {
 }
 
 fn archive(global: &GlobalOptions, options: &ArchiveOptions) -> Result<i32> {
-    use cpbuild_engine::archive::{self, ArchiveManifest, Mode};
+    use cpbuild_engine::archive::{self, Mode};
     if !archive::valid_version(&options.version) {
         return Err(Error::Usage {
             message: format!("`--version {}` is not a version", options.version),
@@ -1082,24 +1106,19 @@ fn archive(global: &GlobalOptions, options: &ArchiveOptions) -> Result<i32> {
         LockMode::Shared,
         wait_message(reporter.as_ref(), &project.store_display()),
     )?;
-    let targets = project.archived_targets(&store, &roots, options.timings)?;
-    let name = project.name();
-    let manifest = ArchiveManifest {
-        format: archive::FORMAT,
-        project: name.clone(),
-        version: options.version.clone(),
-        cpbuild: cpbuild_engine::VERSION.to_string(),
-        profile: global.profile.clone(),
-        mode: if options.figures_only {
-            Mode::FiguresOnly
-        } else {
-            Mode::Full
-        },
-        requested: project.requested_names(&roots),
-        targets,
-        files: Default::default(),
-        root_hash: String::new(),
+    let mode = if options.figures_only {
+        Mode::FiguresOnly
+    } else {
+        Mode::Full
     };
+    let manifest = project.archive_manifest(
+        &store,
+        &roots,
+        options.version.clone(),
+        mode,
+        options.timings,
+    )?;
+    let name = manifest.project.clone();
     let report = project.html_report(&store, &manifest)?;
     let recipes = project
         .recipes
@@ -1199,22 +1218,11 @@ fn import(global: &GlobalOptions, file: &Path) -> Result<i32> {
 }
 
 fn report(global: &GlobalOptions, targets: &[String]) -> Result<i32> {
-    use cpbuild_engine::archive::{self, ArchiveManifest, Mode};
+    use cpbuild_engine::archive::{self, Mode};
     let project = Project::load(global)?;
     let roots = project.graph.resolve_all(targets)?;
     let store = project.store()?;
-    let manifest = ArchiveManifest {
-        format: archive::FORMAT,
-        project: project.name(),
-        version: "local".into(),
-        cpbuild: cpbuild_engine::VERSION.to_string(),
-        profile: global.profile.clone(),
-        mode: Mode::Full,
-        requested: project.requested_names(&roots),
-        targets: project.archived_targets(&store, &roots, true)?,
-        files: Default::default(),
-        root_hash: String::new(),
-    };
+    let manifest = project.archive_manifest(&store, &roots, "local".into(), Mode::Full, true)?;
     print!("{}", archive::report::reproducibility_report(&manifest));
     Ok(exit_code::SUCCESS)
 }
@@ -1255,7 +1263,7 @@ fn html_report(
     output: Option<PathBuf>,
     timings: bool,
 ) -> Result<i32> {
-    use cpbuild_engine::archive::{self, ArchiveManifest, Mode};
+    use cpbuild_engine::archive::Mode;
     let project = Project::load(global)?;
     let roots = project.graph.resolve_all(targets)?;
     let store = project.store()?;
@@ -1264,18 +1272,7 @@ fn html_report(
         LockMode::Shared,
         wait_message(reporter.as_ref(), &project.store_display()),
     )?;
-    let manifest = ArchiveManifest {
-        format: archive::FORMAT,
-        project: project.name(),
-        version: "local".into(),
-        cpbuild: cpbuild_engine::VERSION.to_string(),
-        profile: global.profile.clone(),
-        mode: Mode::Full,
-        requested: project.requested_names(&roots),
-        targets: project.archived_targets(&store, &roots, timings)?,
-        files: Default::default(),
-        root_hash: String::new(),
-    };
+    let manifest = project.archive_manifest(&store, &roots, "local".into(), Mode::Full, timings)?;
     let page = project.html_report(&store, &manifest)?;
     let directory = output.unwrap_or_else(|| project.root.join("artifacts").join("report"));
     std::fs::create_dir_all(&directory).map_err(|e| Error::io(&directory, e))?;
