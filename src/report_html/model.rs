@@ -10,7 +10,7 @@ use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use cpbuild_engine::archive::report::{FigureFacts, closure, figure_facts};
+use cpbuild_engine::archive::report::{FigureFacts, closure, collect_seeds, figure_facts};
 use cpbuild_engine::archive::{ArchiveManifest, ArchivedTarget};
 use cpbuild_engine::error::{Error, Result};
 use serde_json::Value as Json;
@@ -222,21 +222,14 @@ fn machine(target: &ArchivedTarget) -> String {
     )
 }
 
-/// Every param whose name contains `seed`, with its path.
-fn seeds(prefix: &str, value: &Json, out: &mut Vec<String>) {
-    if let Json::Object(map) = value {
-        for (key, child) in map {
-            let path = if prefix.is_empty() {
-                key.clone()
-            } else {
-                format!("{prefix}.{key}")
-            };
-            if key.contains("seed") && !child.is_object() && !child.is_array() {
-                out.push(format!("{path} = {child}"));
-            }
-            seeds(&path, child, out);
-        }
-    }
+/// Every param whose name contains `seed`, as `path = value`.
+fn seeds(params: &Json) -> Vec<String> {
+    let mut found = BTreeMap::new();
+    collect_seeds("", params, &mut found);
+    found
+        .into_iter()
+        .flat_map(|(path, values)| values.into_iter().map(move |v| format!("{path} = {v}")))
+        .collect()
 }
 
 fn split_hashes(target: &ArchivedTarget) -> Vec<String> {
@@ -378,8 +371,7 @@ pub fn gather(source: &Source<'_>) -> Result<Report> {
         let params = &target.fingerprint.params;
         let baseline = baseline_of(name, manifest, &run_names);
         let window = perturbation(params);
-        let mut seed_list = Vec::new();
-        seeds("", params, &mut seed_list);
+        let seed_list = seeds(params);
         let (curves_svg, points) = match &curves[name] {
             Ok((model, curve)) => {
                 let base = baseline

@@ -22,7 +22,9 @@ pub fn closure<'a>(manifest: &'a ArchiveManifest, name: &str) -> BTreeSet<&'a st
     seen
 }
 
-fn collect_seeds(prefix: &str, value: &Json, out: &mut BTreeMap<String, BTreeSet<String>>) {
+/// Every param under `value` whose name contains `seed` (a scalar), by its dotted path, with
+/// the values it takes (arrays are searched too).
+pub fn collect_seeds(prefix: &str, value: &Json, out: &mut BTreeMap<String, BTreeSet<String>>) {
     match value {
         Json::Object(map) => {
             for (key, child) in map {
