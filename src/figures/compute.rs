@@ -801,19 +801,7 @@ pub fn fig4<'c>(
 mod tests {
     use super::*;
 
-    /// A curve of (loss, alignment) from epoch `first` on.
-    fn curve(name: &str, first: u32, values: &[(f64, f64)]) -> Curve {
-        let points = values
-            .iter()
-            .enumerate()
-            .map(|(index, &(loss, alignment))| CurvePoint {
-                epoch: first + index as u32,
-                loss,
-                alignment,
-            })
-            .collect();
-        Curve::new(name, points)
-    }
+    use crate::figures::curve::test_curve as curve;
 
     /// Baseline: losses 10, 8, 6, 5, 5, 5.5, 6 (minimum 5 first at epoch 4, tied at 5).
     fn baseline() -> Curve {

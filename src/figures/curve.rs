@@ -70,6 +70,21 @@ impl Curve {
     }
 }
 
+/// A curve of (loss, alignment) per epoch from `first` on, for tests.
+#[cfg(test)]
+pub(crate) fn test_curve(name: &str, first: u32, values: &[(f64, f64)]) -> Curve {
+    let points = values
+        .iter()
+        .enumerate()
+        .map(|(index, &(loss, alignment))| CurvePoint {
+            epoch: first + index as u32,
+            loss,
+            alignment,
+        })
+        .collect();
+    Curve::new(name, points)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -373,6 +373,16 @@ fn tick_decimals(low: f64, high: f64) -> usize {
     (-step.log10()).ceil().clamp(0.0, 6.0) as usize
 }
 
+/// An epoch axis' tick label: whole epochs only (plotters may put ticks between them on short
+/// ranges, which are left blank).
+fn epoch_tick(x: &f64) -> String {
+    if x.fract() == 0.0 {
+        format!("{x:.0}")
+    } else {
+        String::new()
+    }
+}
+
 /// Formats a tick value with `decimals`, without a minus sign on zero.
 fn tick(value: f64, decimals: usize) -> String {
     let text = format!("{value:.decimals$}");
@@ -725,14 +735,6 @@ fn sweep_panel<DB: DrawingBackend>(
         .y_label_area_size(80)
         .build_cartesian_2d(first - 0.7..last + 0.7, y_low..y_high)
         .drawn(figure)?;
-    // Only whole epochs are labelled; plotters may put ticks between them on short sweeps.
-    let x_format = |x: &f64| {
-        if x.fract() == 0.0 {
-            format!("{x:.0}")
-        } else {
-            String::new()
-        }
-    };
     let y_format = |y: &f64| tick(*y, y_decimals);
     chart
         .configure_mesh()
@@ -744,7 +746,7 @@ fn sweep_panel<DB: DrawingBackend>(
         .y_desc("perturbed − baseline")
         .axis_desc_style(font(AXIS_SIZE))
         .label_style(font(LABEL_SIZE))
-        .x_label_formatter(&x_format)
+        .x_label_formatter(&epoch_tick)
         .y_label_formatter(&y_format)
         .draw()
         .drawn(figure)?;

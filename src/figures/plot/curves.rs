@@ -9,7 +9,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::{
-    Drawn, GRID, ImageFormat, LABEL_SIZE, LINE, Painting, PlotError, font, legend_row,
+    Drawn, GRID, ImageFormat, LABEL_SIZE, LINE, Painting, PlotError, epoch_tick, font, legend_row,
     padded_range, render, tick, tick_decimals,
 };
 use crate::figures::compute::Model;
@@ -106,13 +106,6 @@ impl RunCurvesPlot<'_, '_> {
             .y_label_area_size(58)
             .build_cartesian_2d(x_low..x_high, y_low..y_high)
             .drawn(figure)?;
-        let x_format = |x: &f64| {
-            if x.fract() == 0.0 {
-                format!("{x:.0}")
-            } else {
-                String::new()
-            }
-        };
         let y_format = |y: &f64| tick(*y, y_decimals);
         chart
             .configure_mesh()
@@ -123,7 +116,7 @@ impl RunCurvesPlot<'_, '_> {
             .x_desc("epoch")
             .axis_desc_style(font(LABEL_SIZE - 2.0))
             .label_style(font(LABEL_SIZE - 2.0))
-            .x_label_formatter(&x_format)
+            .x_label_formatter(&epoch_tick)
             .y_label_formatter(&y_format)
             .draw()
             .drawn(figure)?;
@@ -203,19 +196,9 @@ impl Painting for RunCurvesPlot<'_, '_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::figures::curve::CurvePoint;
 
     fn curve(first: u32, values: &[(f64, f64)]) -> Curve {
-        let points = values
-            .iter()
-            .enumerate()
-            .map(|(index, &(loss, alignment))| CurvePoint {
-                epoch: first + index as u32,
-                loss,
-                alignment,
-            })
-            .collect();
-        Curve::new("test", points)
+        crate::figures::curve::test_curve("test", first, values)
     }
 
     #[test]
