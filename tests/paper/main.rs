@@ -117,27 +117,8 @@ fn number(row: &BTreeMap<String, String>, column: &str) -> f64 {
         .unwrap_or_else(|_| panic!("`{column}` is not a number in {row:?}"))
 }
 
-/// The ci profile's value of a list variable, read from the repository's recipe.
-fn ci_list(variable: &str) -> Vec<u32> {
-    let recipe = read(&support::repo().join("recipes/paper.toml"));
-    let ci = recipe
-        .split("[profile.ci]")
-        .nth(1)
-        .and_then(|rest| rest.split("[profile.").next())
-        .expect("a ci profile");
-    let line = ci
-        .lines()
-        .find(|line| line.starts_with(&format!("{variable} = ")))
-        .unwrap_or_else(|| panic!("no `{variable}` in the ci profile"));
-    let list = line.split_once('=').expect("a value").1.trim();
-    list.trim_matches(['[', ']'])
-        .split(',')
-        .map(|item| item.trim().parse().expect("an integer"))
-        .collect()
-}
-
-/// The ci profile's value of an integer variable, read from the repository's recipe.
-fn ci_scalar(variable: &str) -> u32 {
+/// The ci profile's value of `variable` as written in the repository's recipe.
+fn ci_value(variable: &str) -> String {
     let recipe = read(&support::repo().join("recipes/paper.toml"));
     let ci = recipe
         .split("[profile.ci]")
@@ -148,8 +129,21 @@ fn ci_scalar(variable: &str) -> u32 {
         .find_map(|line| line.strip_prefix(&format!("{variable} = ")))
         .unwrap_or_else(|| panic!("no `{variable}` in the ci profile"))
         .trim()
-        .parse()
-        .expect("an integer")
+        .to_string()
+}
+
+/// The ci profile's value of a list variable.
+fn ci_list(variable: &str) -> Vec<u32> {
+    ci_value(variable)
+        .trim_matches(['[', ']'])
+        .split(',')
+        .map(|item| item.trim().parse().expect("an integer"))
+        .collect()
+}
+
+/// The ci profile's value of an integer variable.
+fn ci_scalar(variable: &str) -> u32 {
+    ci_value(variable).parse().expect("an integer")
 }
 
 /// `cpbuild show TARGET`: the built target's manifest, as JSON.
