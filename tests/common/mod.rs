@@ -1,5 +1,5 @@
 //! What the test binaries that drive the real `cpbuild` share: the repository root, copying a
-//! tree into a temporary project, and running the binary. Each includes this file with
+//! tree into a temporary project, running the binary, and asserting on what it printed. Each includes this file with
 //! `#[path = "../common/mod.rs"] mod common;`.
 
 #![allow(dead_code)]
@@ -29,6 +29,35 @@ pub fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
+/// The files a `train-hba` target reads, relative to the repository root.
+pub const TRAIN_HBA_DATA: [&str; 5] = [
+    "data/things/spose_embedding66d_rescaled_1806train.csv",
+    "data/things/spose_embedding66d_rescaled_48val_reordered.csv",
+    "data/things/RDM48_triplet.mat",
+    "data/things/spose_dimensions66.txt",
+    "data/clip/bpe_simple_vocab_16e6.txt.gz",
+];
+
+/// Copies the repository's `files` into `root` under the same relative paths.
+pub fn copy_repo_files(root: &Path, files: &[&str]) {
+    for file in files {
+        let target = root.join(file);
+        std::fs::create_dir_all(target.parent().expect("a parent")).expect("data dir");
+        std::fs::copy(repo().join(file), &target).expect("copy a data file");
+    }
+}
+
+/// A temporary project holding copies of [`TRAIN_HBA_DATA`] and `recipe` (where `INPUTS` stands
+/// for the list of those files) as its only recipe file.
+pub fn training_project(recipe: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    copy_repo_files(dir.path(), &TRAIN_HBA_DATA);
+    let recipe = recipe.replace("INPUTS", &format!("{TRAIN_HBA_DATA:?}"));
+    std::fs::create_dir_all(dir.path().join("recipes")).expect("recipes dir");
+    std::fs::write(dir.path().join("recipes/main.toml"), recipe).expect("recipe");
+    dir
+}
+
 /// Runs `cpbuild ARGS` in `root` (without `$CPBUILD_STORE`, stdin closed); returns the exit
 /// code, stdout and stderr.
 pub fn cpbuild(root: &Path, args: &[&str]) -> (i32, String, String) {
@@ -48,4 +77,20 @@ pub fn cpbuild(root: &Path, args: &[&str]) -> (i32, String, String) {
         String::from_utf8_lossy(&stdout).into_owned(),
         String::from_utf8_lossy(&stderr).into_owned(),
     )
+}
+
+/// Asserts that `text` (what a command printed) contains `needle`, showing the whole text when
+/// it does not.
+#[track_caller]
+pub fn assert_contains(text: &str, needle: &str) {
+    assert!(text.contains(needle), "expected {needle:?} in:\n{text}");
+}
+
+/// Asserts that `text` does not contain `needle`, showing the whole text when it does.
+#[track_caller]
+pub fn assert_lacks(text: &str, needle: &str) {
+    assert!(
+        !text.contains(needle),
+        "did not expect {needle:?} in:\n{text}"
+    );
 }

@@ -2,7 +2,7 @@
 
 use std::io::Read;
 
-use crate::support::{Project, THREE_LEVELS};
+use crate::support::{Project, Run, THREE_LEVELS, assert_contains};
 
 fn built_project() -> Project {
     let project = Project::new();
@@ -48,6 +48,14 @@ fn repack(path: &std::path::Path, members: &[(String, Vec<u8>)]) {
     builder.into_inner().unwrap().finish().unwrap();
 }
 
+/// `cpbuild archive summary --version VERSION EXTRA… -o OUTPUT` in `project`, which must succeed.
+fn archive_summary(project: &Project, version: &str, extra: &[&str], output: &str) -> Run {
+    let mut args = vec!["archive", "summary", "--version", version];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["-o", output]);
+    project.run(&args).success()
+}
+
 #[test]
 fn archives_are_byte_reproducible_across_two_fresh_stores() {
     let project = Project::new();
@@ -68,7 +76,7 @@ fn archives_are_byte_reproducible_across_two_fresh_stores() {
             "a.tar.zst",
         ])
         .success();
-    assert!(a.stdout.contains("wrote `a.tar.zst`"), "{}", a.stdout);
+    assert_contains(&a.stdout, "wrote `a.tar.zst`");
     project
         .run(&[
             "--store",
@@ -106,35 +114,13 @@ fn unbuilt_targets_are_refused_with_what_to_build() {
     project.run(&["data"]).success();
     let refused = project.run(&["archive", "summary", "--version", "1.0.0"]);
     assert_eq!(refused.code, 2, "{}", refused.stderr);
-    assert!(
-        refused.stderr.contains("3 targets must be built first"),
-        "{}",
-        refused.stderr
-    );
-    assert!(
-        refused.stderr.contains("`left`: never built"),
-        "{}",
-        refused.stderr
-    );
-    assert!(
-        refused.stderr.contains("pass `--build`"),
-        "{}",
-        refused.stderr
-    );
+    assert_contains(&refused.stderr, "3 targets must be built first");
+    assert_contains(&refused.stderr, "`left`: never built");
+    assert_contains(&refused.stderr, "pass `--build`");
     let bad = project.run(&["archive", "summary", "--version", "one"]);
     assert_eq!(bad.code, 2);
-    assert!(bad.stderr.contains("is not a version"), "{}", bad.stderr);
-    project
-        .run(&[
-            "archive",
-            "summary",
-            "--version",
-            "1.0.0",
-            "--build",
-            "-o",
-            "r.tar.zst",
-        ])
-        .success();
+    assert_contains(&bad.stderr, "is not a version");
+    archive_summary(&project, "1.0.0", &["--build"], "r.tar.zst");
     project.run(&["verify-archive", "r.tar.zst"]).success();
 }
 
@@ -151,16 +137,7 @@ fn verify_fails(project: &Project, file: &str, expected: &str) {
 #[test]
 fn damaged_archives_are_detected() {
     let project = built_project();
-    project
-        .run(&[
-            "archive",
-            "summary",
-            "--version",
-            "1.0.0",
-            "-o",
-            "good.tar.zst",
-        ])
-        .success();
+    archive_summary(&project, "1.0.0", &[], "good.tar.zst");
     let good = std::fs::read(project.path("good.tar.zst")).unwrap();
 
     // Truncated.
@@ -279,16 +256,7 @@ fn sha256_hex(bytes: &[u8]) -> String {
 #[test]
 fn import_fills_a_fresh_store_and_rebuilds_from_imported_runs() {
     let project = built_project();
-    project
-        .run(&[
-            "archive",
-            "summary",
-            "--version",
-            "2.0.0",
-            "-o",
-            "release.tar.zst",
-        ])
-        .success();
+    archive_summary(&project, "2.0.0", &[], "release.tar.zst");
     let reviewer = Project::new();
     reviewer
         .recipe(&format!("project = \"demo\"\n{THREE_LEVELS}"))
@@ -297,11 +265,7 @@ fn import_fills_a_fresh_store_and_rebuilds_from_imported_runs() {
     let imported = reviewer
         .run(&["import", archive.to_str().unwrap()])
         .success();
-    assert!(
-        imported.stdout.contains("4 bundles added"),
-        "{}",
-        imported.stdout
-    );
+    assert_contains(&imported.stdout, "4 bundles added");
     let fresh = reviewer.run(&["--json", "summary"]).success();
     assert!(fresh.targets_with("start").is_empty(), "{}", fresh.stdout);
     assert_eq!(reviewer.read("summary.txt"), "HELLO\nHELLO\n6\n");
@@ -315,27 +279,13 @@ fn import_fills_a_fresh_store_and_rebuilds_from_imported_runs() {
     let again = reviewer
         .run(&["import", archive.to_str().unwrap()])
         .success();
-    assert!(
-        again.stdout.contains("0 bundles added, 4 already present"),
-        "{}",
-        again.stdout
-    );
+    assert_contains(&again.stdout, "0 bundles added, 4 already present");
 }
 
 #[test]
 fn figures_only_archives_hold_no_bundles_and_are_not_importable() {
     let project = built_project();
-    project
-        .run(&[
-            "archive",
-            "summary",
-            "--version",
-            "1.0.0",
-            "--figures-only",
-            "-o",
-            "f.tar.zst",
-        ])
-        .success();
+    archive_summary(&project, "1.0.0", &["--figures-only"], "f.tar.zst");
     let names: Vec<String> = members(&project.path("f.tar.zst"))
         .into_iter()
         .map(|m| m.0)
@@ -348,35 +298,15 @@ fn figures_only_archives_hold_no_bundles_and_are_not_importable() {
     project.run(&["verify-archive", "f.tar.zst"]).success();
     let refused = project.run(&["import", "f.tar.zst"]);
     assert_eq!(refused.code, 2);
-    assert!(
-        refused.stderr.contains("figures-only"),
-        "{}",
-        refused.stderr
-    );
+    assert_contains(&refused.stderr, "figures-only");
 }
 
 #[test]
 fn report_lists_runs_and_the_checklist() {
     let project = built_project();
     let summary = project.run(&["report", "summary"]).success();
-    assert!(
-        summary.stdout.contains("## `summary`"),
-        "{}",
-        summary.stdout
-    );
-    assert!(
-        summary.stdout.contains("runs: 3 (3 × `shell`)"),
-        "{}",
-        summary.stdout
-    );
-    assert!(
-        summary.stdout.contains("NeurIPS reproducibility checklist"),
-        "{}",
-        summary.stdout
-    );
-    assert!(
-        summary.stdout.contains("compute time on"),
-        "{}",
-        summary.stdout
-    );
+    assert_contains(&summary.stdout, "## `summary`");
+    assert_contains(&summary.stdout, "runs: 3 (3 × `shell`)");
+    assert_contains(&summary.stdout, "NeurIPS reproducibility checklist");
+    assert_contains(&summary.stdout, "compute time on");
 }

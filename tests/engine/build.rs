@@ -1,6 +1,6 @@
 //! Building, freshness, rebuilds and their explanations.
 
-use crate::support::{Project, THREE_LEVELS};
+use crate::support::{Project, THREE_LEVELS, assert_contains};
 
 fn three_levels() -> Project {
     let project = Project::new();
@@ -21,7 +21,7 @@ fn three_levels_build_then_nothing_runs() {
     let second = project.run(&["--json"]).success();
     assert!(second.targets_with("start").is_empty(), "{}", second.stdout);
     let human = project.run(&[]).success();
-    assert!(human.stderr.contains("nothing to do"), "{}", human.stderr);
+    assert_contains(&human.stderr, "nothing to do");
     // The commands ran exactly once each.
     assert_eq!(project.read("runs.log").lines().count(), 3);
 }
@@ -56,7 +56,7 @@ fn changed_input_rebuilds_exactly_its_dependents() {
         explain.stderr
     );
     let status = project.run(&["status", "summary", "other"]).success();
-    assert!(status.stdout.contains("fresh  other"), "{}", status.stdout);
+    assert_contains(&status.stdout, "fresh  other");
     assert!(
         status
             .stdout
@@ -108,11 +108,7 @@ fn profiles_change_params_and_keys() {
     );
     let unknown = project.run(&["--profile", "papr"]);
     assert_eq!(unknown.code, 2);
-    assert!(
-        unknown.stderr.contains("unknown profile `papr`"),
-        "{}",
-        unknown.stderr
-    );
+    assert_contains(&unknown.stderr, "unknown profile `papr`");
 }
 
 #[test]
@@ -169,23 +165,15 @@ command = "true"
         "{}",
         run.stderr
     );
-    assert!(run.stderr.contains("| it broke here"), "{}", run.stderr);
-    assert!(
-        run.stderr.contains("artifacts/logs/bad.log"),
-        "{}",
-        run.stderr
-    );
+    assert_contains(&run.stderr, "| it broke here");
+    assert_contains(&run.stderr, "artifacts/logs/bad.log");
     assert!(
         run.stderr
             .contains("skipped after_bad (dependency `bad` failed)"),
         "{}",
         run.stderr
     );
-    assert!(
-        run.stderr.contains("error: 1 target failed: `bad`"),
-        "{}",
-        run.stderr
-    );
+    assert_contains(&run.stderr, "error: 1 target failed: `bad`");
     let log = project.read("artifacts/logs/bad.log");
     assert!(
         log.contains("some output") && log.contains("it broke here"),
@@ -235,11 +223,7 @@ outputs = ["never.txt"]
 fn always_make_rebuilds_and_dry_run_runs_nothing() {
     let project = three_levels();
     let dry = project.run(&["-n"]).success();
-    assert!(
-        dry.stderr.contains("would run summary (never built)"),
-        "{}",
-        dry.stderr
-    );
+    assert_contains(&dry.stderr, "would run summary (never built)");
     assert!(!project.path("summary.txt").exists());
     project.run(&[]).success();
     // `-B` rebuilds what was asked for; fresh dependencies are reused.
@@ -281,23 +265,15 @@ outputs = ["fig.txt"]
     project.run(&["fig"]).success();
     assert_eq!(project.read("fig.txt"), "1-2\n1-5\n3-2\n3-5\n");
     let list = project.run(&["list"]).success();
-    assert!(list.stdout.contains("sweep_e3_l5"), "{}", list.stdout);
-    assert!(
-        list.stdout.contains("(grid of 4 targets)"),
-        "{}",
-        list.stdout
-    );
+    assert_contains(&list.stdout, "sweep_e3_l5");
+    assert_contains(&list.stdout, "(grid of 4 targets)");
     let paper = project
         .run(&["--json", "--profile", "paper", "sweep"])
         .success();
     // The 4 grid points both profiles share have the same keys: only 6 are new.
     assert_eq!(paper.targets_with("start").len(), 6);
     let graph = project.run(&["graph", "fig", "--dot"]).success();
-    assert!(
-        graph.stdout.contains("\"sweep_e1_l2\" -> \"fig\";"),
-        "{}",
-        graph.stdout
-    );
+    assert_contains(&graph.stdout, "\"sweep_e1_l2\" -> \"fig\";");
     let show = project.run(&["show", "sweep_e3_l2"]).success();
     let shown: serde_json::Value = serde_json::from_str(&show.stdout).unwrap();
     assert_eq!(shown["manifest"]["fingerprint"]["params"]["epoch"], 3);
@@ -333,16 +309,8 @@ fn unknown_target_on_the_command_line_is_a_usage_error() {
     let project = three_levels();
     let run = project.run(&["sumary"]);
     assert_eq!(run.code, 2);
-    assert!(
-        run.stderr.contains("unknown target `sumary`"),
-        "{}",
-        run.stderr
-    );
-    assert!(
-        run.stderr.contains("did you mean `summary`?"),
-        "{}",
-        run.stderr
-    );
+    assert_contains(&run.stderr, "unknown target `sumary`");
+    assert_contains(&run.stderr, "did you mean `summary`?");
     let run = project.run(&["--frobnicate"]);
     assert_eq!(run.code, 2);
 }
@@ -390,9 +358,9 @@ outputs = ["count.txt"]
     let status = project
         .run(&["--profile", "paper", "status", "count"])
         .success();
-    assert!(status.stdout.contains("photos/a.txt"), "{}", status.stdout);
+    assert_contains(&status.stdout, "photos/a.txt");
     let ci = project.run(&["-n", "count"]).success();
-    assert!(ci.stderr.contains("nothing to do"), "{}", ci.stderr);
+    assert_contains(&ci.stderr, "nothing to do");
 
     let bad = project.run(&["--profile", "bad", "count"]);
     assert_eq!(bad.code, 2, "{}", bad.stderr);

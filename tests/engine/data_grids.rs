@@ -2,7 +2,7 @@
 //! expands only once that target is built, and `-n`, `status`, `list` and `graph` say what it
 //! waits on until then.
 
-use crate::support::Project;
+use crate::support::{Project, assert_contains, assert_lacks};
 
 /// `count` publishes `n` from `n.txt`; `cell_{k}` for k = 1..n (not depending on `count`'s
 /// bundle, so a cell's key is its command alone); `total` gathers the cells.
@@ -43,21 +43,14 @@ fn a_grid_waits_on_its_target_then_expands_from_its_published_value() {
     let project = project(3);
     // Before anything is built: the grid waits, and each command says on what.
     let dry = project.run(&["-n", "total"]).success();
-    assert!(
-        dry.stderr.contains(
-            "grid `cells` (cell_{k}) expands once `count` is built, from its `n`; needed by `total`"
-        ),
-        "{}",
-        dry.stderr
+    assert_contains(
+        &dry.stderr,
+        "grid `cells` (cell_{k}) expands once `count` is built, from its `n`; needed by `total`",
     );
-    assert!(dry.stderr.contains("would run count"), "{}", dry.stderr);
-    assert!(!dry.stderr.contains("would run cell_"), "{}", dry.stderr);
+    assert_contains(&dry.stderr, "would run count");
+    assert_lacks(&dry.stderr, "would run cell_");
     let list = project.run(&["list"]).success();
-    assert!(
-        list.stdout.contains("waiting: grid `cells`"),
-        "{}",
-        list.stdout
-    );
+    assert_contains(&list.stdout, "waiting: grid `cells`");
     let graph = project.run(&["graph", "total"]).success();
     assert!(
         graph
@@ -66,35 +59,23 @@ fn a_grid_waits_on_its_target_then_expands_from_its_published_value() {
         "{}",
         graph.stdout
     );
-    assert!(
-        graph.stdout.contains("total [shell] <- cell_{k} (waiting)"),
-        "{}",
-        graph.stdout
-    );
+    assert_contains(&graph.stdout, "total [shell] <- cell_{k} (waiting)");
     let status = project.run(&["status", "total"]).success();
-    assert!(
-        status.stdout.contains("waiting total: needs grid `cells`"),
-        "{}",
-        status.stdout
-    );
-    assert!(status.stdout.contains("dirty  count"), "{}", status.stdout);
+    assert_contains(&status.stdout, "waiting total: needs grid `cells`");
+    assert_contains(&status.stdout, "dirty  count");
 
     // One build: `count` first, then the grid it publishes the size of, then `total`.
     let build = project.run(&["total"]).success();
-    assert!(
-        build.stderr.contains("grid expanded into 3 targets"),
-        "{}",
-        build.stderr
-    );
+    assert_contains(&build.stderr, "grid expanded into 3 targets");
     assert_eq!(project.read("total.txt"), "1\n3\n");
     assert_eq!(lines(&project.read("runs.log")), "1\n2\n3\n");
 
     // Now every command sees the expanded grid, and nothing is left to do.
     let dry = project.run(&["-n", "total"]).success();
-    assert!(dry.stderr.contains("nothing to do"), "{}", dry.stderr);
+    assert_contains(&dry.stderr, "nothing to do");
     let list = project.run(&["list"]).success();
-    assert!(list.stdout.contains("cell_3"), "{}", list.stdout);
-    assert!(!list.stdout.contains("waiting"), "{}", list.stdout);
+    assert_contains(&list.stdout, "cell_3");
+    assert_lacks(&list.stdout, "waiting");
     let graph = project.run(&["graph", "total"]).success();
     assert!(
         graph
@@ -107,7 +88,7 @@ fn a_grid_waits_on_its_target_then_expands_from_its_published_value() {
     // A changed value re-expands: cells 1..3 stay fresh, 4 and 5 are new, `total` reruns.
     project.file("n.txt", "5\n");
     let dry = project.run(&["-n", "total"]).success();
-    assert!(dry.stderr.contains("waiting"), "{}", dry.stderr);
+    assert_contains(&dry.stderr, "waiting");
     project.run(&["total"]).success();
     assert_eq!(project.read("total.txt"), "1\n5\n");
     assert_eq!(lines(&project.read("runs.log")), "1\n2\n3\n4\n5\n");
@@ -119,7 +100,7 @@ fn a_grid_waits_on_its_target_then_expands_from_its_published_value() {
     // gc keeps the expanded grid's bundles (they are live).
     project.run(&["gc"]).success();
     let dry = project.run(&["-n", "total"]).success();
-    assert!(dry.stderr.contains("nothing to do"), "{}", dry.stderr);
+    assert_contains(&dry.stderr, "nothing to do");
 }
 
 #[test]
@@ -129,20 +110,13 @@ fn a_published_value_that_is_missing_or_not_an_integer_is_a_clear_error() {
     project.recipe(&recipe);
     let run = project.run(&["total"]);
     assert_eq!(run.code, 2, "{}", run.stderr);
-    assert!(
-        run.stderr.contains(
-            "range `k`: `to` takes value `m` of target `count`, but `count` publishes no `m`"
-        ),
-        "{}",
-        run.stderr
+    assert_contains(
+        &run.stderr,
+        "range `k`: `to` takes value `m` of target `count`, but `count` publishes no `m`",
     );
     // `m` is no likely typo of either name (no "did you mean"): the help lists them.
-    assert!(
-        run.stderr.contains("help: `count` publishes `label`, `n`"),
-        "{}",
-        run.stderr
-    );
-    assert!(run.stderr.contains("main.toml:"), "{}", run.stderr);
+    assert_contains(&run.stderr, "help: `count` publishes `label`, `n`");
+    assert_contains(&run.stderr, "main.toml:");
 
     let recipe = RECIPE.replace("value = \"n\"", "value = \"label\"");
     project.recipe(&recipe);
@@ -165,11 +139,7 @@ fn a_published_value_that_is_missing_or_not_an_integer_is_a_clear_error() {
         "{}",
         run.stderr
     );
-    assert!(
-        run.stderr.contains("did you mean `count`?"),
-        "{}",
-        run.stderr
-    );
+    assert_contains(&run.stderr, "did you mean `count`?");
 }
 
 #[test]

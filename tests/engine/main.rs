@@ -1,5 +1,7 @@
 //! Integration tests of the build engine, each through the real `cpbuild` binary.
 
+#[path = "../common/mod.rs"]
+mod common;
 mod support;
 
 mod archive;

@@ -1,6 +1,6 @@
 //! One test per fixed bug, each with a line saying what broke.
 
-use crate::support::Project;
+use crate::support::{Project, assert_contains, assert_lacks};
 
 /// `cpbuild --store S archive T --version 1.0.0` printed cpbuild's version: with a global
 /// option first, clap took `archive` for a target and `--version` for the root's flag.
@@ -21,7 +21,7 @@ fn global_options_before_a_command_keep_it_a_command() {
             "a.tar.zst",
         ])
         .success();
-    assert!(run.stdout.contains("wrote `a.tar.zst`"), "{}", run.stdout);
+    assert_contains(&run.stdout, "wrote `a.tar.zst`");
     let version = project.run(&["--version"]).success();
     assert!(version.stdout.starts_with("cpbuild "), "{}", version.stdout);
 }
@@ -104,19 +104,15 @@ fn a_grid_range_at_the_integer_limits_is_refused_not_a_panic() {
     );
     let run = project.run(&["list"]);
     assert_eq!(run.code, 2, "{}", run.stderr);
-    assert!(
-        run.stderr.contains("recipes/main.toml:3:"),
-        "{}",
-        run.stderr
-    );
-    assert!(run.stderr.contains("more than"), "{}", run.stderr);
+    assert_contains(&run.stderr, "recipes/main.toml:3:");
+    assert_contains(&run.stderr, "more than");
     // The same through a profile variable.
     project.recipe(
         "[profile.ci]\nlow = -9223372036854775808\nhigh = 9223372036854775807\n\n[target.g]\nname = \"g_{k}\"\nforeach = { k = { from = \"${low}\", to = \"${high}\" } }\nkind = \"shell\"\ncommand = \"true\"\n",
     );
     let run = project.run(&["list"]);
     assert_eq!(run.code, 2, "{}", run.stderr);
-    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    assert_lacks(&run.stderr, "panicked");
 }
 
 /// An input edited while its command ran was stored under the old input's key: the bundle held
@@ -139,7 +135,7 @@ fn an_input_edited_while_its_command_runs_fails_the_target() {
     );
     project.file("in.txt", "OLD\n");
     let status = project.run(&["status", "a"]).success();
-    assert!(status.stdout.contains("dirty  a"), "{}", status.stdout);
+    assert_contains(&status.stdout, "dirty  a");
     assert!(
         !project.path("a.txt").exists(),
         "the partial output was removed"
@@ -174,15 +170,15 @@ fn symlinks_inside_an_input_folder_are_followed_or_refused() {
     std::os::unix::fs::symlink("nowhere", project.path("data/broken")).unwrap();
     let run = project.run(&["a"]);
     assert_eq!(run.code, 2, "{}", run.stderr);
-    assert!(run.stderr.contains("`data/broken`"), "{}", run.stderr);
-    assert!(run.stderr.contains("dangling"), "{}", run.stderr);
+    assert_contains(&run.stderr, "`data/broken`");
+    assert_contains(&run.stderr, "dangling");
     std::fs::remove_file(project.path("data/broken")).unwrap();
 
     std::os::unix::fs::symlink("..", project.path("data/shared_loop")).unwrap();
     std::os::unix::fs::symlink("../data", project.path("elsewhere/back")).unwrap();
     let run = project.run(&["a"]);
     assert_eq!(run.code, 2, "{}", run.stderr);
-    assert!(run.stderr.contains("loop"), "{}", run.stderr);
+    assert_contains(&run.stderr, "loop");
 }
 
 /// Unpacked copies were trusted: an edited `unpacked/K/files/a.txt` fed `-B b` and was restored
@@ -195,9 +191,9 @@ fn dependents_and_the_working_tree_only_see_content_matching_the_manifest() {
     let copy = project.path(&format!("artifacts/unpacked/{key}/files/a.txt"));
     rot(&copy, 0, b"ONE\nTWO\nTHREE\n");
     let status = project.run(&["status", "b"]).success();
-    assert!(status.stdout.contains("fresh  a"), "{}", status.stdout);
+    assert_contains(&status.stdout, "fresh  a");
     let run = project.run(&["-B", "b"]).success();
-    assert!(run.stderr.contains("unpacked copy"), "{}", run.stderr);
+    assert_contains(&run.stderr, "unpacked copy");
     assert_eq!(project.read("b.txt").trim(), "1");
     assert_eq!(std::fs::read_to_string(&copy).unwrap(), "one\n");
 
@@ -226,17 +222,13 @@ fn bit_rot_is_caught_by_archive_and_fsck() {
     rot(&bundle, middle as u64, &[original[middle] ^ 0x20]);
     let run = project.run(&["archive", "b", "--version", "1.0.0", "-o", "x.tar.zst"]);
     assert_eq!(run.code, 3, "{}\n{}", run.stdout, run.stderr);
-    assert!(run.stderr.contains("target `a`"), "{}", run.stderr);
+    assert_contains(&run.stderr, "target `a`");
     assert!(!project.path("x.tar.zst").exists());
 
     let fsck = project.run(&["fsck"]);
     assert_eq!(fsck.code, 3, "{}\n{}", fsck.stdout, fsck.stderr);
-    assert!(fsck.stdout.contains("target `a`"), "{}", fsck.stdout);
-    assert!(
-        fsck.stdout.contains("cpbuild --profile ci a"),
-        "{}",
-        fsck.stdout
-    );
+    assert_contains(&fsck.stdout, "target `a`");
+    assert_contains(&fsck.stdout, "cpbuild --profile ci a");
     assert!(!bundle.exists());
     assert!(
         project
@@ -244,10 +236,10 @@ fn bit_rot_is_caught_by_archive_and_fsck() {
             .exists()
     );
     let status = project.run(&["status", "a"]).success();
-    assert!(status.stdout.contains("dirty  a"), "{}", status.stdout);
+    assert_contains(&status.stdout, "dirty  a");
     project.run(&["b"]).success();
     let clean = project.run(&["fsck"]).success();
-    assert!(clean.stdout.contains("no damage"), "{}", clean.stdout);
+    assert_contains(&clean.stdout, "no damage");
 }
 
 /// `verify-archive` and `import` said "is intact" for archives with bytes appended (random,
@@ -366,18 +358,14 @@ fn a_failed_command_leaves_the_working_tree_as_it_was() {
     let run = project.run(&["a"]);
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert_eq!(project.read("a.txt"), "good\n");
-    assert!(run.stderr.contains("restored `a.txt`"), "{}", run.stderr);
+    assert_contains(&run.stderr, "restored `a.txt`");
 
     // Nothing good to go back to: the partial output is removed, and that is said too.
     std::fs::remove_file(project.path("a.txt")).unwrap();
     let run = project.run(&["--store", "fresh", "a"]);
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(!project.path("a.txt").exists());
-    assert!(
-        run.stderr.contains("removed partial `a.txt`"),
-        "{}",
-        run.stderr
-    );
+    assert_contains(&run.stderr, "removed partial `a.txt`");
 }
 
 /// After `kill -9` of cpbuild, processes its command had started kept running and wrote into
@@ -421,12 +409,8 @@ fn a_recipe_that_is_not_utf8_is_a_located_recipe_error() {
     .unwrap();
     let run = project.run(&["list"]);
     assert_eq!(run.code, 2, "{}", run.stderr);
-    assert!(
-        run.stderr.contains("recipes/main.toml:3:17"),
-        "{}",
-        run.stderr
-    );
-    assert!(run.stderr.contains("UTF-8"), "{}", run.stderr);
+    assert_contains(&run.stderr, "recipes/main.toml:3:17");
+    assert_contains(&run.stderr, "UTF-8");
 }
 
 /// Names with `é` or `π✓`, or over 200 characters, were refused with a help stating neither
@@ -437,16 +421,16 @@ fn name_rules_say_which_rule_a_name_breaks() {
     project.recipe("[target.\"café\"]\nkind = \"shell\"\ncommand = \"true\"\n");
     let run = project.run(&["list"]);
     assert_eq!(run.code, 2, "{}", run.stderr);
-    assert!(run.stderr.contains("`é`"), "{}", run.stderr);
-    assert!(run.stderr.contains("ASCII"), "{}", run.stderr);
+    assert_contains(&run.stderr, "`é`");
+    assert_contains(&run.stderr, "ASCII");
     let long = "x".repeat(201);
     project.recipe(&format!(
         "[target.{long}]\nkind = \"shell\"\ncommand = \"true\"\n"
     ));
     let run = project.run(&["list"]);
     assert_eq!(run.code, 2, "{}", run.stderr);
-    assert!(run.stderr.contains("201 characters"), "{}", run.stderr);
-    assert!(run.stderr.contains("at most 200"), "{}", run.stderr);
+    assert_contains(&run.stderr, "201 characters");
+    assert_contains(&run.stderr, "at most 200");
 }
 
 /// `-j 0` printed "nothing to do" (or the plan) before its usage error.
@@ -456,13 +440,13 @@ fn jobs_zero_is_refused_before_anything_is_reported() {
     project.recipe("[target.a]\nkind = \"shell\"\ncommand = \"true\"\n");
     let run = project.run(&["-j", "0", "a"]);
     assert_eq!(run.code, 2, "{}", run.stderr);
-    assert!(!run.stderr.contains("to build"), "{}", run.stderr);
+    assert_lacks(&run.stderr, "to build");
     assert!(!project.path("artifacts").exists());
     project.run(&["a"]).success();
     let run = project.run(&["-j", "0", "a"]);
     assert_eq!(run.code, 2, "{}", run.stderr);
-    assert!(!run.stderr.contains("nothing to do"), "{}", run.stderr);
-    assert!(run.stderr.contains("`-j 0`"), "{}", run.stderr);
+    assert_lacks(&run.stderr, "nothing to do");
+    assert_contains(&run.stderr, "`-j 0`");
 }
 
 /// A missing input left an empty store skeleton (`artifacts/bundles`, `tmp`, …) behind.
@@ -472,7 +456,7 @@ fn a_missing_input_creates_no_store() {
     project.recipe(A_AND_B);
     let run = project.run(&["a"]);
     assert_eq!(run.code, 2, "{}", run.stderr);
-    assert!(run.stderr.contains("`in.txt`"), "{}", run.stderr);
+    assert_contains(&run.stderr, "`in.txt`");
     assert!(
         !project.path("artifacts").exists(),
         "an empty store was left behind"
@@ -490,7 +474,7 @@ fn file_names_with_newlines_are_printed_escaped() {
     project.file("data/x\ny.txt", "two\n");
     for flag in ["-n", "--explain"] {
         let run = project.run(&[flag, "a"]).success();
-        assert!(run.stderr.contains("`data/x\\ny.txt`"), "{}", run.stderr);
-        assert!(!run.stderr.contains("x\ny.txt"), "{}", run.stderr);
+        assert_contains(&run.stderr, "`data/x\\ny.txt`");
+        assert_lacks(&run.stderr, "x\ny.txt");
     }
 }

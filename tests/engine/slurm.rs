@@ -3,7 +3,8 @@
 //! The tests need `SLURM_CONF` pointing at a running cluster. Without one they say so and
 //! pass, unless `CPBUILD_REQUIRE_SLURM=1` (set by `.ci/run`), where a missing cluster fails.
 
-use crate::support::Project;
+use crate::common::{TRAIN_HBA_DATA as DATA, copy_repo_files};
+use crate::support::{Project, assert_contains};
 
 fn cluster() -> bool {
     let available = std::env::var_os("SLURM_CONF").is_some()
@@ -77,28 +78,12 @@ fn dry_run_prints_the_scripts_with_arrays_and_dependencies() {
         ])
         .success();
     assert_eq!(run.stdout.matches("#!/bin/sh").count(), 6, "{}", run.stdout);
-    assert!(run.stdout.contains("#SBATCH --array=0-2"), "{}", run.stdout);
-    assert!(
-        run.stdout.contains("#SBATCH --dependency=afterok:$JOB1"),
-        "{}",
-        run.stdout
-    );
-    assert!(
-        run.stdout.contains("#SBATCH --kill-on-invalid-dep=yes"),
-        "{}",
-        run.stdout
-    );
-    assert!(
-        run.stdout.contains("#SBATCH --partition=debug"),
-        "{}",
-        run.stdout
-    );
-    assert!(run.stdout.contains("#SBATCH --time=10"), "{}", run.stdout);
-    assert!(
-        run.stdout.contains("build --only \"$target\""),
-        "{}",
-        run.stdout
-    );
+    assert_contains(&run.stdout, "#SBATCH --array=0-2");
+    assert_contains(&run.stdout, "#SBATCH --dependency=afterok:$JOB1");
+    assert_contains(&run.stdout, "#SBATCH --kill-on-invalid-dep=yes");
+    assert_contains(&run.stdout, "#SBATCH --partition=debug");
+    assert_contains(&run.stdout, "#SBATCH --time=10");
+    assert_contains(&run.stdout, "build --only \"$target\"");
     assert!(
         !project
             .path("artifacts/bundles")
@@ -170,20 +155,8 @@ fn a_small_training_target_runs_on_slurm() {
     if !cluster() {
         return;
     }
-    const DATA: [&str; 5] = [
-        "data/things/spose_embedding66d_rescaled_1806train.csv",
-        "data/things/spose_embedding66d_rescaled_48val_reordered.csv",
-        "data/things/RDM48_triplet.mat",
-        "data/things/spose_dimensions66.txt",
-        "data/clip/bpe_simple_vocab_16e6.txt.gz",
-    ];
     let project = Project::new();
-    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    for file in DATA {
-        let target = project.path(file);
-        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
-        std::fs::copy(repo.join(file), target).unwrap();
-    }
+    copy_repo_files(project.root(), &DATA);
     project.recipe(&format!(
         r#"
 [target.baseline]

@@ -3,7 +3,7 @@
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::time::{Duration, Instant};
 
-use crate::support::{Project, THREE_LEVELS};
+use crate::support::{Project, THREE_LEVELS, assert_contains};
 
 #[test]
 fn the_same_recipe_gives_byte_identical_bundles_in_two_fresh_stores() {
@@ -54,16 +54,8 @@ fn a_flipped_byte_is_detected_and_rebuilt_or_refused() {
     // `summary` is fresh and needs nothing below it, so a plain build does not read `left`.
     let refused = project.run(&["--no-rebuild", "left"]);
     assert_eq!(refused.code, 3, "{}", refused.stderr);
-    assert!(
-        refused.stderr.contains("corrupt bundle for `left`"),
-        "{}",
-        refused.stderr
-    );
-    assert!(
-        refused.stderr.contains(&format!("{key}.tar.zst")),
-        "{}",
-        refused.stderr
-    );
+    assert_contains(&refused.stderr, "corrupt bundle for `left`");
+    assert_contains(&refused.stderr, &format!("{key}.tar.zst"));
 
     let status = project.run(&["status"]).success();
     assert!(
@@ -138,12 +130,8 @@ outputs = ["slow.txt"]
 
     // Only `quick` is committed; `slow` left no bundle that looks complete.
     let status = project.run(&["status", "slow"]).success();
-    assert!(status.stdout.contains("fresh  quick"), "{}", status.stdout);
-    assert!(
-        status.stdout.contains("dirty  slow: never built"),
-        "{}",
-        status.stdout
-    );
+    assert_contains(&status.stdout, "fresh  quick");
+    assert_contains(&status.stdout, "dirty  slow: never built");
     assert_eq!(project.bundles("artifacts").len(), 1);
 
     let run = project.run(&["--json", "slow"]).success();
@@ -167,7 +155,7 @@ fn gc_removes_only_unreferenced_bundles() {
     project.run(&[]).success();
     // 4 old ci bundles of the summary chain and 2 paper ones are now stale (`data` changed).
     let gc = project.run(&["gc"]).success();
-    assert!(gc.stdout.contains("removed 6 bundles"), "{}", gc.stdout);
+    assert_contains(&gc.stdout, "removed 6 bundles");
     let run = project.run(&["--json", "summary", "other"]).success();
     assert!(run.targets_with("start").is_empty(), "{}", run.stdout);
 }
@@ -179,11 +167,7 @@ fn clean_asks_for_confirmation() {
     project.run(&[]).success();
     let refused = project.run(&["clean"]);
     assert_eq!(refused.code, 2);
-    assert!(
-        refused.stderr.contains("pass `--yes`"),
-        "{}",
-        refused.stderr
-    );
+    assert_contains(&refused.stderr, "pass `--yes`");
     assert!(project.path("artifacts/bundles").exists());
     project.run(&["clean", "--yes"]).success();
     assert!(!project.path("artifacts").exists());

@@ -6,6 +6,8 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value as Json;
 
+pub use crate::common::{assert_contains, assert_lacks};
+
 /// A temporary project.
 pub struct Project {
     dir: tempfile::TempDir,

@@ -6,21 +6,12 @@ use std::path::Path;
 #[path = "../common/mod.rs"]
 mod common;
 
-use common::cpbuild;
+use common::{TRAIN_HBA_DATA as DATA, cpbuild, training_project as project_with};
 
 mod backend;
 mod imagenet;
 mod paper_files;
 mod vit_pretrain;
-
-/// The files `train-hba` reads, relative to the project root.
-const DATA: [&str; 5] = [
-    "data/things/spose_embedding66d_rescaled_1806train.csv",
-    "data/things/spose_embedding66d_rescaled_48val_reordered.csv",
-    "data/things/RDM48_triplet.mat",
-    "data/things/spose_dimensions66.txt",
-    "data/clip/bpe_simple_vocab_16e6.txt.gz",
-];
 
 /// A tiny baseline (clip-tiny, 24 synthetic pool images, 3 epochs of one step), a `random_target` run
 /// perturbing epoch 2 that continues it, and a shell target collecting both results.
@@ -47,21 +38,33 @@ fn project() -> tempfile::TempDir {
     project_with(RECIPE)
 }
 
-/// A temporary project holding copies of the `data/` files and `recipe` (where `INPUTS`
-/// stands for the list of those files) as its only recipe file.
-fn project_with(recipe: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-    for file in DATA {
-        let target = dir.path().join(file);
-        std::fs::create_dir_all(target.parent().expect("a parent")).expect("data dir");
-        std::fs::copy(repo.join(file), &target).expect("copy a data file");
-    }
-    let inputs = format!("{DATA:?}");
-    let recipe = recipe.replace("INPUTS", &inputs);
-    std::fs::create_dir_all(dir.path().join("recipes")).expect("recipes dir");
-    std::fs::write(dir.path().join("recipes/main.toml"), recipe).expect("recipe");
-    dir
+/// Checks `perturbed.csv` in `root`, a run perturbing epoch 2 that continued the baseline whose
+/// `baseline.csv` lines are `baseline`: its header is the baseline's `header` plus the four
+/// perturbation flags; epoch 1 is the baseline's own row with no flag set (the run continued
+/// from the baseline's state after epoch 1); epoch 2 ends with `flags` and its loss (column
+/// `loss_column`) differs from the baseline's. Returns the file.
+fn assert_perturbed_epoch_2(
+    root: &Path,
+    baseline: &[&str],
+    header: &str,
+    flags: &str,
+    loss_column: usize,
+) -> String {
+    let perturbed = read(root, "perturbed.csv");
+    let rows: Vec<&str> = perturbed.lines().collect();
+    assert_eq!(
+        rows[0],
+        format!(
+            "{header},used_random_targets,used_shuffled_targets,used_uniform_images,used_image_noise"
+        )
+    );
+    assert_eq!(rows[1], format!("{},False,False,False,False", baseline[1]));
+    assert!(rows[2].ends_with(flags), "{perturbed}");
+    assert_ne!(
+        rows[2].split(',').nth(loss_column),
+        baseline[2].split(',').nth(loss_column)
+    );
+    perturbed
 }
 
 fn read(root: &Path, file: &str) -> String {
@@ -82,16 +85,14 @@ fn train_hba_baseline_and_perturbed_run_then_nothing_to_do() {
         "epoch,train_loss,test_loss,behavioral_rsa_rho,behavioral_rsa_p_value"
     );
     assert_eq!(lines.len(), 4, "{baseline}");
-    let perturbed = read(root, "perturbed.csv");
-    let rows: Vec<&str> = perturbed.lines().collect();
-    assert_eq!(
-        rows[0],
-        "epoch,train_loss,test_loss,behavioral_rsa_rho,behavioral_rsa_p_value,used_random_targets,used_shuffled_targets,used_uniform_images,used_image_noise"
+    let perturbed = assert_perturbed_epoch_2(
+        root,
+        &lines,
+        "epoch,train_loss,test_loss,behavioral_rsa_rho,behavioral_rsa_p_value",
+        ",True,False,False,False",
+        2,
     );
-    // Epoch 1 is the baseline's own (the run continued from its state after epoch 1).
-    assert_eq!(rows[1], format!("{},False,False,False,False", lines[1]));
-    assert!(rows[2].ends_with(",True,False,False,False"), "{perturbed}");
-    assert_ne!(rows[2].split(',').nth(2), lines[2].split(',').nth(2));
+    let rows: Vec<&str> = perturbed.lines().collect();
     assert!(rows[3].ends_with(",False,False,False,False"), "{perturbed}");
 
     let epochs = read(root, "epochs.txt");

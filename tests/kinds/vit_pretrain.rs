@@ -2,7 +2,7 @@
 //! `train-hba` run fine-tunes (`weights_from`), and a tiny ViT baseline with a perturbed run
 //! continuing it. A second build must do nothing.
 
-use super::{bundle, cpbuild, project, project_with, read};
+use super::{assert_perturbed_epoch_2, bundle, cpbuild, project, project_with, read};
 
 /// Pretraining on 40 synthetic concepts (8 held out), then CLIP-HBA fine-tuned from it.
 const PRETRAIN_RECIPE: &str = r#"
@@ -89,16 +89,13 @@ fn train_vit_baseline_and_perturbed_run() {
     let lines: Vec<&str> = baseline.lines().collect();
     assert_eq!(lines[0], "epoch,val_loss,rsa_score");
     assert_eq!(lines.len(), 4, "{baseline}");
-    let perturbed = read(root, "perturbed.csv");
-    let rows: Vec<&str> = perturbed.lines().collect();
-    assert_eq!(
-        rows[0],
-        "epoch,val_loss,rsa_score,used_random_targets,used_shuffled_targets,used_uniform_images,used_image_noise"
+    assert_perturbed_epoch_2(
+        root,
+        &lines,
+        "epoch,val_loss,rsa_score",
+        ",False,True,False,False",
+        1,
     );
-    // Epoch 1 is the baseline's own: the run continued from its state after epoch 1.
-    assert_eq!(rows[1], format!("{},False,False,False,False", lines[1]));
-    assert!(rows[2].ends_with(",False,True,False,False"), "{perturbed}");
-    assert_ne!(rows[2].split(',').nth(1), lines[2].split(',').nth(1));
     let epochs = read(root, "epochs.txt");
     for state in ["e0000", "e0001", "e0002", "e0003"] {
         assert!(epochs.contains(state), "{epochs}");

@@ -2,16 +2,8 @@
 //! of its family from its last saved epoch, and its bundle is byte-identical to the run that
 //! went that far in one go.
 
-use super::support::{cpbuild, read, repo};
-
-/// The files `train-hba` reads.
-const DATA: [&str; 5] = [
-    "data/things/spose_embedding66d_rescaled_1806train.csv",
-    "data/things/spose_embedding66d_rescaled_48val_reordered.csv",
-    "data/things/RDM48_triplet.mat",
-    "data/things/spose_dimensions66.txt",
-    "data/clip/bpe_simple_vocab_16e6.txt.gz",
-];
+use super::common::training_project;
+use super::support::{cpbuild, read};
 
 /// `grow`: a baseline trained to `stop`; `window`: a `random_target` window continuing a fixed
 /// baseline, trained to `stop`. Profile `ci` stops at epoch 2, `long` at epoch 4.
@@ -39,16 +31,7 @@ params = { model = "clip-tiny", data = { world = "things-synth", train_pool_size
 "#;
 
 fn project() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("temporary directory");
-    for file in DATA {
-        let target = dir.path().join(file);
-        std::fs::create_dir_all(target.parent().expect("a parent")).expect("data dir");
-        std::fs::copy(repo().join(file), &target).expect("copy a data file");
-    }
-    let recipe = RECIPE.replace("INPUTS", &format!("{DATA:?}"));
-    std::fs::create_dir_all(dir.path().join("recipes")).expect("recipes dir");
-    std::fs::write(dir.path().join("recipes/main.toml"), recipe).expect("recipe");
-    dir
+    training_project(RECIPE)
 }
 
 /// The bytes of `target`'s bundle in `store` (profile `long`).
