@@ -228,8 +228,8 @@ fn holds_files(path: &Path) -> bool {
 }
 
 /// Reports a training run's epochs to the engine's progress output and to the run's log, and
-/// polls Ctrl-C; it observes any trainer whose rows say how they read
-/// ([`super::training::EpochLine`]).
+/// polls Ctrl-C; it observes any trainer whose rows say how they read (the training skeleton's
+/// `EpochLine`).
 pub(crate) struct Reporter<'a> {
     progress: &'a dyn Progress,
     cancel: &'a CancelFlag,

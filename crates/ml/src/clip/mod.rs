@@ -3,7 +3,7 @@
 //! shared embedding space, and a learned `logit_scale`.
 //!
 //! Module and field names follow the Hugging Face checkpoint (`vision_model.pre_layrnorm`,
-//! `encoder.layers.{i}.self_attn.out_proj`, …) so that [`crate::weights`] maps names one to one.
+//! `encoder.layers.{i}.self_attn.out_proj`, …) so that the safetensors loader maps names one to one.
 
 mod attention;
 mod encoder;

@@ -1,5 +1,5 @@
-//! What every trainer shares, whatever it trains (CLIP-HBA in [`crate::train`], the ViT baseline
-//! in [`crate::vit`], contrastive pretraining in [`crate::pretrain`]): the error type, the
+//! What every trainer shares, whatever it trains (CLIP-HBA in `train`, the ViT baseline in
+//! `vit`, contrastive pretraining in `pretrain`): the error type, the
 //! observer that a run reports to, the epoch loop that saves a state after every epoch, the
 //! three files of a saved state ([`files`]) and the rule for continuing a saved run
 //! ([`RunConfig`]). Each trainer keeps only what differs: its model, its batches, its optimizer
