@@ -19,4 +19,4 @@ pub use encoder_layer::{ClipEncoderLayer, ClipEncoderLayerConfig};
 pub use mlp::{ClipMlp, ClipMlpConfig, quick_gelu};
 pub use model::{ClipConfig, ClipModel, OutProjWeights, l2_normalize};
 pub use text::{ClipTextConfig, ClipTextTransformer};
-pub use vision::{ClipVisionConfig, ClipVisionTransformer};
+pub use vision::{ClipVisionConfig, ClipVisionTransformer, patch_tokens};
