@@ -21,9 +21,15 @@ pub use cpbuild_ml as ml;
 /// Every kind this build of cpbuild knows: the built-in `shell` plus the ML kinds.
 pub fn registry() -> engine::action::Registry {
     let mut registry = engine::action::Registry::builtin();
-    registry.register(std::sync::Arc::new(kinds::train_hba::TrainHba));
-    registry.register(std::sync::Arc::new(kinds::pretrain_clip::PretrainClip));
-    registry.register(std::sync::Arc::new(kinds::train_vit::TrainVit));
+    registry.register(std::sync::Arc::new(kinds::training::Training(
+        kinds::train_hba::TrainHba,
+    )));
+    registry.register(std::sync::Arc::new(kinds::training::Training(
+        kinds::pretrain_clip::PretrainClip,
+    )));
+    registry.register(std::sync::Arc::new(kinds::training::Training(
+        kinds::train_vit::TrainVit,
+    )));
     registry.register(std::sync::Arc::new(kinds::figure::Figure));
     registry.register(std::sync::Arc::new(kinds::paper_files::CheckPaperFiles));
     registry.register(std::sync::Arc::new(bench::random_clip::RandomClip));

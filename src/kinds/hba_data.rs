@@ -1,6 +1,8 @@
-//! Assembles the [`TrainData`] of a `train-hba` run from the project's files: the real SPoSE
-//! targets, the human RDM, the 66 labels tokenised with CLIP's BPE, and pixels from a data
-//! world (`things-synth` renders, or the real THINGS photographs).
+//! The THINGS world of the training kinds: the project files they read ([`ThingsTables`]: the
+//! real SPoSE targets, the human RDM, the 66 dimension labels), the things-synth pool and its
+//! normalised renders, shared by `train-hba`, `train-vit` and `pretrain-clip`; and the
+//! [`TrainData`] of a `train-hba` run: those, the labels tokenised with CLIP's BPE, and pixels
+//! from a data world (`things-synth` renders, or the real THINGS photographs).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -10,7 +12,7 @@ use cpbuild_ml::train::TrainData;
 
 use crate::data::images::{Normalisation, Preprocessing, ThingsImages};
 use crate::data::synth::{self, SynthConfig};
-use crate::data::things::{self, DIMENSIONS};
+use crate::data::things::{self, DIMENSIONS, HumanRdm, SposeTargets};
 
 /// The training pool's targets (1806 rows).
 pub const TRAIN_CSV: &str = "data/things/spose_embedding66d_rescaled_1806train.csv";
@@ -63,33 +65,112 @@ pub struct HbaData {
     pub pool_concepts: Vec<usize>,
 }
 
+/// The THINGS tables under a project root: the training pool's and the RSA concepts' SPoSE
+/// targets and the dimension labels, with the human RDM for the kinds that score RSA.
+pub(crate) struct ThingsTables {
+    /// The 1806 training concepts.
+    pub(crate) train: SposeTargets,
+    /// The 48 RSA concepts, in human-RDM order.
+    pub(crate) rsa: SposeTargets,
+    /// The human RDM over the RSA concepts (when asked for).
+    pub(crate) rdm: Option<HumanRdm>,
+    /// The 66 dimension labels.
+    pub(crate) labels: Vec<String>,
+    /// The training file's row of each concept index.
+    row_of: BTreeMap<usize, usize>,
+}
+
+impl ThingsTables {
+    /// Reads the tables under `root` (the human RDM only `with_rdm`); errors name the file.
+    pub(crate) fn read(root: &Path, with_rdm: bool) -> Result<ThingsTables, String> {
+        let path = |relative: &str| -> PathBuf { root.join(relative) };
+        let train = things::read_spose_csv(path(TRAIN_CSV)).map_err(|e| e.to_string())?;
+        let rsa = things::read_spose_csv(path(RSA_CSV)).map_err(|e| e.to_string())?;
+        let rdm = if with_rdm {
+            let rdm = things::read_human_rdm(path(HUMAN_RDM)).map_err(|e| e.to_string())?;
+            Some(rdm)
+        } else {
+            None
+        };
+        let labels = things::read_dimension_labels(path(LABELS)).map_err(|e| e.to_string())?;
+        if let Some(rdm) = &rdm
+            && rsa.len() != rdm.size
+        {
+            return Err(format!(
+                "`{RSA_CSV}` has {} rows but the human rdm is {}×{}",
+                rsa.len(),
+                rdm.size,
+                rdm.size
+            ));
+        }
+        let row_of = train
+            .concept_index
+            .iter()
+            .enumerate()
+            .map(|(row, concept)| (*concept, row))
+            .collect();
+        Ok(ThingsTables {
+            train,
+            rsa,
+            rdm,
+            labels,
+            row_of,
+        })
+    }
+
+    /// The training file's row of `concept`.
+    pub(crate) fn row(&self, concept: usize) -> usize {
+        self.row_of[&concept]
+    }
+
+    /// The SPoSE targets of training concept `concept`.
+    pub(crate) fn targets(&self, concept: usize) -> &[f64; DIMENSIONS] {
+        &self.train.targets[self.row(concept)]
+    }
+
+    /// `size` training concepts drawn with `seed` ([`synth::training_subset`]), checked to hold
+    /// no RSA concept.
+    pub(crate) fn pool(&self, size: usize, seed: u64) -> Result<Vec<usize>, String> {
+        let pool = synth::training_subset(&self.train.concept_index, size, seed);
+        synth::assert_disjoint(&pool, &self.rsa.concept_index)?;
+        Ok(pool)
+    }
+
+    /// The human RDM's values (empty when it was not read).
+    pub(crate) fn rdm_values(&mut self) -> Vec<f64> {
+        self.rdm.take().map(|rdm| rdm.values).unwrap_or_default()
+    }
+}
+
+/// Renders `concept` from its SPoSE row and normalises it as a photograph would be:
+/// `[3, resolution, resolution]`.
+pub(crate) fn render_normalised(
+    targets: &[f64; DIMENSIONS],
+    concept: usize,
+    config: &SynthConfig,
+    out: &mut Vec<f32>,
+) {
+    let image = synth::render(targets, concept, config);
+    let plane = config.resolution * config.resolution;
+    for channel in 0..3 {
+        for pixel in 0..plane {
+            out.push(Normalisation::THINGS.apply(channel, image.rgb[pixel * 3 + channel]));
+        }
+    }
+}
+
 /// Reads the files under `root` and renders the world. Errors name the file.
 pub fn load(root: &Path, world: &World) -> Result<HbaData, String> {
-    let path = |relative: &str| -> PathBuf { root.join(relative) };
     let resolution = match world {
         World::ThingsSynth { resolution, .. } | World::Things { resolution, .. } => *resolution,
     };
-    let train = things::read_spose_csv(path(TRAIN_CSV)).map_err(|e| e.to_string())?;
-    let rsa = things::read_spose_csv(path(RSA_CSV)).map_err(|e| e.to_string())?;
-    let rdm = things::read_human_rdm(path(HUMAN_RDM)).map_err(|e| e.to_string())?;
-    let labels = things::read_dimension_labels(path(LABELS)).map_err(|e| e.to_string())?;
-    let tokenizer = Tokenizer::from_gz_file(path(BPE_VOCAB)).map_err(|e| e.to_string())?;
-    if rsa.len() != rdm.size {
-        return Err(format!(
-            "`{RSA_CSV}` has {} rows but the human rdm is {}×{}",
-            rsa.len(),
-            rdm.size,
-            rdm.size
-        ));
-    }
+    let mut tables = ThingsTables::read(root, true)?;
+    let tokenizer = Tokenizer::from_gz_file(root.join(BPE_VOCAB)).map_err(|e| e.to_string())?;
+    let human_rdm = tables.rdm_values();
+    let ThingsTables {
+        train, rsa, labels, ..
+    } = &tables;
     let (target_mean, target_std) = train.mean_and_std();
-
-    let row_of: BTreeMap<usize, usize> = train
-        .concept_index
-        .iter()
-        .enumerate()
-        .map(|(row, concept)| (*concept, row))
-        .collect();
     let (train_pool_size, synth_seed) = match world {
         World::ThingsSynth {
             train_pool_size,
@@ -98,21 +179,10 @@ pub fn load(root: &Path, world: &World) -> Result<HbaData, String> {
         } => (*train_pool_size, *synth_seed),
         World::Things { .. } => (train.len(), 0),
     };
-    let pool_concepts = synth::training_subset(&train.concept_index, train_pool_size, synth_seed);
-    synth::assert_disjoint(&pool_concepts, &rsa.concept_index)?;
+    let pool_concepts = tables.pool(train_pool_size, synth_seed)?;
     let config = SynthConfig {
         resolution,
         seed: synth_seed,
-    };
-    let render = |targets: &[f64; DIMENSIONS], concept: usize, out: &mut Vec<f32>| {
-        // The synthetic picture goes through the paper's normalisation, as a photograph would.
-        let image = synth::render(targets, concept, &config);
-        let plane = resolution * resolution;
-        for channel in 0..3 {
-            for pixel in 0..plane {
-                out.push(Normalisation::THINGS.apply(channel, image.rgb[pixel * 3 + channel]));
-            }
-        }
     };
     let mut pool_images = Vec::with_capacity(pool_concepts.len() * 3 * resolution * resolution);
     let mut pool_targets = Vec::with_capacity(pool_concepts.len() * DIMENSIONS);
@@ -121,10 +191,15 @@ pub fn load(root: &Path, world: &World) -> Result<HbaData, String> {
     match world {
         World::ThingsSynth { .. } => {
             for concept in &pool_concepts {
-                render(&train.targets[row_of[concept]], *concept, &mut pool_images);
+                render_normalised(
+                    tables.targets(*concept),
+                    *concept,
+                    &config,
+                    &mut pool_images,
+                );
             }
             for (targets, concept) in rsa.targets.iter().zip(&rsa.concept_index) {
-                render(targets, *concept, &mut rsa_images);
+                render_normalised(targets, *concept, &config, &mut rsa_images);
             }
         }
         World::Things { image_dir, .. } => {
@@ -137,7 +212,7 @@ pub fn load(root: &Path, world: &World) -> Result<HbaData, String> {
             let folder = root.join(image_dir);
             let names: Vec<String> = pool_concepts
                 .iter()
-                .map(|concept| train.image_name[row_of[concept]].clone())
+                .map(|concept| train.image_name[tables.row(*concept)].clone())
                 .collect();
             let load = |names: Vec<String>| {
                 ThingsImages::open(&folder, names)
@@ -150,10 +225,10 @@ pub fn load(root: &Path, world: &World) -> Result<HbaData, String> {
         }
     }
     for concept in &pool_concepts {
-        pool_targets.extend_from_slice(&train_f32[row_of[concept]]);
+        pool_targets.extend_from_slice(&train_f32[tables.row(*concept)]);
     }
     let mut label_ids = Vec::with_capacity(labels.len() * CONTEXT);
-    for label in &labels {
+    for label in labels {
         let ids = tokenizer
             .tokenize(label, CONTEXT)
             .map_err(|e| format!("label `{label}`: {e}"))?;
@@ -165,7 +240,7 @@ pub fn load(root: &Path, world: &World) -> Result<HbaData, String> {
             pool_images,
             pool_targets,
             rsa_images,
-            human_rdm: rdm.values,
+            human_rdm,
             label_ids,
             context: CONTEXT,
         },

@@ -9,3 +9,4 @@ pub mod pretrain_clip;
 pub(crate) mod run;
 pub mod train_hba;
 pub mod train_vit;
+pub mod training;

@@ -64,6 +64,139 @@ pub(crate) fn refuse_unknown(table: &Json, known: &[&str], kind: &str) -> Result
     Ok(())
 }
 
+/// An optional small integer param (`stop_after_epoch`).
+pub(crate) fn optional_small(params: &Json, field: &str) -> Result<Option<u32>, ParamError> {
+    match integer(params, field)? {
+        Some(value) => Ok(Some(small(field, value)?)),
+        None => Ok(None),
+    }
+}
+
+/// A training config's own check, as a param error on the first of `fields` the message names.
+pub(crate) fn config_error(message: String, fields: &[&str]) -> ParamError {
+    match fields.iter().find(|field| message.contains(*field)) {
+        Some(field) => ParamError::at(field, message),
+        None => ParamError::whole(message),
+    }
+}
+
+/// A boolean param, `default` when absent.
+pub(crate) fn boolean(params: &Json, field: &str, default: bool) -> Result<bool, ParamError> {
+    match params.get(field) {
+        None => Ok(default),
+        Some(Json::Bool(on)) => Ok(*on),
+        Some(other) => Err(ParamError::at(
+            field,
+            format!("`{field}` must be true or false, not `{other}`"),
+        )),
+    }
+}
+
+/// The `resume_from` param of a kind with perturbation windows: required by a perturbation that
+/// starts after epoch 1 (it continues a baseline), refused without a perturbation.
+pub(crate) fn resume_from(
+    params: &Json,
+    perturbation: Option<&cpbuild_ml::perturbation::Perturbation>,
+) -> Result<Option<String>, ParamError> {
+    let resume_from = string(params, "resume_from")?.map(str::to_string);
+    match (perturbation, &resume_from) {
+        (Some(p), None) if p.start > 1 => Err(ParamError::at(
+            "perturbation",
+            format!(
+                "a perturbed run starting at epoch {} continues a baseline: set `resume_from = \"<baseline target>\"`",
+                p.start
+            ),
+        )),
+        (None, Some(_)) => Err(ParamError::at(
+            "resume_from",
+            "`resume_from` needs a `perturbation` (it resumes from the baseline's state after epoch `start − 1`)",
+        )),
+        _ => Ok(resume_from),
+    }
+}
+
+/// The `data` table of a training kind: which world it names, and its fields.
+pub(crate) struct DataTable<'a> {
+    data: &'a Json,
+    /// The world the table names (one of the kind's).
+    pub(crate) world: &'a str,
+}
+
+impl<'a> DataTable<'a> {
+    /// The `data` table of `params`, naming one of `worlds` (world, its fields); `example` is a
+    /// `data = …` line for the error when it is missing. Unknown fields are refused.
+    pub(crate) fn parse(
+        params: &'a Json,
+        example: &str,
+        worlds: &[(&'a str, &[&str])],
+    ) -> Result<DataTable<'a>, ParamError> {
+        let Some(data) = params.get("data") else {
+            return Err(ParamError::at(
+                "data",
+                format!("`data` is missing; e.g. `{example}`"),
+            ));
+        };
+        let named = data.get("world").and_then(Json::as_str);
+        let Some((world, known)) = worlds.iter().find(|(world, _)| Some(*world) == named) else {
+            let names: Vec<String> = worlds
+                .iter()
+                .map(|(world, _)| format!("`{world}`"))
+                .collect();
+            return Err(ParamError::at(
+                "data",
+                format!("`data.world` must be {}", names.join(" or ")),
+            ));
+        };
+        if let Some(unknown) = data
+            .as_object()
+            .and_then(|object| object.keys().find(|key| !known.contains(&key.as_str())))
+        {
+            return Err(ParamError::at(
+                "data",
+                format!("unknown field `data.{unknown}`; this world takes {known:?}"),
+            ));
+        }
+        Ok(DataTable { data, world })
+    }
+
+    /// The non-negative integer `data.{name}`, if given.
+    pub(crate) fn number(&self, name: &str) -> Result<Option<u64>, ParamError> {
+        match self.data.get(name) {
+            None => Ok(None),
+            Some(value) => value.as_u64().map(Some).ok_or_else(|| {
+                ParamError::at(
+                    "data",
+                    format!("`data.{name}` must be a non-negative integer, not `{value}`"),
+                )
+            }),
+        }
+    }
+
+    /// The string `data.{name}`, if given.
+    pub(crate) fn text(&self, name: &str) -> Result<Option<&'a str>, ParamError> {
+        match self.data.get(name) {
+            None => Ok(None),
+            Some(Json::String(text)) => Ok(Some(text)),
+            Some(other) => Err(ParamError::at(
+                "data",
+                format!("`data.{name}` must be a string, not `{other}`"),
+            )),
+        }
+    }
+
+    /// `data.resolution`, which must be `size` (what `model` takes; the default).
+    pub(crate) fn resolution(&self, size: usize, model: &str) -> Result<usize, ParamError> {
+        let resolution = self.number("resolution")?.unwrap_or(size as u64);
+        if resolution != size as u64 {
+            return Err(ParamError::at(
+                "data",
+                format!("`data.resolution` is {resolution} but {model} takes {size}×{size} images"),
+            ));
+        }
+        Ok(size)
+    }
+}
+
 /// How a kind reads `image_noise`'s distribution from a `perturbation` table.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum NoiseParam {

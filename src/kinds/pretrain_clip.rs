@@ -37,28 +37,30 @@
 //! `captions.json` (each concept's caption and whether it was held out) and `summary.json`
 //! (retrieval accuracy at random init and after training, and chance).
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
-use cpbuild_engine::action::{Action, ActionContext, ActionError, BuildOptions, ParamError};
+use cpbuild_engine::action::{ActionContext, ActionError, ParamError};
 use cpbuild_ml::ClipConfig;
-use cpbuild_ml::backend::{BackendFn, with_backend};
+use cpbuild_ml::backend::{BackendFn, Resolved};
 use cpbuild_ml::burn::tensor::backend::AutodiffBackend;
 use cpbuild_ml::pretrain::{
-    PretrainConfig, PretrainData, PretrainEpoch, PretrainObserver, Pretrainer, hf_config_json,
-    retrieval_chance, save_clip,
+    PretrainConfig, PretrainData, PretrainEpoch, Pretrainer, hf_config_json, retrieval_chance,
+    save_clip,
 };
 use cpbuild_ml::split::Split;
 use cpbuild_ml::tokenizer::Tokenizer;
-use cpbuild_ml::train::TrainError;
 use serde_json::{Value as Json, json};
 
-use super::hba_data::{BPE_VOCAB, CONTEXT, LABELS, RSA_CSV, TRAIN_CSV};
-use super::params::{float, integer, refuse_unknown, small, string};
-use super::run::{Reporter, backend_name, check_inputs, resolve_backend, write_file};
-use super::train_vit::render_normalised;
-use crate::data::synth::{self, SynthConfig};
-use crate::data::things::{self, DIMENSIONS};
+use super::hba_data::{
+    BPE_VOCAB, CONTEXT, LABELS, RSA_CSV, TRAIN_CSV, ThingsTables, render_normalised,
+};
+use super::params::{
+    DataTable, boolean, config_error, float, integer, refuse_unknown, small, string,
+};
+use super::run::{Reporter, failed, write_file};
+use super::training::{EpochLine, TrainingKind, on_backend, record_run, train_failed, write_json};
+use crate::data::synth::SynthConfig;
+use crate::data::things::DIMENSIONS;
 
 /// The `pretrain-clip` kind.
 pub struct PretrainClip;
@@ -87,8 +89,9 @@ struct World {
     caption_labels: usize,
 }
 
+/// The parsed params.
 #[derive(Debug, Clone)]
-struct Params {
+pub struct Params {
     world: World,
     config: PretrainConfig,
 }
@@ -112,16 +115,7 @@ impl Params {
             }
         }
         let world = Self::world(params)?;
-        let learn_temperature = match params.get("learn_temperature") {
-            None => true,
-            Some(Json::Bool(on)) => *on,
-            Some(other) => {
-                return Err(ParamError::at(
-                    "learn_temperature",
-                    format!("`learn_temperature` must be true or false, not `{other}`"),
-                ));
-            }
-        };
+        let learn_temperature = boolean(params, "learn_temperature", true)?;
         let config = PretrainConfig {
             seed: integer(params, "seed")?.unwrap_or(0),
             epochs: small(
@@ -135,70 +129,36 @@ impl Params {
             learn_temperature,
         };
         config.validate().map_err(|message| {
-            let field = ["batch_size", "epochs", "learning_rate", "weight_decay"]
-                .into_iter()
-                .find(|field| message.contains(&format!("`{field}`")));
-            match field {
-                Some(field) => ParamError::at(field, message),
-                None => ParamError::whole(message),
-            }
+            config_error(
+                message,
+                &["batch_size", "epochs", "learning_rate", "weight_decay"],
+            )
         })?;
         Ok(Params { world, config })
     }
 
     fn world(params: &Json) -> Result<World, ParamError> {
-        let Some(data) = params.get("data") else {
-            return Err(ParamError::at(
-                "data",
-                "`data` is missing; e.g. `data = { world = \"things-synth\", train_pool_size = 400 }`",
-            ));
-        };
-        if data.get("world").and_then(Json::as_str) != Some("things-synth") {
-            return Err(ParamError::at(
-                "data",
-                "`data.world` must be `things-synth`",
-            ));
-        }
-        let known = [
-            "world",
-            "resolution",
-            "train_pool_size",
-            "synth_seed",
-            "eval_size",
-            "caption_labels",
-        ];
-        if let Some(unknown) = data
-            .as_object()
-            .and_then(|object| object.keys().find(|key| !known.contains(&key.as_str())))
-        {
-            return Err(ParamError::at(
-                "data",
-                format!("unknown field `data.{unknown}`; this world takes {known:?}"),
-            ));
-        }
+        let data = DataTable::parse(
+            params,
+            "data = { world = \"things-synth\", train_pool_size = 400 }",
+            &[(
+                "things-synth",
+                &[
+                    "world",
+                    "resolution",
+                    "train_pool_size",
+                    "synth_seed",
+                    "eval_size",
+                    "caption_labels",
+                ],
+            )],
+        )?;
         let number = |name: &str, default: u64| -> Result<u64, ParamError> {
-            match data.get(name) {
-                None => Ok(default),
-                Some(value) => value.as_u64().ok_or_else(|| {
-                    ParamError::at(
-                        "data",
-                        format!("`data.{name}` must be a non-negative integer, not `{value}`"),
-                    )
-                }),
-            }
+            Ok(data.number(name)?.unwrap_or(default))
         };
-        let size = ClipConfig::tiny().vision.image_size as u64;
-        let resolution = number("resolution", size)?;
-        if resolution != size {
-            return Err(ParamError::at(
-                "data",
-                format!(
-                    "`data.resolution` is {resolution} but `clip-tiny` takes {size}×{size} images"
-                ),
-            ));
-        }
+        let resolution = data.resolution(ClipConfig::tiny().vision.image_size, "`clip-tiny`")?;
         let world = World {
-            resolution: resolution as usize,
+            resolution,
             train_pool_size: number("train_pool_size", 400)? as usize,
             synth_seed: number("synth_seed", 0)?,
             eval_size: number("eval_size", 64)? as usize,
@@ -246,22 +206,9 @@ struct Loaded {
 }
 
 fn load(root: &Path, world: &World) -> Result<Loaded, String> {
-    let train = things::read_spose_csv(root.join(TRAIN_CSV)).map_err(|e| e.to_string())?;
-    let rsa = things::read_spose_csv(root.join(RSA_CSV)).map_err(|e| e.to_string())?;
-    let labels = things::read_dimension_labels(root.join(LABELS)).map_err(|e| e.to_string())?;
+    let tables = ThingsTables::read(root, false)?;
     let tokenizer = Tokenizer::from_gz_file(root.join(BPE_VOCAB)).map_err(|e| e.to_string())?;
-    let row_of: BTreeMap<usize, usize> = train
-        .concept_index
-        .iter()
-        .enumerate()
-        .map(|(row, concept)| (*concept, row))
-        .collect();
-    let pool = synth::training_subset(
-        &train.concept_index,
-        world.train_pool_size,
-        world.synth_seed,
-    );
-    synth::assert_disjoint(&pool, &rsa.concept_index)?;
+    let pool = tables.pool(world.train_pool_size, world.synth_seed)?;
     if world.eval_size + 2 > pool.len() {
         return Err(format!(
             "the pool has {} concepts, too few to hold out {} and train on at least 2",
@@ -283,8 +230,8 @@ fn load(root: &Path, world: &World) -> Result<Loaded, String> {
     let mut tokenised = Vec::with_capacity(pool.len());
     for concept in &pool {
         let text = caption(
-            &train.targets[row_of[concept]],
-            &labels,
+            tables.targets(*concept),
+            &tables.labels,
             world.caption_labels,
         );
         let ids = tokenizer
@@ -308,12 +255,7 @@ fn load(root: &Path, world: &World) -> Result<Loaded, String> {
         let mut ids = Vec::new();
         for &position in positions {
             let concept = pool[position];
-            render_normalised(
-                &train.targets[row_of[&concept]],
-                concept,
-                &config,
-                &mut images,
-            );
+            render_normalised(tables.targets(concept), concept, &config, &mut images);
             ids.extend(
                 tokenised[position][..context]
                     .iter()
@@ -335,7 +277,7 @@ fn load(root: &Path, world: &World) -> Result<Loaded, String> {
             .map(|(position, concept)| {
                 json!({
                     "concept": concept,
-                    "image_name": train.image_name[row_of[concept]],
+                    "image_name": tables.train.image_name[tables.row(*concept)],
                     "caption": texts[position],
                     "held_out": held_out.contains(&position),
                 })
@@ -355,78 +297,50 @@ fn load(root: &Path, world: &World) -> Result<Loaded, String> {
     })
 }
 
-impl PretrainObserver for Reporter<'_> {
-    fn cancelled(&self) -> bool {
-        self.is_cancelled()
+impl EpochLine for PretrainEpoch {
+    fn epoch(&self) -> u32 {
+        self.epoch
     }
 
-    fn epoch_finished(&mut self, row: &PretrainEpoch) {
-        self.epoch(
-            row.epoch,
-            format_args!(
-                "loss {:.4} retrieval {:.4} scale {:.2}",
-                row.loss, row.retrieval_accuracy, row.logit_scale
-            ),
-        );
-    }
-}
-
-fn failed(message: impl Into<String>) -> ActionError {
-    ActionError::failed(message)
-}
-
-fn pretty(value: &Json) -> Result<Vec<u8>, ActionError> {
-    let mut text = serde_json::to_string_pretty(value).map_err(|e| failed(e.to_string()))?;
-    text.push('\n');
-    Ok(text.into_bytes())
-}
-
-impl Action for PretrainClip {
-    fn kind(&self) -> &'static str {
-        "pretrain-clip"
-    }
-
-    fn version(&self) -> &'static str {
-        "1"
-    }
-
-    fn description(&self) -> &'static str {
-        "pretrains clip-tiny contrastively on things-synth pictures and captions; writes Hugging Face safetensors"
-    }
-
-    fn check_params(&self, params: &Json) -> Result<(), ParamError> {
-        Params::parse(params).map(|_| ())
-    }
-
-    fn key_context(&self, options: &BuildOptions) -> Json {
-        json!({ "backend": backend_name(options) })
-    }
-
-    fn cost(&self, params: &Json) -> u64 {
-        Params::parse(params).map_or(1, |params| {
-            (u64::from(params.config.epochs) * params.world.train_pool_size as u64).max(1)
-        })
-    }
-
-    fn run(&self, ctx: &mut ActionContext<'_>) -> Result<(), ActionError> {
-        let params = Params::parse(ctx.params).map_err(|error| failed(error.message))?;
-        let resolved = resolve_backend(ctx.options, "pretrain-clip")?;
-        check_inputs(ctx, "pretrain-clip", &REQUIRED_INPUTS, &[])?;
-        let loaded = load(ctx.project_root, &params.world).map_err(failed)?;
-        let _ = writeln!(ctx.log, "pretrain-clip: backend {resolved}");
-        with_backend(
-            &resolved,
-            Pretrain {
-                ctx,
-                params,
-                loaded,
-                backend: resolved.kind().name(),
-            },
+    fn summary(&self) -> String {
+        format!(
+            "loss {:.4} retrieval {:.4} scale {:.2}",
+            self.loss, self.retrieval_accuracy, self.logit_scale
         )
     }
 }
 
-/// The training part of [`PretrainClip::run`], generic over the backend.
+impl TrainingKind for PretrainClip {
+    const KIND: &'static str = "pretrain-clip";
+    const DESCRIPTION: &'static str = "pretrains clip-tiny contrastively on things-synth pictures and captions; writes Hugging Face safetensors";
+    const REQUIRED_INPUTS: &'static [&'static str] = &REQUIRED_INPUTS;
+    type Params = Params;
+
+    fn parse(params: &Json) -> Result<Params, ParamError> {
+        Params::parse(params)
+    }
+
+    fn cost(params: &Params) -> u64 {
+        (u64::from(params.config.epochs) * params.world.train_pool_size as u64).max(1)
+    }
+
+    fn run(
+        params: Params,
+        ctx: &mut ActionContext<'_>,
+        resolved: Resolved,
+    ) -> Result<(), ActionError> {
+        let loaded = load(ctx.project_root, &params.world).map_err(failed)?;
+        let backend = resolved.kind().name();
+        on_backend(ctx, Self::KIND, &resolved, |ctx| Pretrain {
+            ctx,
+            params,
+            loaded,
+            backend,
+        })
+    }
+}
+
+/// The training part of a `pretrain-clip` run, generic over the backend.
 struct Pretrain<'c, 'a> {
     ctx: &'c mut ActionContext<'a>,
     params: Params,
@@ -458,25 +372,18 @@ impl BackendFn<Result<(), ActionError>> for Pretrain<'_, '_> {
             &mut *ctx.log,
             params.config.epochs,
         );
-        match trainer.run(&mut observer) {
-            Ok(()) => {}
-            Err(TrainError::Cancelled) => return Err(ActionError::Cancelled),
-            Err(error) => return Err(failed(error.to_string())),
-        }
+        trainer.run(&mut observer).map_err(train_failed)?;
         save_clip(trainer.model(), &ctx.out_dir.join("clip.safetensors"))
             .map_err(|error| failed(error.to_string()))?;
-        write_file(
+        write_json(
             &ctx.out_dir.join("clip_config.json"),
-            &pretty(&hf_config_json(&clip))?,
+            &hf_config_json(&clip),
         )?;
         write_file(
             &ctx.out_dir.join("pretrain_log.csv"),
             trainer.csv().as_bytes(),
         )?;
-        write_file(
-            &ctx.out_dir.join("captions.json"),
-            &pretty(&loaded.captions)?,
-        )?;
+        write_json(&ctx.out_dir.join("captions.json"), &loaded.captions)?;
         let last = trainer
             .rows()
             .last()
@@ -489,10 +396,8 @@ impl BackendFn<Result<(), ActionError>> for Pretrain<'_, '_> {
             "retrieval_accuracy": last,
             "retrieval_chance": chance,
         });
-        write_file(&ctx.out_dir.join("summary.json"), &pretty(&summary)?)?;
-        ctx.info.insert("backend".into(), json!(backend));
-        ctx.info
-            .insert("epochs_trained".into(), json!(trainer.epoch()));
+        write_json(&ctx.out_dir.join("summary.json"), &summary)?;
+        record_run(ctx, backend, trainer.epoch());
         ctx.info.insert("retrieval_accuracy".into(), json!(last));
         ctx.info.insert("retrieval_chance".into(), json!(chance));
         Ok(())

@@ -14,7 +14,7 @@
 //!
 //! [`continue_previous`] copies the saved epochs of a shorter committed run of the same family
 //! into the new run's `epochs/`, rewriting the config each records to the new run's (the only
-//! difference, checked by the kind's [`SavedEpoch::check_resumable`]), and returns the last one
+//! difference, checked by [`RunConfig::check_resumable`]), and returns the last one
 //! to resume from.
 
 use std::path::{Path, PathBuf};
@@ -25,7 +25,7 @@ use cpbuild_engine::action::{
     ActionContext, ActionError, BuildOptions, CancelFlag, PreviousRun, Progress,
 };
 use cpbuild_ml::backend::{BackendChoice, Resolved, resolve};
-use cpbuild_ml::train::state::epoch_dir;
+use cpbuild_ml::epochs::{RunConfig, SavedState, epoch_dir};
 use serde_json::Value as Json;
 
 /// The backend named by the build setting `backend` (`ndarray` when unset).
@@ -52,68 +52,10 @@ pub(crate) fn resolve_backend(options: &BuildOptions, kind: &str) -> Result<Reso
     resolve(choice).map_err(|error| ActionError::failed(format!("`{kind}`: {error}")))
 }
 
-/// One saved epoch of a training run, as [`continue_previous`] needs it.
-pub(crate) trait SavedEpoch: Sized {
-    /// The run's training config, recorded in every saved epoch.
-    type Config: Clone;
-
-    /// Reads the epoch saved in `dir`.
-    fn load(dir: &Path) -> Result<Self, String>;
-
-    /// Writes the epoch into `dir`.
-    fn save(&self, dir: &Path) -> Result<(), String>;
-
-    /// The config the epoch records.
-    fn config_mut(&mut self) -> &mut Self::Config;
-
-    /// Whether a run with config `next` may continue from this epoch (saved after `epoch`).
-    fn check_resumable(&self, next: &Self::Config, epoch: u32) -> Result<(), String>;
-}
-
-impl SavedEpoch for cpbuild_ml::train::state::EpochState {
-    type Config = cpbuild_ml::train::TrainConfig;
-
-    fn load(dir: &Path) -> Result<Self, String> {
-        Self::load(dir).map_err(|error| error.to_string())
-    }
-
-    fn save(&self, dir: &Path) -> Result<(), String> {
-        self.save(dir).map_err(|error| error.to_string())
-    }
-
-    fn config_mut(&mut self) -> &mut Self::Config {
-        &mut self.config
-    }
-
-    fn check_resumable(&self, next: &Self::Config, epoch: u32) -> Result<(), String> {
-        self.config.check_resumable(next, epoch)
-    }
-}
-
-impl SavedEpoch for cpbuild_ml::vit::state::VitState {
-    type Config = cpbuild_ml::vit::VitTrainConfig;
-
-    fn load(dir: &Path) -> Result<Self, String> {
-        Self::load(dir).map_err(|error| error.to_string())
-    }
-
-    fn save(&self, dir: &Path) -> Result<(), String> {
-        self.save(dir).map_err(|error| error.to_string())
-    }
-
-    fn config_mut(&mut self) -> &mut Self::Config {
-        &mut self.config
-    }
-
-    fn check_resumable(&self, next: &Self::Config, epoch: u32) -> Result<(), String> {
-        self.config.check_resumable(next, epoch)
-    }
-}
-
 /// Copies the saved epochs of `previous` (a shorter run of the same family) into
 /// `epochs_root`, recording `config` in them as a one-go run would have; returns the last
 /// epoch copied and its directory, to resume from. `None` when it saved no epoch.
-fn continue_previous<S: SavedEpoch>(
+fn continue_previous<S: SavedState>(
     previous: &PreviousRun,
     config: &S::Config,
     epochs_root: &Path,
@@ -136,27 +78,31 @@ fn continue_previous<S: SavedEpoch>(
         return Ok(None);
     };
     for epoch in &epochs {
-        let mut state = S::load(&epoch_dir(&from, *epoch)).map_err(|error| {
+        let mut state = S::load_files(&epoch_dir(&from, *epoch)).map_err(|error| {
             ActionError::failed(format!(
                 "cannot continue the shorter run `{}`: {error}",
                 previous.key
             ))
         })?;
-        state.check_resumable(config, *epoch).map_err(|message| {
-            ActionError::failed(format!(
-                "cannot continue the shorter run `{}` after epoch {epoch}: {message}",
-                previous.key
-            ))
-        })?;
+        state
+            .config_mut()
+            .check_resumable(config, *epoch)
+            .map_err(|message| {
+                ActionError::failed(format!(
+                    "cannot continue the shorter run `{}` after epoch {epoch}: {message}",
+                    previous.key
+                ))
+            })?;
         *state.config_mut() = config.clone();
         state
-            .save(&epoch_dir(epochs_root, *epoch))
-            .map_err(ActionError::failed)?;
+            .save_files(&epoch_dir(epochs_root, *epoch))
+            .map_err(|error| ActionError::failed(error.to_string()))?;
     }
     Ok(Some((last, epoch_dir(epochs_root, last))))
 }
 
-fn failed(message: impl Into<String>) -> ActionError {
+/// A target failure with `message`.
+pub(crate) fn failed(message: impl Into<String>) -> ActionError {
     ActionError::failed(message)
 }
 
@@ -226,7 +172,7 @@ pub(crate) fn check_inputs(
 /// dependency's state after epoch `perturbation_start − 1`. `description` (the model, data and
 /// weights) must equal the `run` that dependency's `config.json` records; `epochs_params` names
 /// the params that decide how far a run trains, for the error when the state is missing.
-pub(crate) fn starting_state<S: SavedEpoch>(
+pub(crate) fn starting_state<S: SavedState>(
     ctx: &mut ActionContext<'_>,
     kind: &str,
     config: &S::Config,
@@ -282,7 +228,8 @@ fn holds_files(path: &Path) -> bool {
 }
 
 /// Reports a training run's epochs to the engine's progress output and to the run's log, and
-/// polls Ctrl-C; each kind implements its trainer's observer trait on it.
+/// polls Ctrl-C; it observes any trainer whose rows say how they read (the training skeleton's
+/// `EpochLine`).
 pub(crate) struct Reporter<'a> {
     progress: &'a dyn Progress,
     cancel: &'a CancelFlag,

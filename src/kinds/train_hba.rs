@@ -55,28 +55,28 @@
 
 use std::path::{Path, PathBuf};
 
-use cpbuild_engine::action::{
-    Action, ActionContext, ActionError, BuildOptions, Extension, ParamError,
-};
-use cpbuild_ml::backend::{BackendFn, with_backend};
+use cpbuild_engine::action::{ActionContext, ActionError, ParamError};
+use cpbuild_ml::backend::{BackendFn, Resolved};
 use cpbuild_ml::burn::tensor::backend::AutodiffBackend;
 use cpbuild_ml::results::EpochResult;
 use cpbuild_ml::train::state::EpochState;
-use cpbuild_ml::train::{StopReason, TrainConfig, TrainError, TrainObserver, Trainer, random_clip};
+use cpbuild_ml::train::{StopReason, TrainConfig, Trainer, random_clip};
 use cpbuild_ml::{ClipConfig, ClipHbaConfig, DoraConfig, load_clip};
 use serde_json::{Value as Json, json};
 
 use super::hba_data::{self, REQUIRED_INPUTS, World};
-use super::params::{NoiseParam, integer, perturbation, small, string};
-use super::run::{
-    Reporter, backend_name, check_inputs, dep_files, resolve_backend, starting_state, write_file,
+use super::params::{
+    DataTable, NoiseParam, boolean, config_error, integer, optional_small, perturbation,
+    refuse_unknown, resume_from, small, string,
 };
+use super::run::{Reporter, dep_files, failed, starting_state, write_file};
+use super::training::{EpochLine, TrainingKind, on_backend, record_run, train_failed, write_json};
 use crate::data::images::THINGS_IMAGES_SOURCE;
 
 /// The `train-hba` kind.
 pub struct TrainHba;
 
-const PARAMS: [&str; 15] = [
+const PARAMS: [&str; 16] = [
     "model",
     "data",
     "weights",
@@ -92,9 +92,8 @@ const PARAMS: [&str; 15] = [
     "stop_after_epoch",
     "perturbation",
     "resume_from",
+    "prefix_cache",
 ];
-
-const EXTRA_PARAMS: [&str; 1] = ["prefix_cache"];
 
 /// How the frozen CLIP is obtained.
 #[derive(Debug, Clone, PartialEq)]
@@ -105,7 +104,7 @@ enum Weights {
 
 /// The parsed params.
 #[derive(Debug, Clone)]
-struct Params {
+pub struct Params {
     model: String,
     world: World,
     weights: Weights,
@@ -132,26 +131,7 @@ fn required_integer(params: &Json, field: &str) -> Result<u64, ParamError> {
 
 impl Params {
     fn parse(params: &Json) -> Result<Params, ParamError> {
-        let Some(object) = params.as_object() else {
-            return Err(ParamError::whole("`params` must be a table"));
-        };
-        if let Some(unknown) = object
-            .keys()
-            .find(|key| !PARAMS.contains(&key.as_str()) && !EXTRA_PARAMS.contains(&key.as_str()))
-        {
-            return Err(ParamError::at(
-                unknown,
-                format!(
-                    "unknown param `{unknown}`; `train-hba` takes {}",
-                    PARAMS
-                        .iter()
-                        .chain(&EXTRA_PARAMS)
-                        .map(|p| format!("`{p}`"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            ));
-        }
+        refuse_unknown(params, &PARAMS, "train-hba")?;
         let model = string(params, "model")?
             .ok_or_else(|| {
                 ParamError::at(
@@ -221,22 +201,15 @@ impl Params {
             learning_rate,
             max_epochs: small("max_epochs", required_integer(params, "max_epochs")?)?,
             patience: small("patience", integer(params, "patience")?.unwrap_or(20))?,
-            stop_after_epoch: match integer(params, "stop_after_epoch")? {
-                Some(epoch) => Some(small("stop_after_epoch", epoch)?),
-                None => None,
-            },
+            stop_after_epoch: optional_small(params, "stop_after_epoch")?,
             perturbation,
             ..TrainConfig::paper(0)
         };
         train.validate().map_err(|error| {
-            let message = error.to_string();
-            let field = ["batch_size", "train_size", "patience", "perturbation"]
-                .into_iter()
-                .find(|field| message.contains(field));
-            match field {
-                Some(field) => ParamError::at(field, message),
-                None => ParamError::whole(message),
-            }
+            config_error(
+                error.to_string(),
+                &["batch_size", "train_size", "patience", "perturbation"],
+            )
         })?;
         if let World::ThingsSynth {
             train_pool_size, ..
@@ -251,35 +224,8 @@ impl Params {
                 ),
             ));
         }
-        let resume_from = string(params, "resume_from")?.map(str::to_string);
-        match (&train.perturbation, &resume_from) {
-            (Some(p), None) if p.start > 1 => {
-                return Err(ParamError::at(
-                    "perturbation",
-                    format!(
-                        "a perturbed run starting at epoch {} continues a baseline: set `resume_from = \"<baseline target>\"`",
-                        p.start
-                    ),
-                ));
-            }
-            (None, Some(_)) => {
-                return Err(ParamError::at(
-                    "resume_from",
-                    "`resume_from` needs a `perturbation` (it resumes from the baseline's state after epoch `start − 1`)",
-                ));
-            }
-            _ => {}
-        }
-        let prefix_cache = match params.get("prefix_cache") {
-            None => true,
-            Some(Json::Bool(on)) => *on,
-            Some(other) => {
-                return Err(ParamError::at(
-                    "prefix_cache",
-                    format!("`prefix_cache` must be true or false, not `{other}`"),
-                ));
-            }
-        };
+        let resume_from = resume_from(params, train.perturbation.as_ref())?;
+        let prefix_cache = boolean(params, "prefix_cache", true)?;
         Ok(Params {
             model,
             world,
@@ -291,45 +237,20 @@ impl Params {
     }
 
     fn world(params: &Json, clip: &ClipConfig) -> Result<World, ParamError> {
-        let Some(data) = params.get("data") else {
-            return Err(ParamError::at(
-                "data",
-                "`data` is missing; e.g. `data = { world = \"things-synth\", train_pool_size = 1806 }`",
-            ));
-        };
-        let field = |name: &str| data.get(name);
-        let known: &[&str] = match field("world").and_then(Json::as_str) {
-            Some("things-synth") => &["world", "resolution", "train_pool_size", "synth_seed"],
-            Some("things") => &["world", "image_dir"],
-            _ => {
-                return Err(ParamError::at(
-                    "data",
-                    "`data.world` must be `things-synth` or `things`",
-                ));
-            }
-        };
-        if let Some(unknown) = data
-            .as_object()
-            .and_then(|object| object.keys().find(|key| !known.contains(&key.as_str())))
-        {
-            return Err(ParamError::at(
-                "data",
-                format!("unknown field `data.{unknown}`; this world takes {known:?}"),
-            ));
-        }
-        let number = |name: &str| -> Result<Option<u64>, ParamError> {
-            match field(name) {
-                None => Ok(None),
-                Some(value) => value.as_u64().map(Some).ok_or_else(|| {
-                    ParamError::at(
-                        "data",
-                        format!("`data.{name}` must be a non-negative integer, not `{value}`"),
-                    )
-                }),
-            }
-        };
-        if field("world").and_then(Json::as_str) == Some("things") {
-            let image_dir = field("image_dir").and_then(Json::as_str).ok_or_else(|| {
+        let data = DataTable::parse(
+            params,
+            "data = { world = \"things-synth\", train_pool_size = 1806 }",
+            &[
+                (
+                    "things-synth",
+                    &["world", "resolution", "train_pool_size", "synth_seed"],
+                ),
+                ("things", &["world", "image_dir"]),
+            ],
+        )?;
+        if data.world == "things" {
+            // Anything but a string reads as missing, as it always has.
+            let image_dir = data.text("image_dir").ok().flatten().ok_or_else(|| {
                 ParamError::at(
                     "data",
                     "`data.image_dir` is missing (the folder of THINGS images)",
@@ -340,88 +261,58 @@ impl Params {
                 resolution: clip.vision.image_size,
             });
         }
-        let resolution = number("resolution")?.unwrap_or(clip.vision.image_size as u64) as usize;
-        if resolution != clip.vision.image_size {
-            return Err(ParamError::at(
-                "data",
-                format!(
-                    "`data.resolution` is {resolution} but the model takes {0}×{0} images",
-                    clip.vision.image_size
-                ),
-            ));
-        }
         Ok(World::ThingsSynth {
-            resolution,
-            train_pool_size: number("train_pool_size")?.unwrap_or(1806) as usize,
-            synth_seed: number("synth_seed")?.unwrap_or(0),
+            resolution: data.resolution(clip.vision.image_size, "the model")?,
+            train_pool_size: data.number("train_pool_size")?.unwrap_or(1806) as usize,
+            synth_seed: data.number("synth_seed")?.unwrap_or(0),
         })
     }
 }
 
-impl TrainObserver for Reporter<'_> {
-    fn cancelled(&self) -> bool {
-        self.is_cancelled()
+impl EpochLine for EpochResult {
+    fn epoch(&self) -> u32 {
+        self.epoch
     }
 
-    fn epoch_finished(&mut self, row: &EpochResult) {
-        self.epoch(
-            row.epoch,
-            format_args!(
-                "train {:.4} test {:.4} rho {:.4}",
-                row.train_loss, row.test_loss, row.behavioral_rsa_rho
-            ),
-        );
+    fn summary(&self) -> String {
+        format!(
+            "train {:.4} test {:.4} rho {:.4}",
+            self.train_loss, self.test_loss, self.behavioral_rsa_rho
+        )
     }
 }
 
-fn failed(message: impl Into<String>) -> ActionError {
-    ActionError::failed(message)
-}
+impl TrainingKind for TrainHba {
+    const KIND: &'static str = "train-hba";
+    const DESCRIPTION: &'static str = "trains CLIP-HBA (DoRA) on THINGS targets; a baseline or a perturbed run; saves every epoch";
+    const REQUIRED_INPUTS: &'static [&'static str] = &REQUIRED_INPUTS;
+    type Params = Params;
 
-impl Action for TrainHba {
-    fn kind(&self) -> &'static str {
-        "train-hba"
+    fn parse(params: &Json) -> Result<Params, ParamError> {
+        Params::parse(params)
     }
 
-    fn version(&self) -> &'static str {
-        "1"
+    fn folders(params: &Params) -> Vec<&str> {
+        match &params.world {
+            World::Things { image_dir, .. } => vec![image_dir.as_str()],
+            World::ThingsSynth { .. } => Vec::new(),
+        }
     }
 
-    fn description(&self) -> &'static str {
-        "trains CLIP-HBA (DoRA) on THINGS targets; a baseline or a perturbed run; saves every epoch"
-    }
-
-    fn check_params(&self, params: &Json) -> Result<(), ParamError> {
-        Params::parse(params).map(|_| ())
-    }
-
-    fn key_context(&self, options: &BuildOptions) -> Json {
-        json!({ "backend": backend_name(options) })
-    }
-
-    fn missing_input_help(&self, params: &Json, input: &str) -> Option<String> {
-        match Params::parse(params).ok()?.world {
-            World::Things { image_dir, .. } if Path::new(input) == Path::new(&image_dir) => {
+    fn missing_input_help(params: &Params, input: &str) -> Option<String> {
+        match &params.world {
+            World::Things { image_dir, .. } if Path::new(input) == Path::new(image_dir) => {
                 Some(THINGS_IMAGES_SOURCE.to_string())
             }
             _ => None,
         }
     }
 
-    fn extension(&self, params: &Json) -> Option<Extension> {
-        let parsed = Params::parse(params).ok()?;
-        let mut family = params.clone();
-        family.as_object_mut()?.remove("stop_after_epoch");
-        Some(Extension {
-            family,
-            extent: u64::from(parsed.train.last_epoch()),
-        })
+    fn extent(params: &Params) -> Option<u32> {
+        Some(params.train.last_epoch())
     }
 
-    fn cost(&self, params: &Json) -> u64 {
-        let Ok(params) = Params::parse(params) else {
-            return 1;
-        };
+    fn cost(params: &Params) -> u64 {
         let per_image = if params.model == "clip-vit-l-14" {
             1000
         } else {
@@ -436,14 +327,11 @@ impl Action for TrainHba {
         (u64::from(epochs) * params.train.train_size as u64 * per_image).max(1)
     }
 
-    fn run(&self, ctx: &mut ActionContext<'_>) -> Result<(), ActionError> {
-        let params = Params::parse(ctx.params).map_err(|error| failed(error.message))?;
-        let backend = resolve_backend(ctx.options, "train-hba")?;
-        let folders: Vec<&str> = match &params.world {
-            World::Things { image_dir, .. } => vec![image_dir.as_str()],
-            World::ThingsSynth { .. } => Vec::new(),
-        };
-        check_inputs(ctx, "train-hba", &REQUIRED_INPUTS, &folders)?;
+    fn run(
+        params: Params,
+        ctx: &mut ActionContext<'_>,
+        backend: Resolved,
+    ) -> Result<(), ActionError> {
         let loaded = hba_data::load(ctx.project_root, &params.world).map_err(failed)?;
         let mut config = params.train.clone();
         if let Some(perturbation) = &mut config.perturbation {
@@ -479,25 +367,22 @@ impl Action for TrainHba {
                 Weights::FromDep { .. } => json!("weights_from"),
             },
         });
-        let _ = writeln!(ctx.log, "train-hba: backend {backend}");
-        with_backend(
-            &backend,
-            Train {
-                ctx,
-                params,
-                config,
-                hba,
-                clip_config,
-                weights_file,
-                loaded,
-                description,
-                backend: backend.kind().name(),
-            },
-        )
+        let name = backend.kind().name();
+        on_backend(ctx, Self::KIND, &backend, |ctx| Train {
+            ctx,
+            params,
+            config,
+            hba,
+            clip_config,
+            weights_file,
+            loaded,
+            description,
+            backend: name,
+        })
     }
 }
 
-/// The training part of [`TrainHba::run`], generic over the backend.
+/// The training part of a `train-hba` run, generic over the backend.
 struct Train<'c, 'a> {
     ctx: &'c mut ActionContext<'a>,
     params: Params,
@@ -557,10 +442,7 @@ impl BackendFn<Result<(), ActionError>> for Train<'_, '_> {
             "train": config,
             "prefix_cache": params.prefix_cache,
         });
-        let mut config_text = serde_json::to_string_pretty(&config_json)
-            .map_err(|error| failed(error.to_string()))?;
-        config_text.push('\n');
-        write_file(&ctx.out_dir.join("config.json"), config_text.as_bytes())?;
+        write_json(&ctx.out_dir.join("config.json"), &config_json)?;
         let split = json!({
             "train": trainer.split().train,
             "test": trainer.split().test,
@@ -580,18 +462,14 @@ impl BackendFn<Result<(), ActionError>> for Train<'_, '_> {
 
         let mut observer =
             Reporter::new(ctx.progress, ctx.cancel, &mut *ctx.log, config.last_epoch());
-        match trainer.run(Some(&epochs_root), &mut observer) {
-            Ok(()) => {}
-            Err(TrainError::Cancelled) => return Err(ActionError::Cancelled),
-            Err(error) => return Err(failed(error.to_string())),
-        }
+        trainer
+            .run(Some(&epochs_root), &mut observer)
+            .map_err(train_failed)?;
         write_file(
             &ctx.out_dir.join("results.csv"),
             trainer.results_csv().as_bytes(),
         )?;
-        ctx.info.insert("backend".into(), json!(backend));
-        ctx.info
-            .insert("epochs_trained".into(), json!(trainer.epoch()));
+        record_run(ctx, backend, trainer.epoch());
         ctx.info.insert(
             "best_epoch".into(),
             json!(trainer.early_stopping().best_epoch),

@@ -51,32 +51,30 @@
 //! `epochs/e####/` (the state after each epoch; see `cpbuild_ml::vit::state`).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
-use cpbuild_engine::action::{
-    Action, ActionContext, ActionError, BuildOptions, Extension, ParamError,
-};
-use cpbuild_ml::backend::{BackendFn, with_backend};
+use cpbuild_engine::action::{ActionContext, ActionError, ParamError};
+use cpbuild_ml::backend::{BackendFn, Resolved};
 use cpbuild_ml::burn::tensor::backend::AutodiffBackend;
 use cpbuild_ml::split::Split;
-use cpbuild_ml::train::TrainError;
 use cpbuild_ml::vit::state::VitState;
 use cpbuild_ml::vit::{
-    ImageSet, InMemoryImages, VitConfig, VitData, VitEpochResult, VitObserver, VitTrainConfig,
-    VitTrainer,
+    ImageSet, InMemoryImages, VitConfig, VitData, VitEpochResult, VitTrainConfig, VitTrainer,
 };
 use serde_json::{Value as Json, json};
 
-use super::hba_data::{HUMAN_RDM, LABELS, RSA_CSV, TRAIN_CSV};
-use super::params::{NoiseParam, float, integer, perturbation, refuse_unknown, small, string};
-use super::run::{
-    Reporter, backend_name, check_inputs, resolve_backend, starting_state, write_file,
+use super::hba_data::{HUMAN_RDM, LABELS, RSA_CSV, TRAIN_CSV, ThingsTables, render_normalised};
+use super::params::{
+    DataTable, NoiseParam, config_error, float, integer, optional_small, perturbation,
+    refuse_unknown, resume_from, small, string,
 };
+use super::run::{Reporter, failed, starting_state, write_file};
+use super::training::{EpochLine, TrainingKind, on_backend, record_run, train_failed, write_json};
 use crate::data::imagenet::{IMAGENET_SOURCE, ImageNetFolder, ImageNetSplit};
 use crate::data::images::{Normalisation, Preprocessing, THINGS_IMAGES_SOURCE, ThingsImages};
-use crate::data::synth::{self, SynthConfig};
-use crate::data::things::{self, DIMENSIONS};
+use crate::data::synth::SynthConfig;
+use crate::data::things::DIMENSIONS;
 
 /// The `train-vit` kind.
 pub struct TrainVit;
@@ -116,8 +114,9 @@ enum World {
     },
 }
 
+/// The parsed params.
 #[derive(Debug, Clone)]
-struct Params {
+pub struct Params {
     model: String,
     world: World,
     train: VitTrainConfig,
@@ -176,48 +175,24 @@ impl Params {
                 integer(params, "warmup_epochs")?.unwrap_or(0),
             )?,
             epochs,
-            stop_after_epoch: match integer(params, "stop_after_epoch")? {
-                Some(epoch) => Some(small("stop_after_epoch", epoch)?),
-                None => None,
-            },
+            stop_after_epoch: optional_small(params, "stop_after_epoch")?,
             perturbation,
         };
         train.validate().map_err(|message| {
-            let field = [
-                "batch_size",
-                "learning_rate",
-                "momentum",
-                "weight_decay",
-                "warmup_epochs",
-                "epochs",
-                "perturbation",
-            ]
-            .into_iter()
-            .find(|field| message.contains(&format!("`{field}`")) || message.contains(field));
-            match field {
-                Some(field) => ParamError::at(field, message),
-                None => ParamError::whole(message),
-            }
-        })?;
-        let resume_from = string(params, "resume_from")?.map(str::to_string);
-        match (&train.perturbation, &resume_from) {
-            (Some(p), None) if p.start > 1 => {
-                return Err(ParamError::at(
+            config_error(
+                message,
+                &[
+                    "batch_size",
+                    "learning_rate",
+                    "momentum",
+                    "weight_decay",
+                    "warmup_epochs",
+                    "epochs",
                     "perturbation",
-                    format!(
-                        "a perturbed run starting at epoch {} continues a baseline: set `resume_from = \"<baseline target>\"`",
-                        p.start
-                    ),
-                ));
-            }
-            (None, Some(_)) => {
-                return Err(ParamError::at(
-                    "resume_from",
-                    "`resume_from` needs a `perturbation` (it resumes from the baseline's state after epoch `start − 1`)",
-                ));
-            }
-            _ => {}
-        }
+                ],
+            )
+        })?;
+        let resume_from = resume_from(params, train.perturbation.as_ref())?;
         Ok(Params {
             model,
             world,
@@ -227,105 +202,47 @@ impl Params {
     }
 
     fn world(params: &Json, size: usize) -> Result<World, ParamError> {
-        let Some(data) = params.get("data") else {
-            return Err(ParamError::at(
-                "data",
-                "`data` is missing; e.g. `data = { world = \"things-synth\", train_pool_size = 400 }`",
-            ));
-        };
-        let field = |name: &str| data.get(name);
-        let known: &[&str] = match field("world").and_then(Json::as_str) {
-            Some("things-synth") => &[
-                "world",
-                "resolution",
-                "train_pool_size",
-                "synth_seed",
-                "images_per_concept",
-                "min_class_size",
-                "val_size",
+        let data = DataTable::parse(
+            params,
+            "data = { world = \"things-synth\", train_pool_size = 400 }",
+            &[
+                (
+                    "things-synth",
+                    &[
+                        "world",
+                        "resolution",
+                        "train_pool_size",
+                        "synth_seed",
+                        "images_per_concept",
+                        "min_class_size",
+                        "val_size",
+                    ],
+                ),
+                ("imagenet", &["world", "root", "things_image_dir"]),
             ],
-            Some("imagenet") => &["world", "root", "things_image_dir"],
-            _ => {
-                return Err(ParamError::at(
-                    "data",
-                    "`data.world` must be `things-synth` or `imagenet`",
-                ));
-            }
-        };
-        if let Some(unknown) = data
-            .as_object()
-            .and_then(|object| object.keys().find(|key| !known.contains(&key.as_str())))
-        {
-            return Err(ParamError::at(
-                "data",
-                format!("unknown field `data.{unknown}`; this world takes {known:?}"),
-            ));
-        }
-        let number = |name: &str| -> Result<Option<u64>, ParamError> {
-            match field(name) {
-                None => Ok(None),
-                Some(value) => value.as_u64().map(Some).ok_or_else(|| {
-                    ParamError::at(
-                        "data",
-                        format!("`data.{name}` must be a non-negative integer, not `{value}`"),
-                    )
-                }),
-            }
-        };
-        if field("world").and_then(Json::as_str) == Some("imagenet") {
+        )?;
+        if data.world == "imagenet" {
             let text = |name: &str, default: &str| -> Result<String, ParamError> {
-                match field(name) {
-                    None => Ok(default.to_string()),
-                    Some(Json::String(text)) => Ok(text.clone()),
-                    Some(other) => Err(ParamError::at(
-                        "data",
-                        format!("`data.{name}` must be a string, not `{other}`"),
-                    )),
-                }
+                Ok(data.text(name)?.unwrap_or(default).to_string())
             };
             return Ok(World::ImageNet {
                 root: text("root", "data/imagenet")?,
                 things_image_dir: text("things_image_dir", "data/things/images")?,
             });
         }
-        let resolution = number("resolution")?.unwrap_or(size as u64) as usize;
-        if resolution != size {
-            return Err(ParamError::at(
-                "data",
-                format!(
-                    "`data.resolution` is {resolution} but the model takes {size}×{size} images"
-                ),
-            ));
-        }
-        let images_per_concept = number("images_per_concept")?.unwrap_or(1) as usize;
+        let resolution = data.resolution(size, "the model")?;
+        let images_per_concept = data.number("images_per_concept")?.unwrap_or(1) as usize;
         if images_per_concept == 0 {
             return Err(ParamError::at("data", "`data.images_per_concept` is 0"));
         }
         Ok(World::ThingsSynth {
             resolution,
-            train_pool_size: number("train_pool_size")?.unwrap_or(1806) as usize,
-            synth_seed: number("synth_seed")?.unwrap_or(0),
+            train_pool_size: data.number("train_pool_size")?.unwrap_or(1806) as usize,
+            synth_seed: data.number("synth_seed")?.unwrap_or(0),
             images_per_concept,
-            min_class_size: number("min_class_size")?.unwrap_or(8).max(1) as usize,
-            val_size: number("val_size")?.map(|size| size as usize),
+            min_class_size: data.number("min_class_size")?.unwrap_or(8).max(1) as usize,
+            val_size: data.number("val_size")?.map(|size| size as usize),
         })
-    }
-}
-
-/// Renders `concept` from its SPoSE row and normalises it as a photograph would be:
-/// `[3, resolution, resolution]`.
-pub(crate) fn render_normalised(
-    targets: &[f64; DIMENSIONS],
-    concept: usize,
-    config: &SynthConfig,
-    out: &mut Vec<f32>,
-) {
-    let image = synth::render(targets, concept, config);
-    let plane = config.resolution * config.resolution;
-    for channel in 0..3 {
-        for pixel in 0..plane {
-            out.push(Normalisation::THINGS.apply(channel, image.rgb[pixel * 3 + channel]));
-        }
     }
 }
 
@@ -364,19 +281,9 @@ struct Loaded {
 }
 
 fn load(root: &Path, world: &World, resolution: usize) -> Result<Loaded, String> {
-    let path = |relative: &str| -> PathBuf { root.join(relative) };
-    let train = things::read_spose_csv(path(TRAIN_CSV)).map_err(|e| e.to_string())?;
-    let rsa = things::read_spose_csv(path(RSA_CSV)).map_err(|e| e.to_string())?;
-    let rdm = things::read_human_rdm(path(HUMAN_RDM)).map_err(|e| e.to_string())?;
-    let labels = things::read_dimension_labels(path(LABELS)).map_err(|e| e.to_string())?;
-    if rsa.len() != rdm.size {
-        return Err(format!(
-            "`{RSA_CSV}` has {} rows but the human rdm is {}×{}",
-            rsa.len(),
-            rdm.size,
-            rdm.size
-        ));
-    }
+    let mut tables = ThingsTables::read(root, true)?;
+    let human_rdm = tables.rdm_values();
+    let ThingsTables { rsa, labels, .. } = &tables;
     match world {
         World::ThingsSynth {
             train_pool_size,
@@ -386,16 +293,9 @@ fn load(root: &Path, world: &World, resolution: usize) -> Result<Loaded, String>
             val_size,
             ..
         } => {
-            let row_of: BTreeMap<usize, usize> = train
-                .concept_index
-                .iter()
-                .enumerate()
-                .map(|(row, concept)| (*concept, row))
-                .collect();
-            let pool = synth::training_subset(&train.concept_index, *train_pool_size, *synth_seed);
-            synth::assert_disjoint(&pool, &rsa.concept_index)?;
+            let pool = tables.pool(*train_pool_size, *synth_seed)?;
             let dominant = |concept: &usize| -> usize {
-                let row = &train.targets[row_of[concept]];
+                let row = tables.targets(*concept);
                 (0..DIMENSIONS).fold(0, |best, dim| if row[dim] > row[best] { dim } else { best })
             };
             let mut counts = [0usize; DIMENSIONS];
@@ -445,12 +345,7 @@ fn load(root: &Path, world: &World, resolution: usize) -> Result<Loaded, String>
                             resolution,
                             seed: synth_seed.wrapping_add(variant as u64),
                         };
-                        render_normalised(
-                            &train.targets[row_of[&concept]],
-                            concept,
-                            &config,
-                            &mut pixels,
-                        );
+                        render_normalised(tables.targets(concept), concept, &config, &mut pixels);
                         labels.push(class);
                     }
                 }
@@ -491,7 +386,7 @@ fn load(root: &Path, world: &World, resolution: usize) -> Result<Loaded, String>
                     train: Box::new(train_set),
                     val: Box::new(val_set),
                     rsa_images,
-                    human_rdm: rdm.values,
+                    human_rdm,
                 },
                 classes,
             })
@@ -527,7 +422,7 @@ fn load(root: &Path, world: &World, resolution: usize) -> Result<Loaded, String>
                         resolution: size,
                     }),
                     rsa_images,
-                    human_rdm: rdm.values,
+                    human_rdm,
                 },
                 classes,
             })
@@ -535,79 +430,62 @@ fn load(root: &Path, world: &World, resolution: usize) -> Result<Loaded, String>
     }
 }
 
-impl VitObserver for Reporter<'_> {
-    fn cancelled(&self) -> bool {
-        self.is_cancelled()
+impl EpochLine for VitEpochResult {
+    fn epoch(&self) -> u32 {
+        self.epoch
     }
 
-    fn epoch_finished(&mut self, row: &VitEpochResult) {
-        self.epoch(
-            row.epoch,
-            format_args!(
-                "train {:.4} val {:.4} rsa {:.4}",
-                row.train_loss, row.val_loss, row.rsa_score
-            ),
-        );
+    fn summary(&self) -> String {
+        format!(
+            "train {:.4} val {:.4} rsa {:.4}",
+            self.train_loss, self.val_loss, self.rsa_score
+        )
     }
 }
 
-fn failed(message: impl Into<String>) -> ActionError {
-    ActionError::failed(message)
-}
+impl TrainingKind for TrainVit {
+    const KIND: &'static str = "train-vit";
+    const DESCRIPTION: &'static str = "trains the ViT baseline from scratch (SGD, cosine schedule); RSA after every epoch; saves every epoch";
+    const REQUIRED_INPUTS: &'static [&'static str] = &REQUIRED_INPUTS;
+    type Params = Params;
 
-impl Action for TrainVit {
-    fn kind(&self) -> &'static str {
-        "train-vit"
+    fn parse(params: &Json) -> Result<Params, ParamError> {
+        Params::parse(params)
     }
 
-    fn version(&self) -> &'static str {
-        "1"
+    fn folders(params: &Params) -> Vec<&str> {
+        match &params.world {
+            World::ImageNet {
+                root,
+                things_image_dir,
+            } => vec![root.as_str(), things_image_dir.as_str()],
+            World::ThingsSynth { .. } => Vec::new(),
+        }
     }
 
-    fn description(&self) -> &'static str {
-        "trains the ViT baseline from scratch (SGD, cosine schedule); RSA after every epoch; saves every epoch"
-    }
-
-    fn check_params(&self, params: &Json) -> Result<(), ParamError> {
-        Params::parse(params).map(|_| ())
-    }
-
-    fn key_context(&self, options: &BuildOptions) -> Json {
-        json!({ "backend": backend_name(options) })
-    }
-
-    fn missing_input_help(&self, params: &Json, input: &str) -> Option<String> {
+    fn missing_input_help(params: &Params, input: &str) -> Option<String> {
         let World::ImageNet {
             root,
             things_image_dir,
-        } = Params::parse(params).ok()?.world
+        } = &params.world
         else {
             return None;
         };
         let input = Path::new(input);
-        if input == Path::new(&root) {
+        if input == Path::new(root) {
             Some(IMAGENET_SOURCE.to_string())
-        } else if input == Path::new(&things_image_dir) {
+        } else if input == Path::new(things_image_dir) {
             Some(THINGS_IMAGES_SOURCE.to_string())
         } else {
             None
         }
     }
 
-    fn extension(&self, params: &Json) -> Option<Extension> {
-        let parsed = Params::parse(params).ok()?;
-        let mut family = params.clone();
-        family.as_object_mut()?.remove("stop_after_epoch");
-        Some(Extension {
-            family,
-            extent: u64::from(parsed.train.last_epoch()),
-        })
+    fn extent(params: &Params) -> Option<u32> {
+        Some(params.train.last_epoch())
     }
 
-    fn cost(&self, params: &Json) -> u64 {
-        let Ok(params) = Params::parse(params) else {
-            return 1;
-        };
+    fn cost(params: &Params) -> u64 {
         let images = match &params.world {
             World::ThingsSynth {
                 train_pool_size,
@@ -625,17 +503,11 @@ impl Action for TrainVit {
         (u64::from(epochs) * images).max(1)
     }
 
-    fn run(&self, ctx: &mut ActionContext<'_>) -> Result<(), ActionError> {
-        let params = Params::parse(ctx.params).map_err(|error| failed(error.message))?;
-        let resolved = resolve_backend(ctx.options, "train-vit")?;
-        let folders: Vec<&str> = match &params.world {
-            World::ImageNet {
-                root,
-                things_image_dir,
-            } => vec![root.as_str(), things_image_dir.as_str()],
-            World::ThingsSynth { .. } => Vec::new(),
-        };
-        check_inputs(ctx, "train-vit", &REQUIRED_INPUTS, &folders)?;
+    fn run(
+        params: Params,
+        ctx: &mut ActionContext<'_>,
+        resolved: Resolved,
+    ) -> Result<(), ActionError> {
         let resolution = image_size(&params.model)
             .ok_or_else(|| failed(format!("unknown model `{}`", params.model)))?;
         let loaded = load(ctx.project_root, &params.world, resolution).map_err(failed)?;
@@ -663,24 +535,21 @@ impl Action for TrainVit {
             },
             "classes": data.classes,
         });
-        let _ = writeln!(ctx.log, "train-vit: backend {resolved}");
-        with_backend(
-            &resolved,
-            Train {
-                ctx,
-                params,
-                config,
-                model,
-                data,
-                classes: loaded.classes,
-                description,
-                backend: resolved.kind().name(),
-            },
-        )
+        let backend = resolved.kind().name();
+        on_backend(ctx, Self::KIND, &resolved, |ctx| Train {
+            ctx,
+            params,
+            config,
+            model,
+            data,
+            classes: loaded.classes,
+            description,
+            backend,
+        })
     }
 }
 
-/// The training part of [`TrainVit::run`], generic over the backend.
+/// The training part of a `train-vit` run, generic over the backend.
 struct Train<'c, 'a> {
     ctx: &'c mut ActionContext<'a>,
     params: Params,
@@ -725,14 +594,8 @@ impl BackendFn<Result<(), ActionError>> for Train<'_, '_> {
         .map_err(|error| failed(error.to_string()))?;
 
         let config_json = json!({ "run": description, "train": config });
-        let mut config_text = serde_json::to_string_pretty(&config_json)
-            .map_err(|error| failed(error.to_string()))?;
-        config_text.push('\n');
-        write_file(&ctx.out_dir.join("config.json"), config_text.as_bytes())?;
-        let mut classes_text =
-            serde_json::to_string_pretty(&classes).map_err(|error| failed(error.to_string()))?;
-        classes_text.push('\n');
-        write_file(&ctx.out_dir.join("classes.json"), classes_text.as_bytes())?;
+        write_json(&ctx.out_dir.join("config.json"), &config_json)?;
+        write_json(&ctx.out_dir.join("classes.json"), &classes)?;
         let _ = writeln!(
             ctx.log,
             "train-vit: {} ({} classes) on {backend}, starting after epoch {}, up to epoch {}",
@@ -744,18 +607,14 @@ impl BackendFn<Result<(), ActionError>> for Train<'_, '_> {
 
         let mut observer =
             Reporter::new(ctx.progress, ctx.cancel, &mut *ctx.log, config.last_epoch());
-        match trainer.run(Some(&epochs_root), &mut observer) {
-            Ok(()) => {}
-            Err(TrainError::Cancelled) => return Err(ActionError::Cancelled),
-            Err(error) => return Err(failed(error.to_string())),
-        }
+        trainer
+            .run(Some(&epochs_root), &mut observer)
+            .map_err(train_failed)?;
         write_file(
             &ctx.out_dir.join("results.csv"),
             trainer.results_csv().as_bytes(),
         )?;
-        ctx.info.insert("backend".into(), json!(backend));
-        ctx.info
-            .insert("epochs_trained".into(), json!(trainer.epoch()));
+        record_run(ctx, backend, trainer.epoch());
         ctx.info.insert("classes".into(), json!(model.num_classes));
         Ok(())
     }

@@ -1,9 +1,17 @@
-//! The per-epoch results table, with the paper's column names (the analysis code reads them).
+//! The per-epoch results tables, with the paper's column names (the analysis code reads them):
+//! CLIP-HBA's [`EpochResult`] here, and through [`ResultRow`] every trainer's row, written once
+//! as a CSV ([`rows_csv`]) and as the rows of a saved `state.json` ([`StoredRow`]).
 //!
 //! Numbers are written in Rust's shortest round-trip form, so the CSV is deterministic and
 //! parses back to the exact values.
 
-use serde::{Deserialize, Serialize};
+use std::marker::PhantomData;
+
+use serde::de::Error as _;
+use serde::ser::SerializeStruct;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::perturbation::PerturbationKind;
 
 /// One epoch's row.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -19,7 +27,75 @@ pub struct EpochResult {
     /// Its two-sided p-value.
     pub behavioral_rsa_p_value: f64,
     /// Which perturbation was active this epoch (perturbed runs only).
-    pub perturbation: Option<super::perturbation::PerturbationKind>,
+    pub perturbation: Option<PerturbationKind>,
+}
+
+impl ResultRow for EpochResult {
+    const STORED: [&'static str; 4] = [
+        "train_loss",
+        "test_loss",
+        "behavioral_rsa_rho",
+        "behavioral_rsa_p_value",
+    ];
+    const HEADER: &'static str = BASELINE_HEADER;
+    const CSV_VALUES: &'static [usize] = &[0, 1, 2, 3];
+
+    fn epoch(&self) -> u32 {
+        self.epoch
+    }
+
+    fn values(&self) -> [f64; 4] {
+        [
+            self.train_loss,
+            self.test_loss,
+            self.behavioral_rsa_rho,
+            self.behavioral_rsa_p_value,
+        ]
+    }
+
+    fn perturbation(&self) -> Option<PerturbationKind> {
+        self.perturbation
+    }
+
+    fn from_values(epoch: u32, values: [f64; 4], perturbation: Option<PerturbationKind>) -> Self {
+        let [
+            train_loss,
+            test_loss,
+            behavioral_rsa_rho,
+            behavioral_rsa_p_value,
+        ] = values;
+        EpochResult {
+            epoch,
+            train_loss,
+            test_loss,
+            behavioral_rsa_rho,
+            behavioral_rsa_p_value,
+            perturbation,
+        }
+    }
+}
+
+/// One epoch's row of a trainer with perturbation windows: its epoch, four measured values and
+/// the perturbation active that epoch.
+pub trait ResultRow: Clone {
+    /// The names of the four values in a saved `state.json`, in [`Self::values`] order.
+    const STORED: [&'static str; 4];
+    /// The CSV header of a baseline run.
+    const HEADER: &'static str;
+    /// Which of the four values the CSV writes after the epoch, in order.
+    const CSV_VALUES: &'static [usize];
+
+    /// 1-based epoch.
+    fn epoch(&self) -> u32;
+
+    /// The four measured values.
+    fn values(&self) -> [f64; 4];
+
+    /// Which perturbation was active this epoch (perturbed runs only).
+    fn perturbation(&self) -> Option<PerturbationKind>;
+
+    /// The row of `epoch` with `values` and `perturbation`.
+    fn from_values(epoch: u32, values: [f64; 4], perturbation: Option<PerturbationKind>) -> Self;
 }
 
 /// The baseline header.
@@ -41,27 +117,46 @@ pub fn number(x: f64) -> String {
     }
 }
 
-/// Writes the results CSV (`perturbed`: with the four `used_…` columns).
+/// Exact text of a float for `state.json` (`{:?}` is the shortest round-trip form; NaN and inf
+/// included).
+pub(crate) fn exact(value: f64) -> String {
+    format!("{value:?}")
+}
+
+/// Appends `epoch,value,value,…` (no line end) to a CSV.
+pub(crate) fn push_row(out: &mut String, epoch: u32, values: impl IntoIterator<Item = f64>) {
+    out.push_str(&epoch.to_string());
+    for value in values {
+        out.push(',');
+        out.push_str(&number(value));
+    }
+}
+
+/// Writes CLIP-HBA's results CSV (`perturbed`: with the four `used_…` columns).
 pub fn to_csv(rows: &[EpochResult], perturbed: bool) -> String {
-    use super::perturbation::PerturbationKind as Kind;
-    let mut out = String::from(BASELINE_HEADER);
+    rows_csv(rows, perturbed)
+}
+
+/// Writes a results CSV: `R`'s header and columns (`perturbed`: with the four `used_…`
+/// columns).
+pub fn rows_csv<R: ResultRow>(rows: &[R], perturbed: bool) -> String {
+    use PerturbationKind as Kind;
+    let mut out = String::from(R::HEADER);
     if perturbed {
         out.push(',');
         out.push_str(PERTURBED_COLUMNS);
     }
     out.push('\n');
     for row in rows {
-        out.push_str(&format!(
-            "{},{},{},{},{}",
-            row.epoch,
-            number(row.train_loss),
-            number(row.test_loss),
-            number(row.behavioral_rsa_rho),
-            number(row.behavioral_rsa_p_value)
-        ));
+        let values = row.values();
+        push_row(
+            &mut out,
+            row.epoch(),
+            R::CSV_VALUES.iter().map(|&i| values[i]),
+        );
         if perturbed {
             let flag = |kind: Kind| {
-                if row.perturbation == Some(kind) {
+                if row.perturbation() == Some(kind) {
                     "True"
                 } else {
                     "False"
@@ -78,6 +173,82 @@ pub fn to_csv(rows: &[EpochResult], perturbed: bool) -> String {
         out.push('\n');
     }
     out
+}
+
+/// A results row as a saved `state.json` holds it: the values as [`exact`] text, under `R`'s
+/// names.
+#[derive(Debug)]
+pub(crate) struct StoredRow<R> {
+    epoch: u32,
+    values: [String; 4],
+    perturbation: Option<PerturbationKind>,
+    row: PhantomData<R>,
+}
+
+impl<R: ResultRow> StoredRow<R> {
+    /// `row`, stored.
+    pub(crate) fn of(row: &R) -> Self {
+        StoredRow {
+            epoch: row.epoch(),
+            values: row.values().map(exact),
+            perturbation: row.perturbation(),
+            row: PhantomData,
+        }
+    }
+
+    /// The row back, each value read by `parse`.
+    pub(crate) fn to_row<E>(&self, parse: impl Fn(&str) -> Result<f64, E>) -> Result<R, E> {
+        let [a, b, c, d] = &self.values;
+        let values = [parse(a)?, parse(b)?, parse(c)?, parse(d)?];
+        Ok(R::from_values(self.epoch, values, self.perturbation))
+    }
+}
+
+impl<R: ResultRow> Serialize for StoredRow<R> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut fields = serializer.serialize_struct("StoredResult", 6)?;
+        fields.serialize_field("epoch", &self.epoch)?;
+        for (name, value) in R::STORED.iter().zip(&self.values) {
+            fields.serialize_field(name, value)?;
+        }
+        fields.serialize_field("perturbation", &self.perturbation)?;
+        fields.end()
+    }
+}
+
+impl<'de, R: ResultRow> Deserialize<'de> for StoredRow<R> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let mut fields = serde_json::Map::deserialize(deserializer)?;
+        let known =
+            |name: &str| name == "epoch" || name == "perturbation" || R::STORED.contains(&name);
+        if let Some(unknown) = fields.keys().find(|name| !known(name)) {
+            return Err(D::Error::custom(format!(
+                "unknown field `{unknown}`, expected `epoch`, {}, `perturbation`",
+                R::STORED.map(|name| format!("`{name}`")).join(", ")
+            )));
+        }
+        let mut take = |name: &'static str| {
+            fields
+                .remove(name)
+                .ok_or_else(|| D::Error::missing_field(name))
+        };
+        let epoch = serde_json::from_value(take("epoch")?).map_err(D::Error::custom)?;
+        let mut values: [String; 4] = Default::default();
+        for (value, name) in values.iter_mut().zip(R::STORED) {
+            *value = serde_json::from_value(take(name)?).map_err(D::Error::custom)?;
+        }
+        // An absent `perturbation` reads as none, as serde reads a missing `Option`.
+        let perturbation = match fields.remove("perturbation") {
+            None => None,
+            Some(value) => serde_json::from_value(value).map_err(D::Error::custom)?,
+        };
+        Ok(StoredRow {
+            epoch,
+            values,
+            perturbation,
+            row: PhantomData,
+        })
+    }
 }
 
 #[cfg(test)]

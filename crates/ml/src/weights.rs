@@ -108,11 +108,7 @@ impl<B: Backend> Loader<'_, B> {
                 &format!("{prefix}.embeddings.class_embedding"),
                 Layout::Same,
             )?,
-            position_embedding: self.param(
-                tower.position_embedding,
-                &format!("{prefix}.embeddings.position_embedding.weight"),
-                Layout::Same,
-            )?,
+            position_embedding: self.positions(tower.position_embedding, prefix)?,
             pre_layrnorm: self.layer_norm(tower.pre_layrnorm, &format!("{prefix}.pre_layrnorm"))?,
             encoder: self.encoder(tower.encoder, &format!("{prefix}.encoder"))?,
             post_layernorm: self
@@ -130,11 +126,7 @@ impl<B: Backend> Loader<'_, B> {
                 tower.token_embedding,
                 &format!("{prefix}.embeddings.token_embedding"),
             )?,
-            position_embedding: self.param(
-                tower.position_embedding,
-                &format!("{prefix}.embeddings.position_embedding.weight"),
-                Layout::Same,
-            )?,
+            position_embedding: self.positions(tower.position_embedding, prefix)?,
             encoder: self.encoder(tower.encoder, &format!("{prefix}.encoder"))?,
             final_layer_norm: self.layer_norm(
                 tower.final_layer_norm,
@@ -227,6 +219,16 @@ impl<B: Backend> Loader<'_, B> {
             }
             None => Ok(param),
         }
+    }
+
+    /// A tower's learned positions, `{prefix}.embeddings.position_embedding.weight`.
+    fn positions(
+        &mut self,
+        param: Param<Tensor<B, 2>>,
+        prefix: &str,
+    ) -> Result<Param<Tensor<B, 2>>> {
+        let name = format!("{prefix}.embeddings.position_embedding.weight");
+        self.param(param, &name, Layout::Same)
     }
 
     /// Replaces `param` by the tensor `name`, or keeps it and notes the problem.

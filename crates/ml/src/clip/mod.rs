@@ -3,7 +3,7 @@
 //! shared embedding space, and a learned `logit_scale`.
 //!
 //! Module and field names follow the Hugging Face checkpoint (`vision_model.pre_layrnorm`,
-//! `encoder.layers.{i}.self_attn.out_proj`, …) so that [`crate::weights`] maps names one to one.
+//! `encoder.layers.{i}.self_attn.out_proj`, …) so that the safetensors loader maps names one to one.
 
 mod attention;
 mod encoder;
@@ -19,4 +19,4 @@ pub use encoder_layer::{ClipEncoderLayer, ClipEncoderLayerConfig};
 pub use mlp::{ClipMlp, ClipMlpConfig, quick_gelu};
 pub use model::{ClipConfig, ClipModel, OutProjWeights, l2_normalize};
 pub use text::{ClipTextConfig, ClipTextTransformer};
-pub use vision::{ClipVisionConfig, ClipVisionTransformer};
+pub use vision::{ClipVisionConfig, ClipVisionTransformer, patch_tokens};

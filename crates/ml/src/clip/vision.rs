@@ -112,18 +112,12 @@ impl<B: Backend> ClipVisionTransformer<B> {
     /// - images: `[batch, channels, image_size, image_size]`, normalised pixels
     /// - output: `[batch, num_positions, hidden]`
     pub fn embed(&self, images: Tensor<B, 4>) -> Tensor<B, 3> {
-        let patches = self.patch_embedding.forward(images); // [batch, hidden, grid, grid]
-        let [batch, hidden, grid_h, grid_w] = patches.dims();
-        let patches = patches
-            .reshape([batch, hidden, grid_h * grid_w])
-            .swap_dims(1, 2); // [batch, grid², hidden]
-        let class = self
-            .class_embedding
-            .val()
-            .reshape([1, 1, hidden])
-            .expand([batch, 1, hidden]); // [batch, 1, hidden]
-        let tokens = Tensor::cat(vec![class, patches], 1); // [batch, num_positions, hidden]
-        let tokens = tokens + self.position_embedding.val().unsqueeze::<3>();
+        let tokens = patch_tokens(
+            &self.patch_embedding,
+            &self.class_embedding,
+            &self.position_embedding,
+            images,
+        );
         self.pre_layrnorm.forward(tokens)
     }
 
@@ -201,4 +195,33 @@ impl<B: Backend> ClipVisionTransformer<B> {
         let class = hidden.narrow(1, 0, 1).reshape([batch, width]); // [batch, hidden]
         self.post_layernorm.forward(class)
     }
+}
+
+/// A vision transformer's input tokens: the patch embeddings after the class token, plus the
+/// learned positions (CLIP's vision tower and the ViT baseline embed images alike).
+///
+/// # Shapes
+///
+/// - patch_embedding: weight `[hidden, channels, patch, patch]`
+/// - class: `[hidden]`
+/// - positions: `[num_positions, hidden]`
+/// - images: `[batch, channels, image_size, image_size]`, normalised pixels
+/// - output: `[batch, num_positions, hidden]`
+pub fn patch_tokens<B: Backend>(
+    patch_embedding: &Conv2d<B>,
+    class: &Param<Tensor<B, 1>>,
+    positions: &Param<Tensor<B, 2>>,
+    images: Tensor<B, 4>,
+) -> Tensor<B, 3> {
+    let patches = patch_embedding.forward(images); // [batch, hidden, grid, grid]
+    let [batch, hidden, grid_h, grid_w] = patches.dims();
+    let patches = patches
+        .reshape([batch, hidden, grid_h * grid_w])
+        .swap_dims(1, 2); // [batch, grid², hidden]
+    let class = class
+        .val()
+        .reshape([1, 1, hidden])
+        .expand([batch, 1, hidden]); // [batch, 1, hidden]
+    let tokens = Tensor::cat(vec![class, patches], 1); // [batch, num_positions, hidden]
+    tokens + positions.val().unsqueeze::<3>()
 }

@@ -15,10 +15,9 @@ use serde_json::json;
 
 use crate::ClipConfig;
 use crate::ClipModel;
-use crate::train::TrainError;
-use crate::train::state::HostTensor;
-use crate::train::state::to_safetensors;
-use crate::vit::named::named_params;
+use crate::epochs::files::to_safetensors;
+use crate::epochs::{HostTensor, TrainError};
+use crate::named::named_params;
 
 /// Every tensor of `model` under its Hugging Face name, in the file's layout.
 pub fn clip_to_hf_tensors<B: Backend>(model: &ClipModel<B>) -> BTreeMap<String, HostTensor> {

@@ -16,6 +16,6 @@ pub use config::PretrainConfig;
 pub use data::PretrainData;
 pub use export::{clip_to_hf_tensors, hf_config_json, save_clip};
 pub use trainer::{
-    MAX_LOGIT_SCALE, PRETRAIN_HEADER, PretrainEpoch, PretrainObserver, Pretrainer, pretrain_csv,
-    retrieval_accuracy, retrieval_chance,
+    MAX_LOGIT_SCALE, PRETRAIN_HEADER, PretrainEpoch, Pretrainer, pretrain_csv, retrieval_accuracy,
+    retrieval_chance,
 };

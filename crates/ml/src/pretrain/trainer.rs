@@ -23,8 +23,9 @@ use burn::tensor::{ElementConversion, Int, Tensor, TensorData};
 
 use super::{PretrainConfig, PretrainData};
 use crate::clip::l2_normalize;
+use crate::epochs::{TrainError, TrainObserver, weighted_sum};
 use crate::split::epoch_batches;
-use crate::train::{TrainError, random_clip, weighted_sum};
+use crate::train::random_clip;
 use crate::vit::cross_entropy;
 use crate::{ClipConfig, ClipModel};
 
@@ -49,33 +50,14 @@ pub const PRETRAIN_HEADER: &str = "epoch,loss,retrieval_accuracy,logit_scale";
 
 /// Writes `pretrain_log.csv` (numbers in shortest round-trip form).
 pub fn pretrain_csv(rows: &[PretrainEpoch]) -> String {
-    use crate::results::number;
     let mut out = format!("{PRETRAIN_HEADER}\n");
     for row in rows {
-        out.push_str(&format!(
-            "{},{},{},{}\n",
-            row.epoch,
-            number(row.loss),
-            number(row.retrieval_accuracy),
-            number(row.logit_scale)
-        ));
+        let values = [row.loss, row.retrieval_accuracy, row.logit_scale];
+        crate::results::push_row(&mut out, row.epoch, values);
+        out.push('\n');
     }
     out
 }
-
-/// Hooks into a running [`Pretrainer`]: cancellation and per-epoch reports.
-pub trait PretrainObserver {
-    /// Polled between batches; `true` stops the run with [`TrainError::Cancelled`].
-    fn cancelled(&self) -> bool {
-        false
-    }
-
-    /// Called after each epoch.
-    fn epoch_finished(&mut self, _row: &PretrainEpoch) {}
-}
-
-/// An observer that never cancels and ignores reports.
-impl PretrainObserver for () {}
 
 type AdamWOptimizer<B> =
     burn::optim::adaptor::OptimizerAdaptor<burn::optim::AdamW, ClipModel<B>, B>;
@@ -163,7 +145,10 @@ impl<B: AutodiffBackend> Pretrainer<B> {
     }
 
     /// Trains all epochs.
-    pub fn run(&mut self, observer: &mut dyn PretrainObserver) -> Result<(), TrainError> {
+    pub fn run(
+        &mut self,
+        observer: &mut dyn TrainObserver<PretrainEpoch>,
+    ) -> Result<(), TrainError> {
         while self.epoch < self.config.epochs {
             let row = self.train_epoch(observer)?;
             observer.epoch_finished(&row);
@@ -174,7 +159,7 @@ impl<B: AutodiffBackend> Pretrainer<B> {
     /// Trains and evaluates one epoch.
     pub fn train_epoch(
         &mut self,
-        observer: &mut dyn PretrainObserver,
+        observer: &mut dyn TrainObserver<PretrainEpoch>,
     ) -> Result<PretrainEpoch, TrainError> {
         let epoch = self.epoch + 1;
         let pairs = self.data.train_len();

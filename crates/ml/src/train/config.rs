@@ -1,10 +1,12 @@
 //! [`TrainConfig`]: everything that determines a training run besides its data and frozen
 //! weights. It is saved in every epoch's state, and a resumed run must agree with it
-//! (see [`TrainConfig::check_resumable`]).
+//! (see [`RunConfig::check_resumable`]).
 
 use serde::{Deserialize, Serialize};
 
 use super::TrainError;
+use crate::epochs::RunConfig;
+use crate::epochs::run_config::check_window;
 use crate::perturbation::Perturbation;
 
 /// The paper's training-set mean of the SPoSE targets (over all 1806 × 66 values).
@@ -90,43 +92,23 @@ impl TrainConfig {
         if self.patience == 0 {
             return invalid("`patience` is 0".into());
         }
-        if let Some(perturbation) = &self.perturbation
-            && (perturbation.start == 0 || perturbation.length == 0)
-        {
-            return invalid(format!(
-                "perturbation `start` ({}) and `length` ({}) must be at least 1",
-                perturbation.start, perturbation.length
-            ));
-        }
-        Ok(())
+        check_window(self.perturbation.as_ref()).map_err(|message| TrainError::Config { message })
+    }
+}
+
+impl RunConfig for TrainConfig {
+    fn perturbation(&self) -> Option<&Perturbation> {
+        self.perturbation.as_ref()
     }
 
-    /// Whether a state saved after `epoch` by a run with config `self` can be continued by a
-    /// run with config `next`: everything must agree except `max_epochs`, `stop_after_epoch`
-    /// and a perturbation that starts after `epoch` (a perturbed run continuing a baseline).
-    pub fn check_resumable(&self, next: &TrainConfig, epoch: u32) -> Result<(), String> {
-        let started = |p: &Option<Perturbation>| p.as_ref().is_some_and(|p| p.start <= epoch);
-        if (started(&self.perturbation) || started(&next.perturbation))
-            && self.perturbation != next.perturbation
-        {
-            return Err(format!(
-                "the saved run's perturbation ({:?}) differs from this run's ({:?}) in epochs up to {epoch}",
-                self.perturbation, next.perturbation
-            ));
-        }
-        let comparable = |config: &TrainConfig| TrainConfig {
+    /// A continuing run may change `max_epochs`, `stop_after_epoch` and a perturbation that
+    /// starts after the saved epoch (a perturbed run continuing a baseline).
+    fn comparable(&self) -> TrainConfig {
+        TrainConfig {
             max_epochs: 0,
             stop_after_epoch: None,
             perturbation: None,
-            ..config.clone()
-        };
-        if comparable(self) != comparable(next) {
-            return Err(format!(
-                "the saved run was trained with another config: saved {}, this run {}",
-                serde_json::to_string(&comparable(self)).unwrap_or_default(),
-                serde_json::to_string(&comparable(next)).unwrap_or_default()
-            ));
+            ..self.clone()
         }
-        Ok(())
     }
 }

@@ -21,15 +21,13 @@
 
 mod config;
 mod data;
-mod error;
 pub mod prefix;
 mod random_clip;
 pub mod state;
 mod trainer;
 
+pub use crate::epochs::{TrainError, TrainObserver};
 pub use config::{PAPER_TARGET_MEAN, PAPER_TARGET_STD, TrainConfig};
 pub use data::TrainData;
-pub use error::TrainError;
 pub use random_clip::random_clip;
-pub(crate) use trainer::weighted_sum;
-pub use trainer::{StopReason, TrainObserver, Trainer};
+pub use trainer::{StopReason, Trainer};

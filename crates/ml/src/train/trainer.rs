@@ -21,9 +21,13 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Int, Tensor, TensorData};
 
 use super::prefix::PrefixCache;
-use super::state::{EpochState, HostTensor, Moments, STATE_FILE, epoch_dir};
+use super::state::{EpochState, Moments};
 use super::{TrainConfig, TrainData, TrainError};
 use crate::early_stopping::EarlyStopping;
+use crate::epochs::{
+    EpochLoop, HostTensor, TrainObserver, device_tensor, host, load_resumable, run_epochs,
+    weighted_sum,
+};
 use crate::hba::ImageInput;
 use crate::perturbation::{Perturbation, PerturbationKind};
 use crate::results::{EpochResult, to_csv};
@@ -31,24 +35,6 @@ use crate::rsa::behavioral_rsa;
 use crate::split::{Split, epoch_batches};
 use crate::streams::{Purpose, stream};
 use crate::{ClipHba, ClipHbaConfig, ClipModel, DoraAdapters, DoraLinear};
-
-/// Hooks into a running [`Trainer`]: cancellation and per-epoch reports.
-pub trait TrainObserver {
-    /// Polled between batches; `true` stops the run with [`TrainError::Cancelled`].
-    fn cancelled(&self) -> bool {
-        false
-    }
-
-    /// Called after training batch `batch` (0-based) of `batches` in an epoch took its
-    /// optimizer step (benchmarks time steps with it; the step may still be running on a GPU).
-    fn batch_finished(&mut self, _batch: usize, _batches: usize) {}
-
-    /// Called after epoch `result.epoch` is trained, evaluated and saved.
-    fn epoch_finished(&mut self, _result: &EpochResult) {}
-}
-
-/// An observer that never cancels and ignores reports.
-impl TrainObserver for () {}
 
 type AdamWOptimizer<B> = OptimizerAdaptor<AdamW, DoraAdapters<B>, B>;
 type OptimizerRecord<B> = <AdamWOptimizer<B> as Optimizer<DoraAdapters<B>, B>>::Record;
@@ -145,7 +131,7 @@ impl<B: AutodiffBackend> Trainer<B> {
     }
 
     /// A run continuing from the state saved in `state_dir` (an `e####` directory). `config`
-    /// may differ from the saved run's only where [`TrainConfig::check_resumable`] allows (a
+    /// may differ from the saved run's only where [`crate::epochs::RunConfig::check_resumable`] allows (a
     /// perturbed run continuing a baseline); `clip` and `data` must be the saved run's.
     pub fn resume(
         config: TrainConfig,
@@ -155,14 +141,7 @@ impl<B: AutodiffBackend> Trainer<B> {
         device: &B::Device,
         state_dir: &Path,
     ) -> Result<Trainer<B>, TrainError> {
-        let state = EpochState::load(state_dir)?;
-        state
-            .config
-            .check_resumable(&config, state.epoch)
-            .map_err(|message| TrainError::State {
-                path: state_dir.to_path_buf(),
-                message,
-            })?;
+        let state = load_resumable::<EpochState>(state_dir, &config)?;
         let mut trainer = Trainer::new(config, hba, clip, data, device)?;
         trainer.load_state(state, state_dir)?;
         Ok(trainer)
@@ -229,20 +208,7 @@ impl<B: AutodiffBackend> Trainer<B> {
         epochs_root: Option<&Path>,
         observer: &mut dyn TrainObserver,
     ) -> Result<(), TrainError> {
-        if let Some(root) = epochs_root {
-            let dir = epoch_dir(root, self.epoch);
-            if !dir.join(STATE_FILE).exists() {
-                self.to_state()?.save(&dir)?;
-            }
-        }
-        while !self.is_finished() {
-            let row = self.train_epoch(observer)?;
-            if let Some(root) = epochs_root {
-                self.to_state()?.save(&epoch_dir(root, self.epoch))?;
-            }
-            observer.epoch_finished(&row);
-        }
-        Ok(())
+        run_epochs(self, epochs_root, observer)
     }
 
     /// Trains, evaluates and records one epoch (`self.epoch() + 1`).
@@ -533,6 +499,26 @@ impl<B: AutodiffBackend> Trainer<B> {
     }
 }
 
+impl<B: AutodiffBackend> EpochLoop for Trainer<B> {
+    type Row = EpochResult;
+
+    fn epochs_done(&self) -> u32 {
+        self.epoch
+    }
+
+    fn finished(&self) -> bool {
+        self.is_finished()
+    }
+
+    fn save_state(&self, dir: &Path) -> Result<(), TrainError> {
+        self.to_state()?.save(dir)
+    }
+
+    fn next_epoch(&mut self, observer: &mut dyn TrainObserver) -> Result<EpochResult, TrainError> {
+        self.train_epoch(observer)
+    }
+}
+
 /// A fresh early-stopping state for `config`: a baseline's, or a perturbed run's that does not
 /// count the epochs of its window.
 fn fresh_early_stopping(config: &TrainConfig) -> EarlyStopping {
@@ -594,44 +580,6 @@ fn named_adapters<B: Backend>(
         .zip(&adapters.text_layers)
         .map(|(adapter, layer)| (format!("text.{layer}"), adapter));
     vision.chain(text)
-}
-
-/// Σ loss·size over the batches, read back from the device at once and summed in f64 in batch
-/// order (each `[1]` loss is a mean over its batch of `size` rows).
-pub(crate) fn weighted_sum<B: Backend>(
-    losses: Vec<Tensor<B, 1>>,
-    sizes: impl Iterator<Item = usize>,
-) -> Result<f64, TrainError> {
-    if losses.is_empty() {
-        return Ok(0.0);
-    }
-    let values = host(Tensor::cat(losses, 0))?.values;
-    Ok(values
-        .iter()
-        .zip(sizes)
-        .map(|(&value, size)| f64::from(value) * size as f64)
-        .sum())
-}
-
-fn host<B: Backend, const D: usize>(tensor: Tensor<B, D>) -> Result<HostTensor, TrainError> {
-    let shape = tensor.dims().to_vec();
-    let values = tensor
-        .into_data()
-        .convert::<f32>()
-        .to_vec::<f32>()
-        .map_err(|error| TrainError::Data {
-            message: format!("cannot read a tensor back: {error:?}"),
-        })?;
-    Ok(HostTensor { shape, values })
-}
-
-fn device_tensor<B: Backend, const D: usize>(
-    tensor: HostTensor,
-    device: &B::Device,
-) -> Tensor<B, D> {
-    let shape: [usize; D] =
-        std::array::from_fn(|axis| tensor.shape.get(axis).copied().unwrap_or(1));
-    Tensor::from_data(TensorData::new(tensor.values, shape), device)
 }
 
 fn trainable<B: AutodiffBackend, const D: usize>(

@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::epochs::RunConfig;
+use crate::epochs::run_config::check_window;
 use crate::perturbation::Perturbation;
 
 /// How one ViT run trains (`docs/protocol.md`, "The ViT baseline": SGD lr 0.1, momentum 0.9,
@@ -101,43 +103,23 @@ impl VitTrainConfig {
                 self.warmup_epochs, self.epochs
             ));
         }
-        if let Some(perturbation) = &self.perturbation
-            && (perturbation.start == 0 || perturbation.length == 0)
-        {
-            return Err(format!(
-                "perturbation `start` ({}) and `length` ({}) must be at least 1",
-                perturbation.start, perturbation.length
-            ));
-        }
-        Ok(())
+        check_window(self.perturbation.as_ref())
+    }
+}
+
+impl RunConfig for VitTrainConfig {
+    fn perturbation(&self) -> Option<&Perturbation> {
+        self.perturbation.as_ref()
     }
 
-    /// Whether a state saved after `epoch` by a run with config `self` can be continued by a
-    /// run with config `next`: everything must agree except `stop_after_epoch` and a
-    /// perturbation that starts after `epoch` (a perturbed run continuing a baseline).
-    pub fn check_resumable(&self, next: &VitTrainConfig, epoch: u32) -> Result<(), String> {
-        let started = |p: &Option<Perturbation>| p.as_ref().is_some_and(|p| p.start <= epoch);
-        if (started(&self.perturbation) || started(&next.perturbation))
-            && self.perturbation != next.perturbation
-        {
-            return Err(format!(
-                "the saved run's perturbation ({:?}) differs from this run's ({:?}) in epochs up to {epoch}",
-                self.perturbation, next.perturbation
-            ));
-        }
-        let comparable = |config: &VitTrainConfig| VitTrainConfig {
+    /// A continuing run may change `stop_after_epoch` and a perturbation that starts after the
+    /// saved epoch (a perturbed run continuing a baseline).
+    fn comparable(&self) -> VitTrainConfig {
+        VitTrainConfig {
             stop_after_epoch: None,
             perturbation: None,
-            ..config.clone()
-        };
-        if comparable(self) != comparable(next) {
-            return Err(format!(
-                "the saved run was trained with another config: saved {}, this run {}",
-                serde_json::to_string(&comparable(self)).unwrap_or_default(),
-                serde_json::to_string(&comparable(next)).unwrap_or_default()
-            ));
+            ..self.clone()
         }
-        Ok(())
     }
 }
 

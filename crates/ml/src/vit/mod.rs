@@ -8,15 +8,11 @@
 //! [`VitTrainer::resume`] from a saved [`state`] directory) → [`VitTrainer::run`], which saves
 //! `e####/` after every epoch. As for CLIP-HBA, every random draw comes from
 //! [`crate::streams`], so a state holds no generator state and resuming is exact.
-//!
-//! [`named`] (parameters by module path, to the host and back) is shared with
-//! [`crate::pretrain`].
 
 mod config;
 mod data;
 mod init;
 mod model;
-pub mod named;
 mod results;
 mod sgd;
 pub mod state;
@@ -28,4 +24,7 @@ pub use init::random_vit;
 pub use model::{Vit, VitBlock, VitConfig, VitMlp};
 pub use results::{VIT_HEADER, VitEpochResult, vit_csv};
 pub use sgd::Sgd;
-pub use trainer::{VitObserver, VitTrainer, cross_entropy};
+pub use trainer::{VitTrainer, cross_entropy};
+
+/// Parameters by module path, as the ViT's state files store them.
+pub use crate::named;

@@ -17,7 +17,7 @@ use burn::tensor::Tensor;
 use burn::tensor::activation::gelu;
 use burn::tensor::backend::Backend;
 
-use crate::clip::{ClipAttention, ClipAttentionConfig};
+use crate::clip::{ClipAttention, ClipAttentionConfig, patch_tokens};
 
 /// Configuration of a [`Vit`].
 #[derive(Config, Debug, PartialEq)]
@@ -197,18 +197,13 @@ impl<B: Backend> Vit<B> {
     /// - images: `[batch, channels, image_size, image_size]`, normalised pixels
     /// - output: `[batch, hidden]`
     pub fn embed(&self, images: Tensor<B, 4>) -> Tensor<B, 2> {
-        let patches = self.patch_embedding.forward(images); // [batch, hidden, grid, grid]
-        let [batch, hidden, grid_h, grid_w] = patches.dims();
-        let patches = patches
-            .reshape([batch, hidden, grid_h * grid_w])
-            .swap_dims(1, 2); // [batch, grid², hidden]
-        let class = self
-            .class_token
-            .val()
-            .reshape([1, 1, hidden])
-            .expand([batch, 1, hidden]); // [batch, 1, hidden]
-        let tokens = Tensor::cat(vec![class, patches], 1); // [batch, num_positions, hidden]
-        let mut tokens = tokens + self.position_embedding.val().unsqueeze::<3>();
+        let mut tokens = patch_tokens(
+            &self.patch_embedding,
+            &self.class_token,
+            &self.position_embedding,
+            images,
+        ); // [batch, num_positions, hidden]
+        let [batch, _, hidden] = tokens.dims();
         for block in &self.blocks {
             tokens = block.forward(tokens);
         }

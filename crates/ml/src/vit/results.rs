@@ -1,10 +1,10 @@
 //! The ViT's per-epoch results table: the paper's `epoch,val_loss,rsa_score`, and for perturbed
-//! runs the same four `used_…` columns as CLIP-HBA's ([`crate::results::PERTURBED_COLUMNS`]).
+//! runs the same four `used_…` columns as CLIP-HBA's ([`crate::results::rows_csv`] writes both).
 
 use serde::{Deserialize, Serialize};
 
 use crate::perturbation::PerturbationKind;
-use crate::results::{PERTURBED_COLUMNS, number};
+use crate::results::{ResultRow, rows_csv};
 
 /// One epoch's row.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -27,39 +27,43 @@ pub struct VitEpochResult {
 /// The baseline header (`docs/protocol.md`, "The ViT baseline").
 pub const VIT_HEADER: &str = "epoch,val_loss,rsa_score";
 
+impl ResultRow for VitEpochResult {
+    const STORED: [&'static str; 4] = ["train_loss", "val_loss", "rsa_score", "rsa_p_value"];
+    const HEADER: &'static str = VIT_HEADER;
+    // The paper's table has the validation loss and the RSA score only.
+    const CSV_VALUES: &'static [usize] = &[1, 2];
+
+    fn epoch(&self) -> u32 {
+        self.epoch
+    }
+
+    fn values(&self) -> [f64; 4] {
+        [
+            self.train_loss,
+            self.val_loss,
+            self.rsa_score,
+            self.rsa_p_value,
+        ]
+    }
+
+    fn perturbation(&self) -> Option<PerturbationKind> {
+        self.perturbation
+    }
+
+    fn from_values(epoch: u32, values: [f64; 4], perturbation: Option<PerturbationKind>) -> Self {
+        let [train_loss, val_loss, rsa_score, rsa_p_value] = values;
+        VitEpochResult {
+            epoch,
+            train_loss,
+            val_loss,
+            rsa_score,
+            rsa_p_value,
+            perturbation,
+        }
+    }
+}
+
 /// Writes the results CSV (`perturbed`: with the four `used_…` columns).
 pub fn vit_csv(rows: &[VitEpochResult], perturbed: bool) -> String {
-    use PerturbationKind as Kind;
-    let mut out = String::from(VIT_HEADER);
-    if perturbed {
-        out.push(',');
-        out.push_str(PERTURBED_COLUMNS);
-    }
-    out.push('\n');
-    for row in rows {
-        out.push_str(&format!(
-            "{},{},{}",
-            row.epoch,
-            number(row.val_loss),
-            number(row.rsa_score)
-        ));
-        if perturbed {
-            let flag = |kind: Kind| {
-                if row.perturbation == Some(kind) {
-                    "True"
-                } else {
-                    "False"
-                }
-            };
-            out.push_str(&format!(
-                ",{},{},{},{}",
-                flag(Kind::RandomTarget),
-                flag(Kind::LabelShuffle),
-                flag(Kind::UniformImages),
-                flag(Kind::ImageNoise)
-            ));
-        }
-        out.push('\n');
-    }
-    out
+    rows_csv(rows, perturbed)
 }

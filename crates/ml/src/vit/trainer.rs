@@ -30,30 +30,17 @@ use super::config::VitTrainConfig;
 use super::data::VitData;
 use super::init::random_vit;
 use super::model::{Vit, VitConfig};
-use super::named::{host, load_named_params, named_params};
 use super::results::{VitEpochResult, vit_csv};
 use super::sgd::Sgd;
 use super::state::VitState;
+use crate::epochs::{
+    EpochLoop, HostTensor, TrainError, TrainObserver, load_resumable, run_epochs, weighted_sum,
+};
+use crate::named::{host, load_named_params, named_params};
 use crate::perturbation::{Perturbation, PerturbationKind};
 use crate::rsa::behavioral_rsa;
 use crate::split::epoch_batches;
 use crate::streams::{Purpose, below, stream};
-use crate::train::state::{HostTensor, STATE_FILE, epoch_dir};
-use crate::train::{TrainError, weighted_sum};
-
-/// Hooks into a running [`VitTrainer`]: cancellation and per-epoch reports.
-pub trait VitObserver {
-    /// Polled between batches; `true` stops the run with [`TrainError::Cancelled`].
-    fn cancelled(&self) -> bool {
-        false
-    }
-
-    /// Called after epoch `result.epoch` is trained, evaluated and saved.
-    fn epoch_finished(&mut self, _result: &VitEpochResult) {}
-}
-
-/// An observer that never cancels and ignores reports.
-impl VitObserver for () {}
 
 /// A ViT training run on backend `B` (with autodiff).
 pub struct VitTrainer<B: AutodiffBackend> {
@@ -116,7 +103,7 @@ impl<B: AutodiffBackend> VitTrainer<B> {
     }
 
     /// A run continuing from the state saved in `state_dir` (an `e####` directory). `config`
-    /// may differ from the saved run's only where [`VitTrainConfig::check_resumable`] allows.
+    /// may differ from the saved run's only where [`crate::epochs::RunConfig::check_resumable`] allows.
     pub fn resume(
         config: VitTrainConfig,
         model: &VitConfig,
@@ -124,14 +111,7 @@ impl<B: AutodiffBackend> VitTrainer<B> {
         device: &B::Device,
         state_dir: &Path,
     ) -> Result<VitTrainer<B>, TrainError> {
-        let state = VitState::load(state_dir)?;
-        state
-            .config
-            .check_resumable(&config, state.epoch)
-            .map_err(|message| TrainError::State {
-                path: state_dir.to_path_buf(),
-                message,
-            })?;
+        let state = load_resumable::<VitState>(state_dir, &config)?;
         let mut trainer = VitTrainer::new(config, model, data, device)?;
         let invalid = |message: String| TrainError::State {
             path: state_dir.to_path_buf(),
@@ -200,28 +180,15 @@ impl<B: AutodiffBackend> VitTrainer<B> {
     pub fn run(
         &mut self,
         epochs_root: Option<&Path>,
-        observer: &mut dyn VitObserver,
+        observer: &mut dyn TrainObserver<VitEpochResult>,
     ) -> Result<(), TrainError> {
-        if let Some(root) = epochs_root {
-            let dir = epoch_dir(root, self.epoch);
-            if !dir.join(STATE_FILE).exists() {
-                self.to_state().save(&dir)?;
-            }
-        }
-        while !self.is_finished() {
-            let row = self.train_epoch(observer)?;
-            if let Some(root) = epochs_root {
-                self.to_state().save(&epoch_dir(root, self.epoch))?;
-            }
-            observer.epoch_finished(&row);
-        }
-        Ok(())
+        run_epochs(self, epochs_root, observer)
     }
 
     /// Trains, evaluates and records one epoch (`self.epoch() + 1`).
     pub fn train_epoch(
         &mut self,
-        observer: &mut dyn VitObserver,
+        observer: &mut dyn TrainObserver<VitEpochResult>,
     ) -> Result<VitEpochResult, TrainError> {
         let epoch = self.epoch + 1;
         let perturbation = self.config.perturbation.filter(|p| p.active(epoch));
@@ -345,7 +312,10 @@ impl<B: AutodiffBackend> VitTrainer<B> {
     }
 
     /// Validation loss, RSA ρ and its p-value, on the backend without autodiff.
-    fn evaluate(&self, observer: &dyn VitObserver) -> Result<(f64, f64, f64), TrainError> {
+    fn evaluate(
+        &self,
+        observer: &dyn TrainObserver<VitEpochResult>,
+    ) -> Result<(f64, f64, f64), TrainError> {
         let model = self.model.valid();
         let val = &self.data.val;
         let size = self.data.image_size;
@@ -395,6 +365,29 @@ impl<B: AutodiffBackend> VitTrainer<B> {
             velocity,
             results: self.results.clone(),
         }
+    }
+}
+
+impl<B: AutodiffBackend> EpochLoop for VitTrainer<B> {
+    type Row = VitEpochResult;
+
+    fn epochs_done(&self) -> u32 {
+        self.epoch
+    }
+
+    fn finished(&self) -> bool {
+        self.is_finished()
+    }
+
+    fn save_state(&self, dir: &Path) -> Result<(), TrainError> {
+        self.to_state().save(dir)
+    }
+
+    fn next_epoch(
+        &mut self,
+        observer: &mut dyn TrainObserver<VitEpochResult>,
+    ) -> Result<VitEpochResult, TrainError> {
+        self.train_epoch(observer)
     }
 }
 

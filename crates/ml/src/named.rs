@@ -11,7 +11,7 @@ use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
 
-use crate::train::state::HostTensor;
+use crate::epochs::HostTensor;
 
 /// Copies every float parameter of `module` to the host, by dotted path.
 pub fn named_params<B: Backend, M: Module<B>>(module: &M) -> BTreeMap<String, HostTensor> {
