@@ -17,15 +17,17 @@
 pub mod action;
 pub mod archive;
 pub mod error;
+pub mod events;
 pub mod execute;
+pub mod fingerprint;
 pub mod graph;
 pub mod plan;
 pub mod recipe;
-pub mod report;
 pub mod store;
 pub mod util;
 
 pub use error::Error;
+pub use fingerprint::{DirtyReason, Fingerprint};
 
 /// The version of cpbuild, hashed into every key.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use cpbuild_engine::Fingerprint;
 use cpbuild_engine::archive::{self, ArchiveManifest, Mode};
-use cpbuild_engine::plan::Fingerprint;
 use cpbuild_engine::recipe::Recipes;
 use cpbuild_engine::recipe::source::SourceFile;
 use cpbuild_engine::store::Store;

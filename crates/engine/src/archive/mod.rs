@@ -30,7 +30,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
-use crate::plan::Fingerprint;
+use crate::fingerprint::Fingerprint;
 use crate::store::manifest::{FileEntry, Machine};
 
 /// The archive format version.

@@ -20,9 +20,9 @@ use crate::action::{
     Registry,
 };
 use crate::error::{Error, Result};
+use crate::events::{Event, Reporter};
 use crate::graph::{Graph, TargetId};
 use crate::plan::{ItemState, Plan, PlanItem};
-use crate::report::{Event, Reporter};
 use crate::store::Store;
 use crate::store::manifest::{Machine, Manifest, RunRecord};
 use queue::DependencyQueue;
@@ -186,7 +186,9 @@ impl Executor<'_> {
             let detail = reasons
                 .iter()
                 .find_map(|r| match r {
-                    crate::plan::DirtyReason::BundleCorrupt { detail } => Some(detail.clone()),
+                    crate::fingerprint::DirtyReason::BundleCorrupt { detail } => {
+                        Some(detail.clone())
+                    }
                     _ => None,
                 })
                 .unwrap_or_default();
@@ -451,7 +453,7 @@ impl Executor<'_> {
                 "for target `{name}`: another cpbuild{holder} is building it"
             )));
         })?;
-        let forced = matches!(&item.state, ItemState::Dirty(r) if r.contains(&crate::plan::DirtyReason::Forced));
+        let forced = matches!(&item.state, ItemState::Dirty(r) if r.contains(&crate::fingerprint::DirtyReason::Forced));
         if !forced && self.store.state(&item.key) == crate::store::BundleState::Valid {
             if let Some(event) = self.materialize(item.id, &item.key)? {
                 let _ = sender.send(Message::Report(event));

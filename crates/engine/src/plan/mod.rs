@@ -5,17 +5,15 @@
 //! needs its dependencies' bundles; a fresh target needs nothing below it. So a fresh figure
 //! whose training runs were garbage-collected is not retrained.
 
-pub mod fingerprint;
-
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use crate::action::{BuildOptions, Registry};
 use crate::error::{Error, Result};
+use crate::fingerprint::{DirtyReason, Fingerprint};
 use crate::graph::{Graph, TargetId};
 use crate::recipe::InputPattern;
 use crate::store::{BundleState, Store};
-pub use fingerprint::{DirtyReason, Fingerprint};
 
 /// What the plan says about one target.
 #[derive(Debug, Clone)]

@@ -28,6 +28,7 @@
 //! [`TargetSpec`]s for one profile, and every error names `file:line:column`.
 
 pub mod expand;
+pub mod name;
 pub mod node;
 pub mod source;
 pub mod template;
@@ -337,14 +338,11 @@ impl Recipes {
         let name = entry
             .node
             .as_str()
-            .filter(|n| crate::graph::valid_name(n))
+            .filter(|n| name::valid_name(n))
             .ok_or_else(|| {
                 self.error_at(
                     &entry.node,
-                    format!(
-                        "`project` must be a valid name ({})",
-                        crate::graph::NAME_RULES
-                    ),
+                    format!("`project` must be a valid name ({})", name::NAME_RULES),
                     Some("write e.g. `project = \"critical-periods\"`".into()),
                 )
             })?;

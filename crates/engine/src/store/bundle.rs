@@ -10,7 +10,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use super::manifest::{FileEntry, Manifest};
-use crate::action::shell::check_relative_path;
+use crate::util::check_relative_path;
 use crate::util::tarball;
 
 /// The name of the manifest member.

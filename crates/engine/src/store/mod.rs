@@ -31,7 +31,7 @@ pub mod manifest;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::plan::fingerprint::Fingerprint;
+use crate::fingerprint::Fingerprint;
 use lock::{FileLock, LockMode};
 use manifest::{Manifest, RunRecord};
 
