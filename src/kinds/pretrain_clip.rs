@@ -386,6 +386,10 @@ impl Action for PretrainClip {
         "pretrain-clip"
     }
 
+    fn archive_facts(&self) -> cpbuild_engine::action::ArchiveFacts {
+        super::run::TRAINING_ARCHIVE_FACTS
+    }
+
     fn version(&self) -> &'static str {
         "1"
     }

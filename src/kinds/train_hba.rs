@@ -383,6 +383,10 @@ impl Action for TrainHba {
         "train-hba"
     }
 
+    fn archive_facts(&self) -> cpbuild_engine::action::ArchiveFacts {
+        super::run::TRAINING_ARCHIVE_FACTS
+    }
+
     fn version(&self) -> &'static str {
         "1"
     }

@@ -560,6 +560,10 @@ impl Action for TrainVit {
         "train-vit"
     }
 
+    fn archive_facts(&self) -> cpbuild_engine::action::ArchiveFacts {
+        super::run::TRAINING_ARCHIVE_FACTS
+    }
+
     fn version(&self) -> &'static str {
         "1"
     }

@@ -508,7 +508,7 @@ fn gather_requested(
         figures,
         tables,
         golden,
-        facts: figure_facts(manifest, name),
+        facts: figure_facts(manifest, name, &crate::registry()),
         runs,
     })
 }

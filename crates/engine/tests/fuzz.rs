@@ -219,6 +219,10 @@ fn small_archive(dir: &Path) -> Vec<u8> {
             store: &store,
             recipes: [("recipes/main.toml".to_string(), dir.join("main.toml"))].into(),
             documents: Vec::new(),
+            context: archive::Context {
+                registry: &cpbuild_engine::action::Registry::builtin(),
+                checklist: "",
+            },
         },
         &destination,
     )

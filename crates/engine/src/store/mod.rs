@@ -236,24 +236,25 @@ impl Store {
         Ok(expected)
     }
 
+    /// Fails unless `key`'s bundle is present and intact, saying which it is not.
+    fn require_valid(&self, key: &str) -> Result<()> {
+        match self.state(key) {
+            BundleState::Valid => Ok(()),
+            BundleState::Missing => Err(Error::store(format!(
+                "no bundle for key {key} in the store"
+            ))),
+            BundleState::Corrupt(detail) => Err(Error::store(format!(
+                "bundle `{}` is corrupt: {detail}",
+                self.bundle_path(key).display()
+            ))),
+        }
+    }
+
     /// The unpacked copy of `key`, checked file by file against the manifest inside its
     /// (verified) bundle: what a command is given to read. A damaged copy is replaced by a
     /// fresh one from the bundle; the third value then says what was wrong with it.
     pub fn verified_unpacked(&self, key: &str) -> Result<(PathBuf, Manifest, Option<String>)> {
-        match self.state(key) {
-            BundleState::Valid => {}
-            BundleState::Missing => {
-                return Err(Error::store(format!(
-                    "no bundle for key {key} in the store"
-                )));
-            }
-            BundleState::Corrupt(detail) => {
-                return Err(Error::store(format!(
-                    "bundle `{}` is corrupt: {detail}",
-                    self.bundle_path(key).display()
-                )));
-            }
-        }
+        self.require_valid(key)?;
         let directory = self.unpacked_path(key);
         if !directory.exists() {
             let (directory, manifest) = self.unpacked(key)?;
@@ -431,20 +432,7 @@ impl Store {
         {
             return Ok((directory, manifest));
         }
-        match self.state(key) {
-            BundleState::Valid => {}
-            BundleState::Missing => {
-                return Err(Error::store(format!(
-                    "no bundle for key {key} in the store"
-                )));
-            }
-            BundleState::Corrupt(detail) => {
-                return Err(Error::store(format!(
-                    "bundle `{}` is corrupt: {detail}",
-                    self.bundle_path(key).display()
-                )));
-            }
-        }
+        self.require_valid(key)?;
         let temporary = self
             .root
             .join("tmp")
