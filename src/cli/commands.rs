@@ -11,10 +11,10 @@ use cpbuild_engine::events::{Event, HumanReporter, JsonReporter, Reporter};
 use cpbuild_engine::execute::Executor;
 use cpbuild_engine::graph::Graph;
 use cpbuild_engine::plan::{Build, ItemState, Plan, Planner};
+use cpbuild_engine::recipe::Published;
 use cpbuild_engine::recipe::Recipes;
-use cpbuild_engine::recipe::expand::Published;
+use cpbuild_engine::store::LockMode;
 use cpbuild_engine::store::Store;
-use cpbuild_engine::store::lock::LockMode;
 
 /// The project root: `-C DIR` or the current directory, canonical.
 pub(super) fn project_root(global: &GlobalOptions) -> Result<PathBuf> {
@@ -1144,12 +1144,12 @@ fn archive(global: &GlobalOptions, options: &ArchiveOptions) -> Result<i32> {
             archive::top_folder(&name, &options.version)
         )),
     };
-    let (sha, manifest) = archive::write::write(
-        archive::write::Request {
+    let (sha, manifest) = archive::write(
+        archive::Request {
             manifest,
             store: &store,
             recipes,
-            documents: vec![archive::write::Document {
+            documents: vec![archive::Document {
                 path: crate::report_html::ARCHIVE_PATH.into(),
                 bytes: report.into_bytes(),
                 description: "the report to open in a browser: every figure, its golden status and provenance, every run's curves, the dependency graph".into(),
@@ -1173,7 +1173,7 @@ fn archive(global: &GlobalOptions, options: &ArchiveOptions) -> Result<i32> {
 }
 
 fn verify_archive(file: &Path) -> Result<i32> {
-    match cpbuild_engine::archive::verify::verify(file) {
+    match cpbuild_engine::archive::verify(file) {
         Ok(verified) => {
             println!(
                 "cpbuild verify-archive: `{}` is intact: {} members, {} uncompressed, {} targets, root hash {}",
@@ -1208,7 +1208,7 @@ fn import(global: &GlobalOptions, file: &Path) -> Result<i32> {
         LockMode::Shared,
         wait_message(reporter.as_ref(), &project.store_display()),
     )?;
-    let imported = cpbuild_engine::archive::import::import(file, &store)?;
+    let imported = cpbuild_engine::archive::import(file, &store)?;
     println!(
         "cpbuild import: `{}` verified; {} bundle{} added, {} already present (profile `{}`)",
         file.display(),
@@ -1233,10 +1233,7 @@ fn report(global: &GlobalOptions, targets: &[String]) -> Result<i32> {
     let store = project.store()?;
     let manifest = project.archive_manifest(&store, &roots, "local".into(), Mode::Full, true)?;
     let context = crate::archive_context(&project.registry);
-    print!(
-        "{}",
-        archive::report::reproducibility_report(&manifest, &context)
-    );
+    print!("{}", archive::reproducibility_report(&manifest, &context));
     Ok(exit_code::SUCCESS)
 }
 
@@ -1312,7 +1309,7 @@ fn html_report(
 }
 
 fn slurm(global: &GlobalOptions, project: &Project, store: &Store, plan: &Plan) -> Result<i32> {
-    use cpbuild_engine::execute::slurm::{Resources, SlurmExecutor};
+    use cpbuild_engine::execute::{Resources, SlurmExecutor};
     let profile = project.recipes.profile(&global.profile)?;
     let overrides: Vec<(&str, &Option<String>)> = vec![
         ("partition", &global.slurm_partition),

@@ -1,7 +1,9 @@
 //! Actions: what a target's `kind` runs. The engine calls them through the [`Action`] trait and
 //! knows nothing else about them; training and figures are actions like `shell`.
 
-pub mod shell;
+mod shell;
+
+pub use shell::Shell;
 
 use std::collections::BTreeMap;
 use std::io::Write;

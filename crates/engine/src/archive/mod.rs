@@ -20,10 +20,17 @@
 //! whichever store built them. Verification is one streaming pass, so archives larger than
 //! memory verify in flat memory.
 
-pub mod import;
-pub mod report;
-pub mod verify;
-pub mod write;
+pub(crate) mod import;
+pub(crate) mod report;
+pub(crate) mod verify;
+pub(crate) mod write;
+
+pub use import::{Imported, import};
+pub use report::{
+    FigureFacts, closure, collect_seeds, figure_facts, reproducibility_report, reviewer_readme,
+};
+pub use verify::{Problems, Verified, verify};
+pub use write::{Document, Request, write};
 
 use std::collections::BTreeMap;
 

@@ -5,10 +5,12 @@
 //! the loop can drain (`--keep-going`), and Ctrl-C stops scheduling, cancels running actions
 //! and keeps nothing partial.
 
-pub mod materialize;
-pub mod queue;
-pub mod slurm;
-pub mod worktree;
+mod materialize;
+mod queue;
+mod slurm;
+mod worktree;
+
+pub use slurm::{Resources, SlurmExecutor, Submission};
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -28,10 +28,10 @@
 //! [`TargetSpec`]s for one profile, and every error names `file:line:column`.
 
 pub mod expand;
-pub mod name;
+pub(crate) mod name;
 pub mod node;
 pub mod source;
-pub mod template;
+pub(crate) mod template;
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -40,7 +40,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value as Json;
 
 use crate::error::{Error, Location, Result};
-pub use expand::{DepRef, InputPattern, TargetSpec};
+pub use expand::{DepRef, InputPattern, PendingGrid, Published, TargetSpec};
 use node::{Node, NodeValue, TableEntry};
 use source::SourceFile;
 

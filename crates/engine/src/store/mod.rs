@@ -24,16 +24,18 @@
 //! `bundles/`. A build killed at any point leaves nothing that looks complete.
 
 pub mod bundle;
-pub mod fsck;
-pub mod lock;
-pub mod manifest;
+pub(crate) mod fsck;
+pub(crate) mod lock;
+pub(crate) mod manifest;
+
+pub use fsck::{Damage, Report as FsckReport};
+pub use lock::{FileLock, LockMode};
+pub use manifest::{FileEntry, Machine, Manifest, RunRecord};
 
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::fingerprint::Fingerprint;
-use lock::{FileLock, LockMode};
-use manifest::{Manifest, RunRecord};
 
 /// What the store holds for a key.
 #[derive(Debug, Clone, PartialEq, Eq)]

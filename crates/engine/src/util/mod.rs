@@ -5,9 +5,9 @@ use std::path::{Component, Path};
 pub mod canonical;
 pub mod fs;
 pub mod hash;
-pub mod process;
-pub mod tarball;
-pub mod walk;
+pub(crate) mod process;
+pub(crate) mod tarball;
+pub(crate) mod walk;
 
 /// `text` with control characters (newlines, tabs, escapes) written as Rust escapes (`\n`),
 /// so a file name cannot break the line format of human output.

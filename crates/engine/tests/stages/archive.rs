@@ -5,8 +5,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use cpbuild_engine::archive::write::{Request, write};
-use cpbuild_engine::archive::{Context, Mode, report, verify};
+use cpbuild_engine::archive::{
+    Context, Mode, Request, figure_facts, reproducibility_report, verify, write,
+};
 
 use crate::support::Project;
 
@@ -17,10 +18,8 @@ foreach = { s = [1, 2] }
 kind = "train"
 params = { seed = "{s}" }
 
-[target.fig]
-kind = "write"
-deps = ["runs"]
-params = { text = "figure" }
+[target]
+fig = { kind = "write", deps = ["runs"], params = { text = "figure" } }
 "#;
 
 const CHECKLIST: &str = "\n## A checklist\n\n- seeds: above\n";
@@ -58,7 +57,7 @@ fn write_archive(project: &Project, mode: Mode, name: &str) -> PathBuf {
 }
 
 fn members(path: &Path) -> Vec<String> {
-    let verified = verify::verify(path).expect("a valid archive");
+    let verified = verify(path).expect("a valid archive");
     verified.manifest.files.keys().cloned().collect()
 }
 
@@ -66,7 +65,7 @@ fn members(path: &Path) -> Vec<String> {
 fn a_full_archive_verifies_and_holds_every_bundle() {
     let project = built();
     let path = write_archive(&project, Mode::Full, "full.tar.zst");
-    let verified = verify::verify(&path).expect("a valid archive");
+    let verified = verify(&path).expect("a valid archive");
     assert_eq!(verified.manifest.targets.len(), 3);
     for name in ["fig", "run_1", "run_2"] {
         let key = &verified.manifest.targets[name].key;
@@ -102,7 +101,7 @@ fn a_flipped_byte_is_reported() {
     bytes[at] ^= 0x01;
     let damaged = project.path("damaged.tar.zst");
     std::fs::write(&damaged, bytes).unwrap();
-    let problems = verify::verify(&damaged).expect_err("a damaged archive");
+    let problems = verify(&damaged).expect_err("a damaged archive");
     assert!(!problems.0.is_empty());
 }
 
@@ -140,17 +139,17 @@ fn the_report_reads_targets_as_their_kinds_declare() {
         registry: &project.registry,
         checklist: CHECKLIST,
     };
-    let facts = report::figure_facts(&manifest, "fig", &project.registry);
+    let facts = figure_facts(&manifest, "fig", &project.registry);
     assert_eq!(facts.epochs_trained, 6, "two runs of 3 epochs");
     assert_eq!(facts.splits.len(), 2, "two distinct split files");
     assert_eq!(facts.runs_by_kind["train"], 2);
     assert_eq!(facts.seeds["seed"].len(), 2);
-    let text = report::reproducibility_report(&manifest, &context);
+    let text = reproducibility_report(&manifest, &context);
     assert!(text.contains("- epochs trained: 6\n"), "{text}");
     assert!(text.ends_with(CHECKLIST), "{text}");
 
     // A registry that does not know the kind reads nothing of it.
     let bare = cpbuild_engine::action::Registry::builtin();
-    let facts = report::figure_facts(&manifest, "fig", &bare);
+    let facts = figure_facts(&manifest, "fig", &bare);
     assert_eq!((facts.epochs_trained, facts.splits.len()), (0, 0));
 }

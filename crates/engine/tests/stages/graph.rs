@@ -1,7 +1,7 @@
 //! Dependencies, `foreach` grids, data-dependent grids and cycles.
 
 use cpbuild_engine::graph::Graph;
-use cpbuild_engine::recipe::expand::Published;
+use cpbuild_engine::recipe::Published;
 
 use crate::support::{Project, sorted};
 
@@ -18,10 +18,8 @@ foreach = { k = { from = 1, to = "${n}" }, w = ["p", "q"] }
 kind = "write"
 params = { text = "{k}-{w}" }
 
-[target.all]
-kind = "write"
-deps = ["runs"]
-params = { text = "all" }
+[target]
+all = { kind = "write", deps = ["runs"], params = { text = "all" } }
 "#,
     );
     let graph = project.graph();
@@ -75,15 +73,9 @@ params = { text = "epoch {e}" }
 fn a_cycle_is_an_error_naming_its_path() {
     let project = Project::new(
         r#"
-[target.a]
-kind = "write"
-deps = ["b"]
-params = { text = "a" }
-
-[target.b]
-kind = "write"
-deps = ["a"]
-params = { text = "b" }
+[target]
+a = { kind = "write", deps = ["b"], params = { text = "a" } }
+b = { kind = "write", deps = ["a"], params = { text = "b" } }
 "#,
     );
     let recipes = project.recipes().unwrap();

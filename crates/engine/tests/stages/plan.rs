@@ -3,37 +3,7 @@
 use cpbuild_engine::DirtyReason;
 use cpbuild_engine::plan::ItemState;
 
-use crate::support::{Project, sorted};
-
-/// a → b → c, and d on its own; b reads `b.txt`.
-const CHAIN: &str = r#"
-[target.a]
-kind = "write"
-params = { text = "a" }
-
-[target.b]
-kind = "write"
-deps = ["a"]
-inputs = ["b.txt"]
-params = { text = "b" }
-
-[target.c]
-kind = "write"
-deps = ["b"]
-params = { text = "c" }
-
-[target.d]
-kind = "write"
-params = { text = "d" }
-"#;
-
-fn chain() -> Project {
-    let project = Project::new(CHAIN);
-    project.write("b.txt", "one");
-    let built = project.build(&["c", "d"]);
-    assert_eq!(built.outcome.built, 4);
-    project
-}
+use crate::support::{CHAIN, Project, chain, sorted};
 
 /// The dirty targets of a plan for `c` and `d`, sorted.
 fn dirty(project: &Project) -> Vec<String> {

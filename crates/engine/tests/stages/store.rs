@@ -7,18 +7,7 @@ use cpbuild_engine::events::Event;
 use cpbuild_engine::plan::ItemState;
 use cpbuild_engine::store::BundleState;
 
-use crate::support::Project;
-
-const ONE: &str = r#"
-[target.a]
-kind = "write"
-params = { text = "content of a" }
-
-[target.b]
-kind = "write"
-deps = ["a"]
-params = { text = "b" }
-"#;
+use crate::support::chain;
 
 /// Flips one byte in the middle of `path`.
 fn flip_a_byte(path: &std::path::Path) {
@@ -38,22 +27,20 @@ fn flip_a_byte(path: &std::path::Path) {
 
 #[test]
 fn a_commit_holds_the_files_and_the_manifest() {
-    let project = Project::new(ONE);
-    project.build(&["a"]);
+    let project = chain();
     let store = project.store();
     let key = project.key("a");
     assert_eq!(store.state(&key), BundleState::Valid);
     let manifest = store.bundle_manifest(&key).unwrap();
     assert_eq!(manifest.key, key);
     assert_eq!(manifest.fingerprint.target, "a");
-    assert_eq!(manifest.files["out.txt"].size, "content of a".len() as u64);
-    assert_eq!(project.output("a"), "content of a");
+    assert_eq!(manifest.files["out.txt"].size, "a".len() as u64);
+    assert_eq!(project.output("a"), "a");
 }
 
 #[test]
 fn a_deleted_unpacked_copy_is_restored_from_the_bundle() {
-    let project = Project::new(ONE);
-    project.build(&["a"]);
+    let project = chain();
     let store = project.store();
     let key = project.key("a");
     std::fs::remove_dir_all(store.unpacked_path(&key)).unwrap();
@@ -61,14 +48,13 @@ fn a_deleted_unpacked_copy_is_restored_from_the_bundle() {
     assert!(damage.is_none());
     assert_eq!(
         std::fs::read_to_string(directory.join("files/out.txt")).unwrap(),
-        "content of a"
+        "a"
     );
 }
 
 #[test]
 fn a_tampered_unpacked_copy_is_replaced_and_reported() {
-    let project = Project::new(ONE);
-    project.build(&["a"]);
+    let project = chain();
     let store = project.store();
     let key = project.key("a");
     std::fs::write(store.unpacked_path(&key).join("files/out.txt"), "tampered").unwrap();
@@ -77,14 +63,13 @@ fn a_tampered_unpacked_copy_is_replaced_and_reported() {
     assert!(damage.contains("out.txt"), "{damage}");
     assert_eq!(
         std::fs::read_to_string(directory.join("files/out.txt")).unwrap(),
-        "content of a"
+        "a"
     );
 }
 
 #[test]
 fn a_corrupt_bundle_is_detected_and_rebuilt() {
-    let project = Project::new(ONE);
-    project.build(&["b"]);
+    let project = chain();
     let store = project.store();
     let key = project.key("a");
     flip_a_byte(&store.bundle_path(&key));
@@ -118,13 +103,12 @@ fn a_corrupt_bundle_is_detected_and_rebuilt() {
 
 #[test]
 fn fsck_moves_a_corrupt_bundle_aside_and_names_its_target() {
-    let project = Project::new(ONE);
-    project.build(&["b"]);
+    let project = chain();
     let store = project.store();
     let (a, b) = (project.key("a"), project.key("b"));
     flip_a_byte(&store.bundle_path(&a));
     let report = store.fsck().unwrap();
-    assert_eq!(report.bundles, 2);
+    assert_eq!(report.bundles, 4);
     assert_eq!(report.damage.len(), 1, "{:?}", report.damage);
     let damage = &report.damage[0];
     assert_eq!(damage.key, a);

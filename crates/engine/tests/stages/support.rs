@@ -313,3 +313,34 @@ pub fn sorted(mut names: Vec<String>) -> Vec<String> {
     names.sort();
     names
 }
+
+/// a → b → c, and d on its own; b reads `b.txt`.
+pub const CHAIN: &str = r#"
+[target.a]
+kind = "write"
+params = { text = "a" }
+
+[target.b]
+kind = "write"
+deps = ["a"]
+inputs = ["b.txt"]
+params = { text = "b" }
+
+[target.c]
+kind = "write"
+deps = ["b"]
+params = { text = "c" }
+
+[target.d]
+kind = "write"
+params = { text = "d" }
+"#;
+
+/// [`CHAIN`], built.
+pub fn chain() -> Project {
+    let project = Project::new(CHAIN);
+    project.write("b.txt", "one");
+    let built = project.build(&["c", "d"]);
+    assert_eq!(built.outcome.built, 4);
+    project
+}
