@@ -167,7 +167,7 @@ impl ParamError {
 }
 
 /// What an action's bundles hold, as a publication archive and its reproducibility report
-/// need to know it (see [`crate::archive`]). The engine knows no folder, file or `info` names of
+/// need to know it (see the `archive` module). The engine knows no folder, file or `info` names of
 /// its own: a kind that trains declares here where its checkpoints, splits and epoch counts are.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ArchiveFacts {

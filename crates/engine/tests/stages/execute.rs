@@ -13,24 +13,11 @@ foreach = { i = [1, 2, 3, 4] }
 kind = "write"
 params = { text = "leaf {i}" }
 
-[target.root]
-kind = "write"
-deps = ["leaves"]
-params = { text = "root" }
-
-[target.broken]
-kind = "write"
-params = { text = "broken", fail = true }
-
-[target.above_broken]
-kind = "write"
-deps = ["broken"]
-params = { text = "never" }
-
-[target.everything]
-kind = "write"
-deps = ["root", "above_broken"]
-params = { text = "everything" }
+[target]
+root = { kind = "write", deps = ["leaves"], params = { text = "root" } }
+broken = { kind = "write", params = { text = "broken", fail = true } }
+above_broken = { kind = "write", deps = ["broken"], params = { text = "never" } }
+everything = { kind = "write", deps = ["root", "above_broken"], params = { text = "everything" } }
 "#;
 
 #[test]

@@ -41,15 +41,15 @@ params = { text = "b" }
 
 [target.fig]
 kind = "write"
-deps = ["baselin"]
 params = { text = "f" }
+deps = ["baselin"]
 "#,
     );
     let recipes = project.recipes().expect("the recipes parse");
     let error = cpbuild_engine::graph::Graph::build(&recipes, "ci", &project.registry)
         .expect_err("an unknown dependency")
         .to_string();
-    assert!(error.starts_with("recipes/main.toml:8:"), "{error}");
+    assert!(error.starts_with("recipes/main.toml:9:"), "{error}");
     assert!(error.contains("`baselin`"), "{error}");
     assert!(error.contains("did you mean `baseline`?"), "{error}");
 }

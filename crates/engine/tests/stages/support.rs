@@ -316,24 +316,11 @@ pub fn sorted(mut names: Vec<String>) -> Vec<String> {
 
 /// a → b → c, and d on its own; b reads `b.txt`.
 pub const CHAIN: &str = r#"
-[target.a]
-kind = "write"
-params = { text = "a" }
-
-[target.b]
-kind = "write"
-deps = ["a"]
-inputs = ["b.txt"]
-params = { text = "b" }
-
-[target.c]
-kind = "write"
-deps = ["b"]
-params = { text = "c" }
-
-[target.d]
-kind = "write"
-params = { text = "d" }
+[target]
+a = { kind = "write", params = { text = "a" } }
+b = { kind = "write", deps = ["a"], inputs = ["b.txt"], params = { text = "b" } }
+c = { kind = "write", deps = ["b"], params = { text = "c" } }
+d = { kind = "write", params = { text = "d" } }
 "#;
 
 /// [`CHAIN`], built.
