@@ -7,9 +7,13 @@
 //! `xargs -P 2 sh -c`, a no-op build (everything fresh) and a build after one input changed.
 //! Times are printed, never asserted.
 
+mod support;
+
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Instant;
+
+use support::timed_cpbuild as cpbuild;
 
 const TARGETS: usize = 1000;
 
@@ -22,23 +26,6 @@ inputs = ["inputs/{i}.txt"]
 command = "cp inputs/{i}.txt out/{i}.txt"
 outputs = ["out/{i}.txt"]
 "#;
-
-fn cpbuild(root: &Path, args: &[&str]) -> f64 {
-    let started = Instant::now();
-    let output = Command::new(env!("CARGO_BIN_EXE_cpbuild"))
-        .args(args)
-        .current_dir(root)
-        .env_remove("CPBUILD_STORE")
-        .stdin(Stdio::null())
-        .output()
-        .expect("cpbuild runs");
-    assert!(
-        output.status.success(),
-        "cpbuild {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    started.elapsed().as_secs_f64()
-}
 
 fn xargs(root: &Path) -> f64 {
     let started = Instant::now();

@@ -35,3 +35,23 @@ pub fn registry() -> engine::action::Registry {
     registry.register(std::sync::Arc::new(bench::random_clip::RandomClip));
     registry
 }
+
+/// The closing section of every reproducibility report (`REPORT.md`, `cpbuild report`): the
+/// NeurIPS checklist items the archive answers, and where.
+pub const REPORT_CHECKLIST: &str = "\n## NeurIPS reproducibility checklist: what this archive answers\n\n\
+| checklist item | answered by |\n|---|---|\n\
+| code and instructions to reproduce the main results | `recipes/`, `README.md` (how to rebuild), the cpbuild version above |\n\
+| training details: hyperparameters, how they were chosen | every run's `params` in `MANIFEST.json` (`targets.*.fingerprint.params`) |\n\
+| data splits | the split hashes above; the indices are in each run's bundle (`split.json`) |\n\
+| random seeds / variability | the seeds above; every run is deterministic given them |\n\
+| compute resources (type of compute, time) | machines and backends above; times with `--timings` |\n\
+| exact figures and their numbers | `figures/<target>/` (tables as CSV, plots as PNG and SVG) |\n\
+| integrity of the released artifacts | `MANIFEST.json` sha256 of every member and a root hash; `cpbuild verify-archive` |\n";
+
+/// What cpbuild tells an archive about its kinds and the checklist its report answers.
+pub fn archive_context(registry: &engine::action::Registry) -> engine::archive::Context<'_> {
+    engine::archive::Context {
+        registry,
+        checklist: REPORT_CHECKLIST,
+    }
+}

@@ -12,7 +12,7 @@
 //! since every improvement after the window pushes the stop further. "To the end" trains every
 //! run to its baseline's end, and a window at least to that earliest stop.
 use cpbuild_engine::graph::{Graph, TargetId};
-use cpbuild_engine::recipe::expand::Published;
+use cpbuild_engine::recipe::Published;
 use cpbuild_ml::perturbation::PerturbationKind;
 
 /// The epoch after which each kind's baseline ends, and the CLIP-HBA baseline's

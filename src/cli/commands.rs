@@ -7,14 +7,14 @@ use std::path::{Path, PathBuf};
 use super::{Cli, Command, GlobalOptions};
 use cpbuild_engine::action::{BuildOptions, CancelFlag, Registry};
 use cpbuild_engine::error::{Error, Result, exit_code};
+use cpbuild_engine::events::{Event, HumanReporter, JsonReporter, Reporter};
 use cpbuild_engine::execute::Executor;
 use cpbuild_engine::graph::Graph;
-use cpbuild_engine::plan::{ItemState, Plan, Planner};
+use cpbuild_engine::plan::{Build, ItemState, Plan, Planner};
+use cpbuild_engine::recipe::Published;
 use cpbuild_engine::recipe::Recipes;
-use cpbuild_engine::recipe::expand::Published;
-use cpbuild_engine::report::{Event, HumanReporter, JsonReporter, Reporter};
+use cpbuild_engine::store::LockMode;
 use cpbuild_engine::store::Store;
-use cpbuild_engine::store::lock::LockMode;
 
 /// The project root: `-C DIR` or the current directory, canonical.
 pub(super) fn project_root(global: &GlobalOptions) -> Result<PathBuf> {
@@ -77,11 +77,13 @@ fn resolved_graph(
             return Ok(graph);
         }
         let planner = Planner {
-            graph: &graph,
-            registry,
-            store,
-            project_root: root,
-            options,
+            build: Build {
+                graph: &graph,
+                registry,
+                store,
+                project_root: root,
+                options,
+            },
             force: false,
         };
         let mut added = false;
@@ -207,11 +209,13 @@ impl Project {
 
     pub(super) fn planner<'a>(&'a self, store: &'a Store, force: bool) -> Planner<'a> {
         Planner {
-            graph: &self.graph,
-            registry: &self.registry,
-            store,
-            project_root: &self.root,
-            options: &self.options,
+            build: Build {
+                graph: &self.graph,
+                registry: &self.registry,
+                store,
+                project_root: &self.root,
+                options: &self.options,
+            },
             force,
         }
     }
@@ -449,11 +453,13 @@ fn build_roots(
             .unwrap_or(1)
     });
     let executor = Executor {
-        graph: &project.graph,
-        registry: &project.registry,
-        store: &store,
-        project_root: &project.root,
-        options: &project.options,
+        build: Build {
+            graph: &project.graph,
+            registry: &project.registry,
+            store: &store,
+            project_root: &project.root,
+            options: &project.options,
+        },
         reporter: reporter.as_ref(),
         jobs,
         keep_going: global.keep_going,
@@ -738,11 +744,13 @@ fn live_keys(project: &Project, store: &Store) -> Result<BTreeSet<String>> {
             &options,
         )?;
         let planner = Planner {
-            graph: &graph,
-            registry: &project.registry,
-            store,
-            project_root: &project.root,
-            options: &options,
+            build: Build {
+                graph: &graph,
+                registry: &project.registry,
+                store,
+                project_root: &project.root,
+                options: &options,
+            },
             force: false,
         };
         // Targets waiting on a grid that is not expanded have no key: nothing of theirs is
@@ -1136,16 +1144,17 @@ fn archive(global: &GlobalOptions, options: &ArchiveOptions) -> Result<i32> {
             archive::top_folder(&name, &options.version)
         )),
     };
-    let (sha, manifest) = archive::write::write(
-        archive::write::Request {
+    let (sha, manifest) = archive::write(
+        archive::Request {
             manifest,
             store: &store,
             recipes,
-            documents: vec![archive::write::Document {
+            documents: vec![archive::Document {
                 path: crate::report_html::ARCHIVE_PATH.into(),
                 bytes: report.into_bytes(),
                 description: "the report to open in a browser: every figure, its golden status and provenance, every run's curves, the dependency graph".into(),
             }],
+            context: crate::archive_context(&project.registry),
         },
         &destination,
     )?;
@@ -1164,7 +1173,7 @@ fn archive(global: &GlobalOptions, options: &ArchiveOptions) -> Result<i32> {
 }
 
 fn verify_archive(file: &Path) -> Result<i32> {
-    match cpbuild_engine::archive::verify::verify(file) {
+    match cpbuild_engine::archive::verify(file) {
         Ok(verified) => {
             println!(
                 "cpbuild verify-archive: `{}` is intact: {} members, {} uncompressed, {} targets, root hash {}",
@@ -1199,7 +1208,7 @@ fn import(global: &GlobalOptions, file: &Path) -> Result<i32> {
         LockMode::Shared,
         wait_message(reporter.as_ref(), &project.store_display()),
     )?;
-    let imported = cpbuild_engine::archive::import::import(file, &store)?;
+    let imported = cpbuild_engine::archive::import(file, &store)?;
     println!(
         "cpbuild import: `{}` verified; {} bundle{} added, {} already present (profile `{}`)",
         file.display(),
@@ -1223,7 +1232,8 @@ fn report(global: &GlobalOptions, targets: &[String]) -> Result<i32> {
     let roots = project.graph.resolve_all(targets)?;
     let store = project.store()?;
     let manifest = project.archive_manifest(&store, &roots, "local".into(), Mode::Full, true)?;
-    print!("{}", archive::report::reproducibility_report(&manifest));
+    let context = crate::archive_context(&project.registry);
+    print!("{}", archive::reproducibility_report(&manifest, &context));
     Ok(exit_code::SUCCESS)
 }
 
@@ -1299,7 +1309,7 @@ fn html_report(
 }
 
 fn slurm(global: &GlobalOptions, project: &Project, store: &Store, plan: &Plan) -> Result<i32> {
-    use cpbuild_engine::execute::slurm::{Resources, SlurmExecutor};
+    use cpbuild_engine::execute::{Resources, SlurmExecutor};
     let profile = project.recipes.profile(&global.profile)?;
     let overrides: Vec<(&str, &Option<String>)> = vec![
         ("partition", &global.slurm_partition),

@@ -14,7 +14,7 @@
 //! # Runs from dependencies
 //!
 //! Every dependency is a training run (`train-hba` for the CLIP-HBA panels, `train-vit` for
-//! the ViT panels) and is classified by its resolved params, read from its manifest: the one
+//! the ViT panels) and is classified by its resolved params (the engine hands them over): the one
 //! without a `perturbation` is the baseline; the others are perturbed runs keyed by
 //! (`perturbation.kind`, `start`, `length`). Each run's `results.csv` is read with
 //! [`crate::figures::runs`], so a run is read exactly as an external CSV would be.
@@ -41,8 +41,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use cpbuild_engine::action::{Action, ActionContext, ActionError, DepOutput, ParamError};
-use cpbuild_engine::store::bundle::MANIFEST;
-use cpbuild_engine::store::manifest::Manifest;
 use serde_json::Value as Json;
 
 use crate::figures::compute::{self, Fig4Table, Model, Window};
@@ -267,19 +265,8 @@ struct DepRun {
     epoch_limit: bool,
 }
 
-/// Classifies a dependency by the params its manifest records.
+/// Classifies a dependency by its params.
 fn dep_run(target: &str, dep: &DepOutput) -> Result<DepRun, ActionError> {
-    let bundle = dep.files.parent().unwrap_or(&dep.files);
-    let manifest_path = bundle.join(MANIFEST);
-    let manifest: Manifest = std::fs::read(&manifest_path)
-        .ok()
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-        .ok_or_else(|| {
-            failed(format!(
-                "cannot read the manifest of dependency `{target}` (`{}`)",
-                manifest_path.display()
-            ))
-        })?;
     let results = dep.files.join("results.csv");
     if !results.is_file() {
         return Err(failed(format!(
@@ -287,7 +274,7 @@ fn dep_run(target: &str, dep: &DepOutput) -> Result<DepRun, ActionError> {
             dep.kind
         )));
     }
-    let window = match manifest.fingerprint.params.get("perturbation") {
+    let window = match dep.params.get("perturbation") {
         None | Some(Json::Null) => None,
         Some(table) => {
             let kind = table
@@ -312,7 +299,7 @@ fn dep_run(target: &str, dep: &DepOutput) -> Result<DepRun, ActionError> {
             }
         }
     };
-    let epoch_limit = manifest
+    let epoch_limit = dep
         .info
         .get("stop_reason")
         .and_then(Json::as_str)

@@ -22,11 +22,21 @@ use std::path::{Path, PathBuf};
 use std::io::Write;
 
 use cpbuild_engine::action::{
-    ActionContext, ActionError, BuildOptions, CancelFlag, PreviousRun, Progress,
+    ActionContext, ActionError, ArchiveFacts, BuildOptions, CancelFlag, PreviousRun, Progress,
 };
 use cpbuild_ml::backend::{BackendChoice, Resolved, resolve};
 use cpbuild_ml::epochs::{RunConfig, SavedState, epoch_dir};
 use serde_json::Value as Json;
+
+/// What a training run's bundle holds, for archives: per-epoch states under `epochs/` (left
+/// out of figures-only archives), its data split in `split.json`, the epochs it trained and the
+/// backend and device it ran on in its manifest's `info`.
+pub(crate) const TRAINING_ARCHIVE_FACTS: ArchiveFacts = ArchiveFacts {
+    heavy_folders: &["epochs", "checkpoints"],
+    split_prefix: Some("split"),
+    epochs_info: Some("epochs_trained"),
+    device_info: &["backend", "device"],
+};
 
 /// The backend named by the build setting `backend` (`ndarray` when unset).
 pub(crate) fn backend_name(options: &BuildOptions) -> &str {

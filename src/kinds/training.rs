@@ -65,6 +65,10 @@ impl<K: TrainingKind> Action for Training<K> {
         K::KIND
     }
 
+    fn archive_facts(&self) -> cpbuild_engine::action::ArchiveFacts {
+        super::run::TRAINING_ARCHIVE_FACTS
+    }
+
     fn version(&self) -> &'static str {
         "1"
     }

@@ -63,7 +63,7 @@ fn computed_by<'a>(source: &'a Source<'_>, requested: &'a str, file: &str) -> &'
                     .contains_key(&format!("{FIGURES_DIR}/{name}/{file}"))
         })
     };
-    let panel = cpbuild_engine::archive::report::closure(manifest, requested)
+    let panel = cpbuild_engine::archive::closure(manifest, requested)
         .into_iter()
         .find(|name| own(name))
         .unwrap_or(requested);

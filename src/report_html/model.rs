@@ -10,8 +10,8 @@ use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use cpbuild_engine::archive::report::{FigureFacts, closure, collect_seeds, figure_facts};
 use cpbuild_engine::archive::{ArchiveManifest, ArchivedTarget};
+use cpbuild_engine::archive::{FigureFacts, closure, collect_seeds, figure_facts};
 use cpbuild_engine::error::{Error, Result};
 use serde_json::Value as Json;
 
@@ -508,7 +508,7 @@ fn gather_requested(
         figures,
         tables,
         golden,
-        facts: figure_facts(manifest, name),
+        facts: figure_facts(manifest, name, &crate::registry()),
         runs,
     })
 }

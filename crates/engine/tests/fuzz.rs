@@ -6,13 +6,13 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use cpbuild_engine::Fingerprint;
 use cpbuild_engine::archive::{self, ArchiveManifest, Mode};
-use cpbuild_engine::plan::Fingerprint;
 use cpbuild_engine::recipe::Recipes;
 use cpbuild_engine::recipe::source::SourceFile;
 use cpbuild_engine::store::Store;
 use cpbuild_engine::store::bundle;
-use cpbuild_engine::store::manifest::{Machine, Manifest};
+use cpbuild_engine::store::{Machine, Manifest};
 
 /// xorshift64*: deterministic, no dependency.
 struct Rng(u64);
@@ -213,17 +213,21 @@ fn small_archive(dir: &Path) -> Vec<u8> {
         root_hash: String::new(),
     };
     let destination = dir.join("good.tar.zst");
-    archive::write::write(
-        archive::write::Request {
+    archive::write(
+        archive::Request {
             manifest,
             store: &store,
             recipes: [("recipes/main.toml".to_string(), dir.join("main.toml"))].into(),
             documents: Vec::new(),
+            context: archive::Context {
+                registry: &cpbuild_engine::action::Registry::builtin(),
+                checklist: "",
+            },
         },
         &destination,
     )
     .unwrap();
-    archive::verify::verify(&destination).expect("the good archive verifies");
+    archive::verify(&destination).expect("the good archive verifies");
     std::fs::read(&destination).unwrap()
 }
 
@@ -236,10 +240,7 @@ fn every_flipped_bit_truncation_and_appended_byte_of_an_archive_is_reported() {
     let mut tried = 0usize;
     let mut check = |bytes: &[u8], what: &str| {
         std::fs::write(&bad, bytes).unwrap();
-        assert!(
-            archive::verify::verify(&bad).is_err(),
-            "{what} was not reported"
-        );
+        assert!(archive::verify(&bad).is_err(), "{what} was not reported");
         tried += 1;
     };
     // One flipped bit in every byte. A flip is reported unless it changes nothing that is read:
@@ -253,7 +254,7 @@ fn every_flipped_bit_truncation_and_appended_byte_of_an_archive_is_reported() {
         bytes[at] ^= 1 << rng.below(8);
         std::fs::write(&bad, &bytes).unwrap();
         flips += 1;
-        if archive::verify::verify(&bad).is_ok() {
+        if archive::verify(&bad).is_ok() {
             assert_eq!(
                 decompressed(&bytes).as_deref(),
                 Some(content.as_slice()),

@@ -1,7 +1,9 @@
 //! Actions: what a target's `kind` runs. The engine calls them through the [`Action`] trait and
 //! knows nothing else about them; training and figures are actions like `shell`.
 
-pub mod shell;
+mod shell;
+
+pub use shell::Shell;
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -43,6 +45,11 @@ pub struct DepOutput {
     pub key: String,
     /// The kind that built it.
     pub kind: String,
+    /// Its resolved params, as its fingerprint records them (a dependent may classify its
+    /// dependencies by them without knowing how the store lays out a bundle).
+    pub params: Json,
+    /// What its action recorded in the manifest's `info` (see [`ActionContext::info`]).
+    pub info: BTreeMap<String, Json>,
     /// The verified, read-only unpacked `files/` directory of its bundle.
     pub files: PathBuf,
 }
@@ -159,6 +166,25 @@ impl ParamError {
     }
 }
 
+/// What an action's bundles hold, as a publication archive and its reproducibility report
+/// need to know it (see the `archive` module). The engine knows no folder, file or `info` names of
+/// its own: a kind that trains declares here where its checkpoints, splits and epoch counts are.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ArchiveFacts {
+    /// Folders of its bundles (at any depth) that hold state rather than results (checkpoints,
+    /// per-epoch weights, optimizer states): a figures-only archive leaves them out.
+    pub heavy_folders: &'static [&'static str],
+    /// The file-name prefix of the `.json` members that record its data split (`split` for
+    /// `split.json`); the report lists their hashes.
+    pub split_prefix: Option<&'static str>,
+    /// The `info` entry counting the epochs it trained; the report sums them.
+    pub epochs_info: Option<&'static str>,
+    /// The `info` entries naming where it computed, most general first (`backend`, `device`):
+    /// the report adds up compute time under them, joined with ` / `. Without the first the
+    /// time counts as unrecorded.
+    pub device_info: &'static [&'static str],
+}
+
 /// A kind of target.
 pub trait Action: Send + Sync {
     /// The `kind` name used in recipes.
@@ -200,6 +226,11 @@ pub trait Action: Send + Sync {
         Vec::new()
     }
 
+    /// What its bundles hold, for publication archives; nothing special by default.
+    fn archive_facts(&self) -> ArchiveFacts {
+        ArchiveFacts::default()
+    }
+
     /// Relative cost, for scheduling the most expensive chains first.
     fn cost(&self, _params: &Json) -> u64 {
         1
@@ -236,6 +267,13 @@ impl Registry {
     /// The action for `kind`.
     pub fn get(&self, kind: &str) -> Option<&Arc<dyn Action>> {
         self.actions.get(kind)
+    }
+
+    /// What the bundles of `kind` hold (the default facts for a kind this registry lacks).
+    pub fn archive_facts(&self, kind: &str) -> ArchiveFacts {
+        self.get(kind)
+            .map(|action| action.archive_facts())
+            .unwrap_or_default()
     }
 
     /// Every kind, sorted.

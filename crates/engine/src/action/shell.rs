@@ -7,12 +7,12 @@
 //! working tree whenever the target is fresh.
 //!
 //! A command may publish values (for data-dependent grids, see
-//! [`crate::recipe::expand`]) by writing a JSON object to the file `CPBUILD_PUBLISH` names:
+//! the recipe's `foreach` from a target) by writing a JSON object to the file `CPBUILD_PUBLISH` names:
 //! its entries become the manifest's `info`.
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read};
-use std::path::{Component, Path};
+
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -20,29 +20,13 @@ use std::time::{Duration, Instant};
 use serde_json::Value as Json;
 
 use super::{Action, ActionContext, ActionError, ParamError};
+use crate::util::check_relative_path;
 
 /// How many lines of stderr a failure shows.
 pub const STDERR_TAIL_LINES: usize = 20;
 
 /// The `shell` kind.
 pub struct Shell;
-
-/// Checks that `path` is a plain relative path inside the project.
-pub fn check_relative_path(path: &str) -> Result<(), String> {
-    if path.is_empty() {
-        return Err("an empty path".into());
-    }
-    let p = Path::new(path);
-    if p.is_absolute() {
-        return Err(format!(
-            "`{path}` is absolute; paths are relative to the project root so that keys never depend on where the project lives"
-        ));
-    }
-    if p.components().any(|c| matches!(c, Component::ParentDir)) {
-        return Err(format!("`{path}` leaves the project (`..`)"));
-    }
-    Ok(())
-}
 
 /// The environment variable name under which dependency `name` is passed.
 pub fn dep_variable(name: &str) -> String {

@@ -20,17 +20,25 @@
 //! whichever store built them. Verification is one streaming pass, so archives larger than
 //! memory verify in flat memory.
 
-pub mod import;
-pub mod report;
-pub mod verify;
-pub mod write;
+pub(crate) mod import;
+pub(crate) mod report;
+pub(crate) mod verify;
+pub(crate) mod write;
+
+pub use import::{Imported, import};
+pub use report::{
+    FigureFacts, closure, collect_seeds, figure_facts, reproducibility_report, reviewer_readme,
+};
+pub use verify::{Problems, Verified, verify};
+pub use write::{Document, Request, write};
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
-use crate::plan::Fingerprint;
+use crate::action::{ArchiveFacts, Registry};
+use crate::fingerprint::Fingerprint;
 use crate::store::manifest::{FileEntry, Machine};
 
 /// The archive format version.
@@ -125,14 +133,25 @@ pub fn valid_version(version: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-'))
 }
 
-/// Whether a bundle member is a table or metric that a figures-only archive keeps (as opposed
-/// to checkpoints, weights and optimizer states).
-pub fn is_metric_file(path: &str) -> bool {
+/// What the application tells an archive about its targets, which the engine cannot know.
+#[derive(Clone, Copy)]
+pub struct Context<'a> {
+    /// The kinds, whose [`Action::archive_facts`](crate::action::Action::archive_facts) say
+    /// what their bundles hold.
+    pub registry: &'a Registry,
+    /// The closing section of `REPORT.md` (Markdown, starting with a blank line): a venue's
+    /// reproducibility checklist and where the archive answers each item; empty for none.
+    pub checklist: &'a str,
+}
+
+/// Whether a bundle member is a table or metric that a figures-only archive keeps, as opposed
+/// to what its kind declares heavy (checkpoints, weights and optimizer states).
+pub(crate) fn is_metric_file(path: &str, facts: &ArchiveFacts) -> bool {
     let lower = path.to_ascii_lowercase();
     [".csv", ".json", ".txt", ".md", ".svg", ".png"]
         .iter()
         .any(|ext| lower.ends_with(ext))
         && !lower
             .split('/')
-            .any(|part| part == "epochs" || part == "checkpoints")
+            .any(|part| facts.heavy_folders.contains(&part))
 }

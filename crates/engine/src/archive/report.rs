@@ -5,7 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value as Json;
 
-use super::{ArchiveManifest, ArchivedTarget, Mode, top_folder};
+use super::{ArchiveManifest, ArchivedTarget, Context, Mode, top_folder};
+use crate::action::Registry;
 
 /// Every target `name` depends on, itself included.
 pub fn closure<'a>(manifest: &'a ArchiveManifest, name: &str) -> BTreeSet<&'a str> {
@@ -50,11 +51,18 @@ pub fn collect_seeds(prefix: &str, value: &Json, out: &mut BTreeMap<String, BTre
     }
 }
 
-fn info_text(target: &ArchivedTarget, key: &str) -> Option<String> {
-    target.info.get(key).map(|v| match v {
-        Json::String(s) => s.clone(),
-        other => other.to_string(),
-    })
+/// Where `target` computed: the `info` entries `entries` names that it recorded, joined with
+/// ` / `; `None` when it lacks the first (the most general).
+fn device_label(target: &ArchivedTarget, entries: &[&str]) -> Option<String> {
+    let text = |entry: &&str| {
+        target.info.get(*entry).map(|v| match v {
+            Json::String(s) => s.clone(),
+            other => other.to_string(),
+        })
+    };
+    text(entries.first()?)?;
+    let labels: Vec<String> = entries.iter().filter_map(text).collect();
+    Some(labels.join(" / "))
 }
 
 /// Facts about one requested target's runs.
@@ -64,9 +72,9 @@ pub struct FigureFacts {
     pub runs_by_kind: BTreeMap<String, usize>,
     /// Every seed param and its distinct values.
     pub seeds: BTreeMap<String, BTreeSet<String>>,
-    /// sha256 of each distinct `split.json` (data split indices).
+    /// sha256 of each distinct data split file (as the runs' kinds declare them).
     pub splits: BTreeSet<String>,
-    /// Total epochs trained (from the actions' `epochs_trained`).
+    /// Total epochs trained (from the `info` entry the runs' kinds declare).
     pub epochs_trained: u64,
     /// Seconds by backend/device (when timings were recorded).
     pub seconds_by_device: BTreeMap<String, f64>,
@@ -74,8 +82,8 @@ pub struct FigureFacts {
     pub machines: BTreeSet<String>,
 }
 
-/// Gathers the facts for `figure`.
-pub fn figure_facts(manifest: &ArchiveManifest, figure: &str) -> FigureFacts {
+/// Gathers the facts for `figure`, reading each target as its kind declares (`registry`).
+pub fn figure_facts(manifest: &ArchiveManifest, figure: &str, registry: &Registry) -> FigureFacts {
     let mut facts = FigureFacts {
         runs_by_kind: BTreeMap::new(),
         seeds: BTreeMap::new(),
@@ -93,23 +101,23 @@ pub fn figure_facts(manifest: &ArchiveManifest, figure: &str) -> FigureFacts {
                 .or_default() += 1;
         }
         collect_seeds("", &target.fingerprint.params, &mut facts.seeds);
-        for (path, entry) in &target.files {
-            if path
-                .rsplit('/')
-                .next()
-                .is_some_and(|f| f.starts_with("split") && f.ends_with(".json"))
-            {
-                facts.splits.insert(entry.sha256.clone());
+        let kind = registry.archive_facts(&target.fingerprint.kind);
+        if let Some(prefix) = kind.split_prefix {
+            for (path, entry) in &target.files {
+                if path
+                    .rsplit('/')
+                    .next()
+                    .is_some_and(|f| f.starts_with(prefix) && f.ends_with(".json"))
+                {
+                    facts.splits.insert(entry.sha256.clone());
+                }
             }
         }
-        if let Some(Json::Number(n)) = target.info.get("epochs_trained") {
+        if let Some(Json::Number(n)) = kind.epochs_info.and_then(|entry| target.info.get(entry)) {
             facts.epochs_trained += n.as_u64().unwrap_or(0);
         }
-        let device = match (info_text(target, "backend"), info_text(target, "device")) {
-            (Some(b), Some(d)) => format!("{b} / {d}"),
-            (Some(b), None) => b,
-            _ => "cpu (no backend recorded)".to_string(),
-        };
+        let device = device_label(target, kind.device_info)
+            .unwrap_or_else(|| "cpu (no backend recorded)".to_string());
         if let Some(seconds) = target.seconds {
             *facts.seconds_by_device.entry(device).or_default() += seconds;
         }
@@ -121,14 +129,14 @@ pub fn figure_facts(manifest: &ArchiveManifest, figure: &str) -> FigureFacts {
     facts
 }
 
-/// The reproducibility report (Markdown).
-pub fn reproducibility_report(manifest: &ArchiveManifest) -> String {
+/// The reproducibility report (Markdown), ending with the application's checklist.
+pub fn reproducibility_report(manifest: &ArchiveManifest, context: &Context<'_>) -> String {
     let mut out = format!(
         "# Reproducibility report: {} {}\n\nBuilt with cpbuild {} under profile `{}`. Every number below is read from `MANIFEST.json`.\n",
         manifest.project, manifest.version, manifest.cpbuild, manifest.profile
     );
     for figure in &manifest.requested {
-        let facts = figure_facts(manifest, figure);
+        let facts = figure_facts(manifest, figure, context.registry);
         out.push_str(&format!("\n## `{figure}`\n\n"));
         if let Some(description) = manifest
             .targets
@@ -183,17 +191,7 @@ pub fn reproducibility_report(manifest: &ArchiveManifest) -> String {
         let machines: Vec<&str> = facts.machines.iter().map(String::as_str).collect();
         out.push_str(&format!("- machines: {}\n", machines.join("; ")));
     }
-    out.push_str(
-        "\n## NeurIPS reproducibility checklist: what this archive answers\n\n\
-| checklist item | answered by |\n|---|---|\n\
-| code and instructions to reproduce the main results | `recipes/`, `README.md` (how to rebuild), the cpbuild version above |\n\
-| training details: hyperparameters, how they were chosen | every run's `params` in `MANIFEST.json` (`targets.*.fingerprint.params`) |\n\
-| data splits | the split hashes above; the indices are in each run's bundle (`split.json`) |\n\
-| random seeds / variability | the seeds above; every run is deterministic given them |\n\
-| compute resources (type of compute, time) | machines and backends above; times with `--timings` |\n\
-| exact figures and their numbers | `figures/<target>/` (tables as CSV, plots as PNG and SVG) |\n\
-| integrity of the released artifacts | `MANIFEST.json` sha256 of every member and a root hash; `cpbuild verify-archive` |\n",
-    );
+    out.push_str(context.checklist);
     out
 }
 

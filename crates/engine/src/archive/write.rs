@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use super::{ArchiveManifest, MANIFEST, Mode, is_metric_file, report, top_folder};
+use super::{ArchiveManifest, Context, MANIFEST, Mode, is_metric_file, report, top_folder};
 use crate::error::{Error, Result};
 use crate::store::Store;
 use crate::store::manifest::FileEntry;
@@ -40,6 +40,8 @@ pub struct Request<'a> {
     pub recipes: BTreeMap<String, PathBuf>,
     /// Documents the application adds.
     pub documents: Vec<Document>,
+    /// What the application knows about its kinds, and the report's checklist.
+    pub context: Context<'a>,
 }
 
 /// Writes the archive to `destination`; returns its sha256 and the final manifest.
@@ -49,6 +51,7 @@ pub fn write(request: Request<'_>, destination: &Path) -> Result<(String, Archiv
         store,
         recipes,
         documents,
+        context,
     } = request;
     let mut members: BTreeMap<String, Source> = BTreeMap::new();
     for (name, path) in recipes {
@@ -75,7 +78,8 @@ pub fn write(request: Request<'_>, destination: &Path) -> Result<(String, Archiv
             }
             Mode::FiguresOnly => {
                 let (directory, _) = verified_unpacked(store, name, &target.key)?;
-                for path in target.files.keys().filter(|p| is_metric_file(p)) {
+                let facts = context.registry.archive_facts(&target.fingerprint.kind);
+                for path in target.files.keys().filter(|p| is_metric_file(p, &facts)) {
                     members.insert(
                         format!("files/{name}/{path}"),
                         Source::File(directory.join("files").join(path)),
@@ -114,7 +118,7 @@ pub fn write(request: Request<'_>, destination: &Path) -> Result<(String, Archiv
     members.insert("README.md".into(), Source::Bytes(readme.into_bytes()));
     members.insert(
         "REPORT.md".into(),
-        Source::Bytes(report::reproducibility_report(&manifest).into_bytes()),
+        Source::Bytes(report::reproducibility_report(&manifest, &context).into_bytes()),
     );
 
     let mut files = BTreeMap::new();

@@ -5,25 +5,23 @@
 //! the loop can drain (`--keep-going`), and Ctrl-C stops scheduling, cancels running actions
 //! and keeps nothing partial.
 
-pub mod materialize;
-pub mod queue;
-pub mod slurm;
-pub mod worktree;
+mod materialize;
+mod queue;
+mod slurm;
+mod worktree;
+
+pub use slurm::{Resources, SlurmExecutor, Submission};
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::action::{
-    ActionContext, ActionError, BuildOptions, CancelFlag, DepOutput, PreviousRun, Progress,
-    Registry,
-};
+use crate::action::{ActionContext, ActionError, CancelFlag, DepOutput, PreviousRun, Progress};
 use crate::error::{Error, Result};
-use crate::graph::{Graph, TargetId};
-use crate::plan::{ItemState, Plan, PlanItem};
-use crate::report::{Event, Reporter};
-use crate::store::Store;
+use crate::events::{Event, Reporter};
+use crate::graph::TargetId;
+use crate::plan::{Build, ItemState, Plan, PlanItem};
 use crate::store::manifest::{Machine, Manifest, RunRecord};
 use queue::DependencyQueue;
 
@@ -79,16 +77,8 @@ impl Outcome {
 
 /// Everything the executor needs.
 pub struct Executor<'a> {
-    /// The graph.
-    pub graph: &'a Graph,
-    /// The kinds.
-    pub registry: &'a Registry,
-    /// The store.
-    pub store: &'a Store,
-    /// The project root.
-    pub project_root: &'a Path,
-    /// Build options passed to actions.
-    pub options: &'a BuildOptions,
+    /// What the build reads.
+    pub build: Build<'a>,
     /// Where events go.
     pub reporter: &'a dyn Reporter,
     /// `-j`.
@@ -152,7 +142,7 @@ fn now() -> f64 {
 
 impl Executor<'_> {
     fn name(&self, id: TargetId) -> &str {
-        &self.graph.target(id).spec.name
+        &self.build.graph.target(id).spec.name
     }
 
     /// Runs the plan, then says where the working-tree outputs of `roots` are.
@@ -167,7 +157,7 @@ impl Executor<'_> {
                     format!(
                         "`{}` (`{}`)",
                         self.name(i.id),
-                        self.store.bundle_path(&i.key).display()
+                        self.build.store.bundle_path(&i.key).display()
                     )
                 })
                 .collect();
@@ -179,20 +169,27 @@ impl Executor<'_> {
             )));
         }
         for item in &corrupt {
-            let moved_to = self.store.quarantine(&item.key)?;
+            let moved_to = self.build.store.quarantine(&item.key)?;
             let ItemState::Dirty(reasons) = &item.state else {
                 continue;
             };
             let detail = reasons
                 .iter()
                 .find_map(|r| match r {
-                    crate::plan::DirtyReason::BundleCorrupt { detail } => Some(detail.clone()),
+                    crate::fingerprint::DirtyReason::BundleCorrupt { detail } => {
+                        Some(detail.clone())
+                    }
                     _ => None,
                 })
                 .unwrap_or_default();
             self.reporter.report(&Event::Corrupt {
                 target: self.name(item.id).to_string(),
-                bundle: self.store.bundle_path(&item.key).display().to_string(),
+                bundle: self
+                    .build
+                    .store
+                    .bundle_path(&item.key)
+                    .display()
+                    .to_string(),
                 detail,
                 moved_to: moved_to.display().to_string(),
             });
@@ -210,8 +207,9 @@ impl Executor<'_> {
 
         let mut queue = DependencyQueue::new();
         for item in plan.items.iter().filter(|i| i.is_dirty()) {
-            let target = self.graph.target(item.id);
+            let target = self.build.graph.target(item.id);
             let cost = self
+                .build
                 .registry
                 .get(&target.spec.kind)
                 .map(|a| a.cost(&target.spec.params))
@@ -298,7 +296,7 @@ impl Executor<'_> {
                                 self.reporter.report(&Event::Failed {
                                     target: name.clone(),
                                     message,
-                                    log: self.store.log_path(&name).display().to_string(),
+                                    log: self.build.store.log_path(&name).display().to_string(),
                                     stderr_tail,
                                 });
                                 if store_error {
@@ -340,11 +338,12 @@ impl Executor<'_> {
             let Some(item) = plan.item(root) else {
                 continue;
             };
-            if !seen.insert(root) || self.store.state(&item.key) != crate::store::BundleState::Valid
+            if !seen.insert(root)
+                || self.build.store.state(&item.key) != crate::store::BundleState::Valid
             {
                 continue;
             }
-            let (_, manifest) = self.store.unpacked(&item.key)?;
+            let (_, manifest) = self.build.store.unpacked(&item.key)?;
             if !manifest.worktree.is_empty() {
                 self.reporter.report(&Event::Outputs {
                     target: self.name(root).to_string(),
@@ -359,13 +358,15 @@ impl Executor<'_> {
     /// matches its manifest: a damaged copy is unpacked again from the bundle first. Returns
     /// the event that says so, if it was.
     fn materialize(&self, id: TargetId, key: &str) -> Result<Option<Event>> {
-        let (directory, manifest) = self.store.unpacked(key)?;
-        let Some(detail) = materialize::worktree(&directory, &manifest, self.project_root)? else {
+        let (directory, manifest) = self.build.store.unpacked(key)?;
+        let Some(detail) = materialize::worktree(&directory, &manifest, self.build.project_root)?
+        else {
             return Ok(None);
         };
-        self.store.discard_unpacked(key)?;
-        let (directory, manifest) = self.store.unpacked(key)?;
-        if let Some(still) = materialize::worktree(&directory, &manifest, self.project_root)? {
+        self.build.store.discard_unpacked(key)?;
+        let (directory, manifest) = self.build.store.unpacked(key)?;
+        if let Some(still) = materialize::worktree(&directory, &manifest, self.build.project_root)?
+        {
             return Err(Error::store(format!(
                 "target `{}`: its unpacked copy is damaged again after unpacking ({still})",
                 self.name(id)
@@ -389,14 +390,14 @@ impl Executor<'_> {
         item: &PlanItem,
         sender: &mpsc::Sender<Message>,
     ) -> WorkResult {
-        let aside = self.store.root().join("tmp").join(format!(
+        let aside = self.build.store.root().join("tmp").join(format!(
             "{}.{}.before",
             item.key,
             std::process::id()
         ));
         let mut snapshot = None;
         let result = self.try_build_one(plan, item, sender, &aside, &mut snapshot);
-        let _ = crate::util::fs::remove_tree(&self.store.root().join("tmp").join(format!(
+        let _ = crate::util::fs::remove_tree(&self.build.store.root().join("tmp").join(format!(
             "{}.{}",
             item.key,
             std::process::id()
@@ -412,7 +413,7 @@ impl Executor<'_> {
         if let (WorkResult::Failed { .. } | WorkResult::Cancelled, Some(snapshot)) =
             (&result, &snapshot)
         {
-            let restored = snapshot.restore(self.project_root);
+            let restored = snapshot.restore(self.build.project_root);
             let event = match restored {
                 Ok(done) => Event::Restored {
                     target: self.name(item.id).to_string(),
@@ -443,16 +444,16 @@ impl Executor<'_> {
         aside: &Path,
         snapshot: &mut Option<worktree::Snapshot>,
     ) -> Result<WorkResult> {
-        let target = self.graph.target(item.id);
+        let target = self.build.graph.target(item.id);
         let name = &target.spec.name;
-        let _lock = self.store.lock_key(&item.key, |pid| {
+        let _lock = self.build.store.lock_key(&item.key, |pid| {
             let holder = pid.map(|p| format!(" (pid {p})")).unwrap_or_default();
             let _ = sender.send(Message::Waiting(format!(
                 "for target `{name}`: another cpbuild{holder} is building it"
             )));
         })?;
-        let forced = matches!(&item.state, ItemState::Dirty(r) if r.contains(&crate::plan::DirtyReason::Forced));
-        if !forced && self.store.state(&item.key) == crate::store::BundleState::Valid {
+        let forced = matches!(&item.state, ItemState::Dirty(r) if r.contains(&crate::fingerprint::DirtyReason::Forced));
+        if !forced && self.build.store.state(&item.key) == crate::store::BundleState::Valid {
             if let Some(event) = self.materialize(item.id, &item.key)? {
                 let _ = sender.send(Message::Report(event));
             }
@@ -464,13 +465,16 @@ impl Executor<'_> {
                 Error::store(format!("dependency `{}` is not planned", self.name(*dep)))
             })?;
             // A command only ever reads files that match its dependency's manifest.
-            let (directory, manifest, damage) =
-                self.store.verified_unpacked(&dep_item.key).map_err(|e| {
-                    Error::store(format!(
-                        "dependency `{}` of target `{name}`: {e}",
-                        self.name(*dep)
-                    ))
-                })?;
+            let (directory, manifest, damage) = self
+                .build
+                .store
+                .verified_unpacked(&dep_item.key)
+                .map_err(|e| {
+                Error::store(format!(
+                    "dependency `{}` of target `{name}`: {e}",
+                    self.name(*dep)
+                ))
+            })?;
             if let Some(detail) = damage {
                 let _ = sender.send(Message::Report(self.repaired(*dep, detail)));
             }
@@ -478,12 +482,15 @@ impl Executor<'_> {
                 self.name(*dep).to_string(),
                 DepOutput {
                     key: dep_item.key.clone(),
-                    kind: manifest.fingerprint.kind.clone(),
+                    kind: manifest.fingerprint.kind,
+                    params: manifest.fingerprint.params,
+                    info: manifest.info,
                     files: directory.join("files"),
                 },
             );
         }
         let action = self
+            .build
             .registry
             .get(&target.spec.kind)
             .expect("the graph checked every kind")
@@ -495,32 +502,34 @@ impl Executor<'_> {
             )
         });
         let previous = match &extension {
-            Some((family, extent)) => match self.store.best_in_family(family, *extent, &item.key) {
-                Some((key, extent)) => {
-                    let (directory, _, damage) = self.store.verified_unpacked(&key)?;
-                    if let Some(detail) = damage {
-                        let _ = sender.send(Message::Report(self.repaired(item.id, detail)));
+            Some((family, extent)) => {
+                match self.build.store.best_in_family(family, *extent, &item.key) {
+                    Some((key, extent)) => {
+                        let (directory, _, damage) = self.build.store.verified_unpacked(&key)?;
+                        if let Some(detail) = damage {
+                            let _ = sender.send(Message::Report(self.repaired(item.id, detail)));
+                        }
+                        Some(PreviousRun {
+                            key,
+                            extent,
+                            files: directory.join("files"),
+                        })
                     }
-                    Some(PreviousRun {
-                        key,
-                        extent,
-                        files: directory.join("files"),
-                    })
+                    None => None,
                 }
-                None => None,
-            },
+            }
             None => None,
         };
-        let staging = self.store.staging(&item.key)?;
+        let staging = self.build.store.staging(&item.key)?;
         let declared = action.worktree_outputs(&target.spec.params);
         if !declared.is_empty() {
             *snapshot = Some(worktree::Snapshot::take(
-                self.project_root,
+                self.build.project_root,
                 &declared,
                 aside,
             )?);
         }
-        let log_path = self.store.log_path(name);
+        let log_path = self.build.store.log_path(name);
         let mut log = std::io::BufWriter::new(
             std::fs::File::create(&log_path).map_err(|e| Error::io(&log_path, e))?,
         );
@@ -534,14 +543,14 @@ impl Executor<'_> {
         let mut context = ActionContext {
             target: name,
             params: &target.spec.params,
-            project_root: self.project_root,
+            project_root: self.build.project_root,
             out_dir: &out_dir,
             deps: &deps,
             inputs: &item.inputs,
             log: &mut log,
             progress: &progress,
             cancel: &self.cancel,
-            options: self.options,
+            options: self.build.options,
             worktree_outputs: Vec::new(),
             previous,
             info: BTreeMap::new(),
@@ -576,7 +585,7 @@ impl Executor<'_> {
         }
         // The key was computed from the inputs as they were when planned: an input that
         // changed since (while the command ran, say) would store new output under the old key.
-        if let Some(message) = changed_inputs(name, item, self.project_root) {
+        if let Some(message) = changed_inputs(name, item, self.build.project_root) {
             return Ok(WorkResult::Failed {
                 message,
                 stderr_tail: Vec::new(),
@@ -608,17 +617,19 @@ impl Executor<'_> {
             started: started_wall,
             finished: now(),
             host: hostname(),
-            profile: self.options.profile.clone(),
+            profile: self.build.options.profile.clone(),
             bundle_sha256: String::new(),
         };
-        self.store
+        self.build
+            .store
             .commit(&staging, &manifest, run)
             .map_err(|e| Error::store(format!("cannot store target `{name}`: {e}")))?;
         if let Some((family, extent)) = &extension {
-            self.store.add_to_family(family, *extent, &item.key)?;
+            self.build.store.add_to_family(family, *extent, &item.key)?;
         }
-        self.store
-            .write_record(&self.options.profile, name, &item.fingerprint)?;
+        self.build
+            .store
+            .write_record(&self.build.options.profile, name, &item.fingerprint)?;
         if let Some(event) = self.materialize(item.id, &item.key)? {
             let _ = sender.send(Message::Report(event));
         }

@@ -17,9 +17,9 @@ use std::time::{Duration, Instant};
 
 use crate::action::CancelFlag;
 use crate::error::{Error, Result};
+use crate::events::{Event, Reporter};
 use crate::graph::{Graph, TargetId};
 use crate::plan::{ItemState, Plan};
-use crate::report::{Event, Reporter};
 use crate::store::{BundleState, Store};
 
 use super::Outcome;

@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use crate::action::Registry;
 use crate::error::{Error, Result};
 use crate::recipe::expand::{PendingGrid, Published};
+use crate::recipe::name::{NAME_RULES, name_problem};
 use crate::recipe::{self, Recipes, TargetSpec, did_you_mean};
 
 /// Index of a target in [`Graph::targets`].
@@ -43,53 +44,6 @@ pub struct Graph {
     pub pending: BTreeMap<String, PendingGrid>,
     /// Targets that depend directly on a pending grid → those grids' group names.
     pub waits_on: BTreeMap<TargetId, BTreeSet<String>>,
-}
-
-/// The most characters a target name may have (it names files in the store and logs).
-pub const MAX_NAME_LENGTH: usize = 200;
-
-/// The rules for names, as the help of a rejected name states them.
-pub const NAME_RULES: &str = "names use ASCII letters, digits and `_ - . + =`, do not start with `.` or `-`, and have at most 200 characters";
-
-/// Whether `name` is usable as a target name (it names files in the store and logs).
-pub fn valid_name(name: &str) -> bool {
-    name_problem(name).is_none()
-}
-
-/// Which rule `name` breaks, if any.
-pub fn name_problem(name: &str) -> Option<String> {
-    if name.is_empty() {
-        return Some("it is empty".into());
-    }
-    let length = name.chars().count();
-    if length > MAX_NAME_LENGTH {
-        return Some(format!(
-            "it has {length} characters, more than {MAX_NAME_LENGTH}"
-        ));
-    }
-    if name.starts_with(['.', '-']) {
-        return Some(format!("it starts with `{}`", &name[..1]));
-    }
-    let bad: String = name
-        .chars()
-        .filter(|&c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '+' | '=')))
-        .fold(String::new(), |mut bad, c| {
-            if !bad.contains(c) {
-                bad.push(c);
-            }
-            bad
-        });
-    if bad.is_empty() {
-        return None;
-    }
-    let listed: Vec<String> = bad
-        .chars()
-        .map(|c| format!("`{}`", c.escape_debug()))
-        .collect();
-    Some(format!(
-        "it contains {} (only ASCII letters and digits and `_ - . + =` are allowed)",
-        listed.join(", ")
-    ))
 }
 
 impl Graph {
@@ -249,7 +203,7 @@ impl Graph {
                     help: None,
                 })?;
             for input in &spec.inputs {
-                crate::action::shell::check_relative_path(&input.pattern).map_err(|message| {
+                crate::util::check_relative_path(&input.pattern).map_err(|message| {
                     Error::Recipe {
                         location: input.location.clone(),
                         message: format!("input {message}"),

@@ -5,17 +5,15 @@
 //! needs its dependencies' bundles; a fresh target needs nothing below it. So a fresh figure
 //! whose training runs were garbage-collected is not retrained.
 
-pub mod fingerprint;
-
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use crate::action::{BuildOptions, Registry};
 use crate::error::{Error, Result};
+use crate::fingerprint::{DirtyReason, Fingerprint};
 use crate::graph::{Graph, TargetId};
 use crate::recipe::InputPattern;
 use crate::store::{BundleState, Store};
-pub use fingerprint::{DirtyReason, Fingerprint};
 
 /// What the plan says about one target.
 #[derive(Debug, Clone)]
@@ -101,8 +99,10 @@ impl Plan {
     }
 }
 
-/// Computes fingerprints and states for everything `roots` depend on.
-pub struct Planner<'a> {
+/// What planning and executing a build read: the graph, the kinds, the store, the project
+/// root and the build options.
+#[derive(Clone, Copy)]
+pub struct Build<'a> {
     /// The graph.
     pub graph: &'a Graph,
     /// The kinds.
@@ -111,8 +111,14 @@ pub struct Planner<'a> {
     pub store: &'a Store,
     /// The project root (inputs are relative to it).
     pub project_root: &'a Path,
-    /// Build options (actions may hash some into their keys).
+    /// Build options (actions may hash some into their keys, and read them as they run).
     pub options: &'a BuildOptions,
+}
+
+/// Computes fingerprints and states for everything `roots` depend on.
+pub struct Planner<'a> {
+    /// What the build reads.
+    pub build: Build<'a>,
     /// `-B`: the requested targets (not their dependencies) are dirty even when fresh. Rebuilding
     /// a figure must not retrain every run below it; dependencies rebuild only if they are dirty.
     pub force: bool,
@@ -121,7 +127,7 @@ pub struct Planner<'a> {
 impl Planner<'_> {
     /// Evaluates the closure of `roots`.
     pub fn plan(&self, roots: &[TargetId]) -> Result<Plan> {
-        let order = self.graph.closure(roots);
+        let order = self.build.graph.closure(roots);
         let forced: std::collections::HashSet<TargetId> = if self.force {
             roots.iter().copied().collect()
         } else {
@@ -134,7 +140,7 @@ impl Planner<'_> {
         for id in order {
             // Its key would leave out the grid's targets: the caller builds what the grid
             // waits on first, then expands it (see `crate::graph`).
-            if let Some(reason) = self.graph.waiting_reason(id) {
+            if let Some(reason) = self.build.graph.waiting_reason(id) {
                 return Err(Error::Usage {
                     message: reason,
                     help: Some(
@@ -144,9 +150,10 @@ impl Planner<'_> {
                     ),
                 });
             }
-            let target = self.graph.target(id);
+            let target = self.build.graph.target(id);
             let spec = &target.spec;
             let action = self
+                .build
                 .registry
                 .get(&spec.kind)
                 .expect("the graph checked every kind");
@@ -174,7 +181,7 @@ impl Planner<'_> {
                     let hash = match hashes.get(&file) {
                         Some(hash) => hash.clone(),
                         None => {
-                            let absolute = self.project_root.join(&file);
+                            let absolute = self.build.project_root.join(&file);
                             let (hash, _) = crate::util::hash::file(&absolute)
                                 .map_err(|e| Error::io(&absolute, e))?;
                             hashes.insert(file.clone(), hash.clone());
@@ -192,7 +199,10 @@ impl Planner<'_> {
                 .iter()
                 .map(|dep| {
                     let item = &items[index[dep]];
-                    (self.graph.target(*dep).spec.name.clone(), item.key.clone())
+                    (
+                        self.build.graph.target(*dep).spec.name.clone(),
+                        item.key.clone(),
+                    )
                 })
                 .collect();
             let fingerprint = Fingerprint {
@@ -200,13 +210,13 @@ impl Planner<'_> {
                 target: spec.name.clone(),
                 kind: spec.kind.clone(),
                 action_version: action.version().to_string(),
-                context: action.key_context(self.options),
+                context: action.key_context(self.build.options),
                 params: spec.params.clone(),
                 deps,
                 inputs,
             };
             let key = fingerprint.key();
-            let state = match self.store.state(&key) {
+            let state = match self.build.store.state(&key) {
                 BundleState::Valid if forced.contains(&id) => {
                     ItemState::Dirty(vec![DirtyReason::Forced])
                 }
@@ -215,7 +225,11 @@ impl Planner<'_> {
                     ItemState::Dirty(vec![DirtyReason::BundleCorrupt { detail }])
                 }
                 BundleState::Missing => {
-                    let reasons = match self.store.read_record(&self.options.profile, &spec.name) {
+                    let reasons = match self
+                        .build
+                        .store
+                        .read_record(&self.build.options.profile, &spec.name)
+                    {
                         None => vec![DirtyReason::NeverBuilt],
                         Some(old) if old == fingerprint => vec![DirtyReason::BundleMissing],
                         Some(old) => {
@@ -268,7 +282,7 @@ impl Planner<'_> {
         };
         let mut files = Vec::new();
         if text.contains(['*', '?', '[']) {
-            let absolute = self.project_root.join(text);
+            let absolute = self.build.project_root.join(text);
             let matches = glob::glob(&absolute.to_string_lossy()).map_err(|e| Error::Recipe {
                 location: pattern.location.clone(),
                 message: format!("input `{text}` of target `{target}` is not a valid glob: {e}"),
@@ -282,7 +296,7 @@ impl Planner<'_> {
                 return Err(missing("matches no file".into()));
             }
         } else {
-            let absolute = self.project_root.join(text);
+            let absolute = self.build.project_root.join(text);
             if !absolute.exists() {
                 return Err(missing("does not exist".into()));
             }
@@ -303,7 +317,7 @@ impl Planner<'_> {
     ) -> Result<()> {
         use crate::util::walk::{WalkError, input_files};
         let relative = |p: &Path| {
-            p.strip_prefix(self.project_root)
+            p.strip_prefix(self.build.project_root)
                 .map(Path::to_path_buf)
                 .unwrap_or_else(|_| p.to_path_buf())
         };
@@ -485,11 +499,13 @@ params = { data = "data/set" }
             settings: BTreeMap::new(),
         };
         let planner = Planner {
-            graph: &graph,
-            registry: &registry,
-            store: &store,
-            project_root: root.path(),
-            options: &options,
+            build: Build {
+                graph: &graph,
+                registry: &registry,
+                store: &store,
+                project_root: root.path(),
+                options: &options,
+            },
             force: false,
         };
         let names: Vec<String> = targets.iter().map(|name| name.to_string()).collect();

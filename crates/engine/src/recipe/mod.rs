@@ -28,9 +28,10 @@
 //! [`TargetSpec`]s for one profile, and every error names `file:line:column`.
 
 pub mod expand;
+pub(crate) mod name;
 pub mod node;
 pub mod source;
-pub mod template;
+pub(crate) mod template;
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -39,7 +40,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value as Json;
 
 use crate::error::{Error, Location, Result};
-pub use expand::{DepRef, InputPattern, TargetSpec};
+pub use expand::{DepRef, InputPattern, PendingGrid, Published, TargetSpec};
 use node::{Node, NodeValue, TableEntry};
 use source::SourceFile;
 
@@ -337,14 +338,11 @@ impl Recipes {
         let name = entry
             .node
             .as_str()
-            .filter(|n| crate::graph::valid_name(n))
+            .filter(|n| name::valid_name(n))
             .ok_or_else(|| {
                 self.error_at(
                     &entry.node,
-                    format!(
-                        "`project` must be a valid name ({})",
-                        crate::graph::NAME_RULES
-                    ),
+                    format!("`project` must be a valid name ({})", name::NAME_RULES),
                     Some("write e.g. `project = \"critical-periods\"`".into()),
                 )
             })?;

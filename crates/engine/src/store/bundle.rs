@@ -10,7 +10,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use super::manifest::{FileEntry, Manifest};
-use crate::action::shell::check_relative_path;
+use crate::util::check_relative_path;
 use crate::util::tarball;
 
 /// The name of the manifest member.
@@ -30,15 +30,25 @@ fn io_error(what: &str, path: &Path, e: std::io::Error) -> BundleError {
     BundleError(format!("cannot {what} `{}`: {e}", path.display()))
 }
 
-/// Hashes every regular file under `files_dir`; rejects links and other special files.
-pub fn scan_files(files_dir: &Path) -> Result<BTreeMap<String, FileEntry>, BundleError> {
-    let mut files = BTreeMap::new();
+/// A non-directory entry under a bundle's `files/`.
+struct Member {
+    /// Its path relative to `files/`.
+    relative: String,
+    path: PathBuf,
+    metadata: std::fs::Metadata,
+}
+
+/// Every entry under `files_dir` but directories (none when it does not exist), or what could
+/// not be done (`list`, `stat`) to which path.
+fn members(files_dir: &Path) -> Result<Vec<Member>, (&'static str, PathBuf, std::io::Error)> {
     if !files_dir.exists() {
-        return Ok(files);
+        return Ok(Vec::new());
     }
-    let paths = crate::util::fs::walk(files_dir).map_err(|e| io_error("list", files_dir, e))?;
+    let paths =
+        crate::util::fs::walk(files_dir).map_err(|e| ("list", files_dir.to_path_buf(), e))?;
+    let mut members = Vec::new();
     for path in paths {
-        let metadata = std::fs::symlink_metadata(&path).map_err(|e| io_error("stat", &path, e))?;
+        let metadata = std::fs::symlink_metadata(&path).map_err(|e| ("stat", path.clone(), e))?;
         if metadata.is_dir() {
             continue;
         }
@@ -47,6 +57,25 @@ pub fn scan_files(files_dir: &Path) -> Result<BTreeMap<String, FileEntry>, Bundl
             .expect("walk yields paths below its root")
             .to_string_lossy()
             .into_owned();
+        members.push(Member {
+            relative,
+            path,
+            metadata,
+        });
+    }
+    Ok(members)
+}
+
+/// Hashes every regular file under `files_dir`; rejects links and other special files.
+pub fn scan_files(files_dir: &Path) -> Result<BTreeMap<String, FileEntry>, BundleError> {
+    let mut files = BTreeMap::new();
+    let members = members(files_dir).map_err(|(what, path, e)| io_error(what, &path, e))?;
+    for Member {
+        relative,
+        path,
+        metadata,
+    } in members
+    {
         if !metadata.is_file() {
             return Err(BundleError(format!(
                 "output `{relative}` is not a regular file (links and special files cannot be bundled)"
@@ -131,43 +160,36 @@ pub fn read_manifest(bundle: &Path) -> Result<Manifest, BundleError> {
 /// recorded size and sha256; returns the first difference.
 pub fn check_files(files_dir: &Path, expected: &BTreeMap<String, FileEntry>) -> Result<(), String> {
     let mut found = 0usize;
-    if files_dir.exists() {
-        let paths = crate::util::fs::walk(files_dir).map_err(|e| format!("cannot list: {e}"))?;
-        for path in paths {
-            let metadata =
-                std::fs::symlink_metadata(&path).map_err(|e| format!("cannot stat: {e}"))?;
-            if metadata.is_dir() {
-                continue;
-            }
-            let relative = path
-                .strip_prefix(files_dir)
-                .expect("walk yields paths below its root")
-                .to_string_lossy()
-                .into_owned();
-            let Some(entry) = expected.get(&relative) else {
-                return Err(format!("`files/{relative}` is not in the manifest"));
-            };
-            if !metadata.is_file() {
-                return Err(format!("`files/{relative}` is not a regular file"));
-            }
-            if metadata.len() != entry.size {
-                return Err(format!(
-                    "`files/{relative}` has {} bytes, the manifest says {}",
-                    metadata.len(),
-                    entry.size
-                ));
-            }
-            let (sha256, _) =
-                crate::util::hash::file(&path).map_err(|e| format!("`files/{relative}`: {e}"))?;
-            if sha256 != entry.sha256 {
-                return Err(format!(
-                    "`files/{relative}` has sha256 {}, the manifest says {}",
-                    &sha256[..12],
-                    &entry.sha256[..entry.sha256.len().min(12)]
-                ));
-            }
-            found += 1;
+    let members = members(files_dir).map_err(|(what, _, e)| format!("cannot {what}: {e}"))?;
+    for Member {
+        relative,
+        path,
+        metadata,
+    } in members
+    {
+        let Some(entry) = expected.get(&relative) else {
+            return Err(format!("`files/{relative}` is not in the manifest"));
+        };
+        if !metadata.is_file() {
+            return Err(format!("`files/{relative}` is not a regular file"));
         }
+        if metadata.len() != entry.size {
+            return Err(format!(
+                "`files/{relative}` has {} bytes, the manifest says {}",
+                metadata.len(),
+                entry.size
+            ));
+        }
+        let (sha256, _) =
+            crate::util::hash::file(&path).map_err(|e| format!("`files/{relative}`: {e}"))?;
+        if sha256 != entry.sha256 {
+            return Err(format!(
+                "`files/{relative}` has sha256 {}, the manifest says {}",
+                &sha256[..12],
+                &entry.sha256[..entry.sha256.len().min(12)]
+            ));
+        }
+        found += 1;
     }
     if found != expected.len() {
         let missing = expected

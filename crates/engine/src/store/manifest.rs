@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
-use crate::plan::fingerprint::Fingerprint;
+use crate::fingerprint::Fingerprint;
 
 /// The manifest format version.
 pub const FORMAT: u32 = 1;

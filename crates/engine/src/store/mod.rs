@@ -24,16 +24,18 @@
 //! `bundles/`. A build killed at any point leaves nothing that looks complete.
 
 pub mod bundle;
-pub mod fsck;
-pub mod lock;
-pub mod manifest;
+pub(crate) mod fsck;
+pub(crate) mod lock;
+pub(crate) mod manifest;
+
+pub use fsck::{Damage, Report as FsckReport};
+pub use lock::{FileLock, LockMode};
+pub use manifest::{FileEntry, Machine, Manifest, RunRecord};
 
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::plan::fingerprint::Fingerprint;
-use lock::{FileLock, LockMode};
-use manifest::{Manifest, RunRecord};
+use crate::fingerprint::Fingerprint;
 
 /// What the store holds for a key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -236,24 +238,25 @@ impl Store {
         Ok(expected)
     }
 
+    /// Fails unless `key`'s bundle is present and intact, saying which it is not.
+    fn require_valid(&self, key: &str) -> Result<()> {
+        match self.state(key) {
+            BundleState::Valid => Ok(()),
+            BundleState::Missing => Err(Error::store(format!(
+                "no bundle for key {key} in the store"
+            ))),
+            BundleState::Corrupt(detail) => Err(Error::store(format!(
+                "bundle `{}` is corrupt: {detail}",
+                self.bundle_path(key).display()
+            ))),
+        }
+    }
+
     /// The unpacked copy of `key`, checked file by file against the manifest inside its
     /// (verified) bundle: what a command is given to read. A damaged copy is replaced by a
     /// fresh one from the bundle; the third value then says what was wrong with it.
     pub fn verified_unpacked(&self, key: &str) -> Result<(PathBuf, Manifest, Option<String>)> {
-        match self.state(key) {
-            BundleState::Valid => {}
-            BundleState::Missing => {
-                return Err(Error::store(format!(
-                    "no bundle for key {key} in the store"
-                )));
-            }
-            BundleState::Corrupt(detail) => {
-                return Err(Error::store(format!(
-                    "bundle `{}` is corrupt: {detail}",
-                    self.bundle_path(key).display()
-                )));
-            }
-        }
+        self.require_valid(key)?;
         let directory = self.unpacked_path(key);
         if !directory.exists() {
             let (directory, manifest) = self.unpacked(key)?;
@@ -431,20 +434,7 @@ impl Store {
         {
             return Ok((directory, manifest));
         }
-        match self.state(key) {
-            BundleState::Valid => {}
-            BundleState::Missing => {
-                return Err(Error::store(format!(
-                    "no bundle for key {key} in the store"
-                )));
-            }
-            BundleState::Corrupt(detail) => {
-                return Err(Error::store(format!(
-                    "bundle `{}` is corrupt: {detail}",
-                    self.bundle_path(key).display()
-                )));
-            }
-        }
+        self.require_valid(key)?;
         let temporary = self
             .root
             .join("tmp")

@@ -1,11 +1,13 @@
 //! Small helpers shared by the engine: hashing, canonical JSON, files, processes.
 
+use std::path::{Component, Path};
+
 pub mod canonical;
 pub mod fs;
 pub mod hash;
-pub mod process;
-pub mod tarball;
-pub mod walk;
+pub(crate) mod process;
+pub(crate) mod tarball;
+pub(crate) mod walk;
 
 /// `text` with control characters (newlines, tabs, escapes) written as Rust escapes (`\n`),
 /// so a file name cannot break the line format of human output.
@@ -22,4 +24,21 @@ pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
         }
     }
     std::borrow::Cow::Owned(out)
+}
+
+/// Checks that `path` is a plain relative path inside the project.
+pub fn check_relative_path(path: &str) -> Result<(), String> {
+    if path.is_empty() {
+        return Err("an empty path".into());
+    }
+    let p = Path::new(path);
+    if p.is_absolute() {
+        return Err(format!(
+            "`{path}` is absolute; paths are relative to the project root so that keys never depend on where the project lives"
+        ));
+    }
+    if p.components().any(|c| matches!(c, Component::ParentDir)) {
+        return Err(format!("`{path}` leaves the project (`..`)"));
+    }
+    Ok(())
 }

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
-use crate::plan::DirtyReason;
+use crate::fingerprint::DirtyReason;
 
 /// Something worth telling the user.
 #[derive(Debug, Clone, Serialize)]
