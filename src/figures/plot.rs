@@ -28,7 +28,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::{FontStyle, FontTransform, register_font};
 
-use super::compute::{Fig1Table, Fig2Table, Fig3Table, Fig4Table, Sign};
+use super::compute::{Fig1Table, Fig2Table, Fig3Table, Fig4Table, Model, Sign};
 use super::perturbation::Perturbation;
 use super::setup::RunSetup;
 
@@ -154,27 +154,52 @@ impl std::error::Error for PlotError {}
 
 /// fig1a or fig1b: the S-curve, alignment against loss (loss axis inverted).
 pub fn fig1(table: &Fig1Table, format: ImageFormat) -> Result<Vec<u8>, PlotError> {
-    render(&Fig1Plot(table), format)
+    let frame = Frame {
+        name: by_model(table.model, "fig1a", "fig1b"),
+        size: (1000, 650),
+        empty: table.points.is_empty(),
+    };
+    render(&Fig1Plot(table), frame, format)
 }
 
 /// fig2a or fig2b: grouped bars of Δ loss (panel A) and Δ alignment (panel B).
 pub fn fig2(table: &Fig2Table, format: ImageFormat) -> Result<Vec<u8>, PlotError> {
-    render(&Fig2Plot(table), format)
+    let frame = Frame {
+        name: by_model(table.model, "fig2a", "fig2b"),
+        size: (1400, 560),
+        empty: table.rows.is_empty(),
+    };
+    render(&Fig2Plot(table), frame, format)
 }
 
 /// fig3: Δ test loss (panel a) and Δ behavioural ρ (panel b) for every sweep epoch.
 pub fn fig3(table: &Fig3Table, format: ImageFormat) -> Result<Vec<u8>, PlotError> {
-    render(&Fig3Plot(table), format)
+    let frame = Frame {
+        name: "fig3",
+        size: (1400, 820),
+        empty: table.rows.is_empty(),
+    };
+    render(&Fig3Plot(table), frame, format)
 }
 
 /// fig4: epochs to recovery, grouped by start epoch, one bar per length, NR in red.
 pub fn fig4(table: &Fig4Table, format: ImageFormat) -> Result<Vec<u8>, PlotError> {
-    render(&Fig4Plot(table), format)
+    let frame = Frame {
+        name: "fig4",
+        size: (1400, 620),
+        empty: table.rows.is_empty(),
+    };
+    render(&Fig4Plot(table), frame, format)
 }
 
 /// fig4's companion: each run's max RSA minus the baseline's, per (start, length).
 pub fn fig4_heatmap(table: &Fig4Table, format: ImageFormat) -> Result<Vec<u8>, PlotError> {
-    render(&Fig4HeatmapPlot(table), format)
+    let frame = Frame {
+        name: "fig4_heatmap",
+        size: (1100, 720),
+        empty: table.rows.is_empty(),
+    };
+    render(&Fig4HeatmapPlot(table), frame, format)
 }
 
 /// Registers the embedded font once per process.
@@ -191,23 +216,43 @@ fn register_embedded_font() -> Result<(), PlotError> {
 
 /// A figure that can paint itself on any plotters backend.
 trait Painting {
-    /// Its name in errors (`fig1a`, …).
-    fn name(&self) -> &'static str;
-    /// Pixel size (also the SVG's).
-    fn size(&self) -> (u32, u32);
-    /// Whether there is nothing to draw.
-    fn is_empty(&self) -> bool;
-    /// Draws on a white area of [`Painting::size`].
-    fn paint<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<(), PlotError>;
+    /// Draws on a white area of the [`Frame`]'s size; `figure` names it in errors.
+    fn paint<DB: DrawingBackend>(
+        &self,
+        area: &DrawingArea<DB, Shift>,
+        figure: &'static str,
+    ) -> Result<(), PlotError>;
 }
 
-fn render<P: Painting>(painting: &P, format: ImageFormat) -> Result<Vec<u8>, PlotError> {
+/// What [`render`] needs to know of a figure besides how to paint it.
+struct Frame {
+    /// Its name in errors (`fig1a`, …).
+    name: &'static str,
+    /// Pixel size (also the SVG's).
+    size: (u32, u32),
+    /// Whether there is nothing to draw.
+    empty: bool,
+}
+
+/// The name of a figure panel drawn for either model (`fig1a` for CLIP-HBA, `fig1b` for the ViT).
+fn by_model(model: Model, clip_hba: &'static str, vit: &'static str) -> &'static str {
+    match model {
+        Model::ClipHba => clip_hba,
+        Model::Vit => vit,
+    }
+}
+
+fn render<P: Painting>(
+    painting: &P,
+    frame: Frame,
+    format: ImageFormat,
+) -> Result<Vec<u8>, PlotError> {
     register_embedded_font()?;
-    let figure = painting.name();
-    if painting.is_empty() {
+    let figure = frame.name;
+    if frame.empty {
         return Err(PlotError::EmptyTable { figure });
     }
-    let (width, height) = painting.size();
+    let (width, height) = frame.size;
     let drawn =
         |result: Result<(), String>| result.map_err(|message| PlotError::Draw { figure, message });
     match format {
@@ -217,7 +262,7 @@ fn render<P: Painting>(painting: &P, format: ImageFormat) -> Result<Vec<u8>, Plo
                 let area =
                     BitMapBackend::with_buffer(&mut pixels, (width, height)).into_drawing_area();
                 area.fill(&WHITE).drawn(figure)?;
-                painting.paint(&area)?;
+                painting.paint(&area, figure)?;
                 drawn(area.present().map_err(|error| error.to_string()))?;
             }
             encode_png(&pixels, (width, height))
@@ -228,7 +273,7 @@ fn render<P: Painting>(painting: &P, format: ImageFormat) -> Result<Vec<u8>, Plo
             {
                 let area = SVGBackend::with_string(&mut svg, (width, height)).into_drawing_area();
                 area.fill(&WHITE).drawn(figure)?;
-                painting.paint(&area)?;
+                painting.paint(&area, figure)?;
                 drawn(area.present().map_err(|error| error.to_string()))?;
             }
             Ok(svg.into_bytes())
@@ -440,24 +485,12 @@ fn zero_line<DB: DrawingBackend>(
 struct Fig1Plot<'t>(&'t Fig1Table);
 
 impl Painting for Fig1Plot<'_> {
-    fn name(&self) -> &'static str {
-        match self.0.model {
-            super::compute::Model::ClipHba => "fig1a",
-            super::compute::Model::Vit => "fig1b",
-        }
-    }
-
-    fn size(&self) -> (u32, u32) {
-        (1000, 650)
-    }
-
-    fn is_empty(&self) -> bool {
-        self.0.points.is_empty()
-    }
-
-    fn paint<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<(), PlotError> {
+    fn paint<DB: DrawingBackend>(
+        &self,
+        area: &DrawingArea<DB, Shift>,
+        figure: &'static str,
+    ) -> Result<(), PlotError> {
         let table = self.0;
-        let figure = self.name();
         let model = table.model;
         let title = format!(
             "{figure} · {} baseline: {} against {} (epochs {}–{})",
@@ -553,24 +586,12 @@ impl Painting for Fig1Plot<'_> {
 struct Fig2Plot<'t>(&'t Fig2Table);
 
 impl Painting for Fig2Plot<'_> {
-    fn name(&self) -> &'static str {
-        match self.0.model {
-            super::compute::Model::ClipHba => "fig2a",
-            super::compute::Model::Vit => "fig2b",
-        }
-    }
-
-    fn size(&self) -> (u32, u32) {
-        (1400, 560)
-    }
-
-    fn is_empty(&self) -> bool {
-        self.0.rows.is_empty()
-    }
-
-    fn paint<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<(), PlotError> {
+    fn paint<DB: DrawingBackend>(
+        &self,
+        area: &DrawingArea<DB, Shift>,
+        figure: &'static str,
+    ) -> Result<(), PlotError> {
         let table = self.0;
-        let figure = self.name();
         let model = table.model;
         let title = format!(
             "{figure} · {}: perturbed − baseline at epoch k, single-epoch perturbation at k",
@@ -672,21 +693,12 @@ fn grouped_deltas<DB: DrawingBackend>(
 struct Fig3Plot<'t>(&'t Fig3Table);
 
 impl Painting for Fig3Plot<'_> {
-    fn name(&self) -> &'static str {
-        "fig3"
-    }
-
-    fn size(&self) -> (u32, u32) {
-        (1400, 820)
-    }
-
-    fn is_empty(&self) -> bool {
-        self.0.rows.is_empty()
-    }
-
-    fn paint<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<(), PlotError> {
+    fn paint<DB: DrawingBackend>(
+        &self,
+        area: &DrawingArea<DB, Shift>,
+        figure: &'static str,
+    ) -> Result<(), PlotError> {
         let table = self.0;
-        let figure = self.name();
         let body = titled(
             area,
             "fig3 · CLIP-HBA: single-epoch target noise at epoch k, perturbed − baseline at k",
@@ -770,21 +782,12 @@ fn sweep_panel<DB: DrawingBackend>(
 struct Fig4Plot<'t>(&'t Fig4Table);
 
 impl Painting for Fig4Plot<'_> {
-    fn name(&self) -> &'static str {
-        "fig4"
-    }
-
-    fn size(&self) -> (u32, u32) {
-        (1400, 620)
-    }
-
-    fn is_empty(&self) -> bool {
-        self.0.rows.is_empty()
-    }
-
-    fn paint<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<(), PlotError> {
+    fn paint<DB: DrawingBackend>(
+        &self,
+        area: &DrawingArea<DB, Shift>,
+        figure: &'static str,
+    ) -> Result<(), PlotError> {
         let table = self.0;
-        let figure = self.name();
         let body = titled(
             area,
             &format!(
@@ -921,21 +924,12 @@ fn length_colour(index: usize) -> RGBColor {
 struct Fig4HeatmapPlot<'t>(&'t Fig4Table);
 
 impl Painting for Fig4HeatmapPlot<'_> {
-    fn name(&self) -> &'static str {
-        "fig4_heatmap"
-    }
-
-    fn size(&self) -> (u32, u32) {
-        (1100, 720)
-    }
-
-    fn is_empty(&self) -> bool {
-        self.0.rows.is_empty()
-    }
-
-    fn paint<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<(), PlotError> {
+    fn paint<DB: DrawingBackend>(
+        &self,
+        area: &DrawingArea<DB, Shift>,
+        figure: &'static str,
+    ) -> Result<(), PlotError> {
         let table = self.0;
-        let figure = self.name();
         let body = titled(
             area,
             &format!(
