@@ -9,8 +9,8 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::{
-    Drawn, Frame, GRID, ImageFormat, LABEL_SIZE, LINE, Painting, PlotError, epoch_tick, font,
-    legend_row, padded_range, render, tick, tick_decimals,
+    Drawn, GRID, ImageFormat, LABEL_SIZE, LINE, Painting, PlotError, epoch_tick, font, legend_row,
+    padded_range, render, tick, tick_decimals,
 };
 use crate::figures::compute::Model;
 use crate::figures::curve::Curve;
@@ -41,12 +41,8 @@ pub struct RunCurves<'c> {
 
 /// Draws `curves` (both panels side by side).
 pub fn run_curves(curves: &RunCurves<'_>, format: ImageFormat) -> Result<Vec<u8>, PlotError> {
-    let frame = Frame {
-        name: "run curves",
-        size: (820, 300),
-        empty: curves.run.points.is_empty(),
-    };
-    render(&RunCurvesPlot(curves), frame, format)
+    let empty = curves.run.points.is_empty();
+    render(&RunCurvesPlot(curves), "run curves", empty, format)
 }
 
 struct RunCurvesPlot<'p, 'c>(&'p RunCurves<'c>);
@@ -168,6 +164,8 @@ impl RunCurvesPlot<'_, '_> {
 }
 
 impl Painting for RunCurvesPlot<'_, '_> {
+    const SIZE: (u32, u32) = (820, 300);
+
     fn paint<DB: DrawingBackend>(
         &self,
         area: &DrawingArea<DB, Shift>,
