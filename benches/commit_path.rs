@@ -8,8 +8,11 @@
 //! Times are printed, never asserted.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Instant;
+
+#[path = "../tests/common/mod.rs"]
+mod common;
 
 const TARGETS: usize = 1000;
 
@@ -22,23 +25,6 @@ inputs = ["inputs/{i}.txt"]
 command = "cp inputs/{i}.txt out/{i}.txt"
 outputs = ["out/{i}.txt"]
 "#;
-
-fn cpbuild(root: &Path, args: &[&str]) -> f64 {
-    let started = Instant::now();
-    let output = Command::new(env!("CARGO_BIN_EXE_cpbuild"))
-        .args(args)
-        .current_dir(root)
-        .env_remove("CPBUILD_STORE")
-        .stdin(Stdio::null())
-        .output()
-        .expect("cpbuild runs");
-    assert!(
-        output.status.success(),
-        "cpbuild {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    started.elapsed().as_secs_f64()
-}
 
 fn xargs(root: &Path) -> f64 {
     let started = Instant::now();
@@ -69,14 +55,14 @@ fn main() {
         .unwrap_or(1);
     println!("{TARGETS} `cp` targets, {cores} cores");
     let bare = xargs(root);
-    let cold = cpbuild(root, &["-j", "2", "copy"]);
+    let cold = common::timed(root, &["-j", "2", "copy"]);
     let mut fresh = Vec::new();
     for _ in 0..5 {
-        fresh.push(cpbuild(root, &["-j", "2", "copy"]));
+        fresh.push(common::timed(root, &["-j", "2", "copy"]));
     }
     fresh.sort_by(f64::total_cmp);
     std::fs::write(root.join("inputs/500.txt"), "changed\n").unwrap();
-    let one = cpbuild(root, &["-j", "2", "copy"]);
+    let one = common::timed(root, &["-j", "2", "copy"]);
     println!("| step | seconds |");
     println!("|---|---|");
     println!("| `xargs -P 2 sh -c 'cp …'` (bare commands) | {bare:.2} |");

@@ -4,9 +4,8 @@
 //! in a temporary project, then times, side by side in one run: a dry run on an empty store,
 //! the cold build, and a fully fresh build (nothing to do). Times are printed, never asserted.
 
-use std::path::Path;
-use std::process::Command;
-use std::time::Instant;
+#[path = "../tests/common/mod.rs"]
+mod common;
 
 const RECIPE: &str = r#"
 [target.grid]
@@ -17,33 +16,6 @@ params = { row = "{row}", column = "{column}" }
 command = "true"
 "#;
 
-fn time(root: &Path, args: &[&str]) -> f64 {
-    let started = Instant::now();
-    let output = Command::new(env!("CARGO_BIN_EXE_cpbuild"))
-        .args(args)
-        .current_dir(root)
-        .output()
-        .expect("cpbuild runs");
-    assert!(
-        output.status.success(),
-        "cpbuild {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    started.elapsed().as_secs_f64()
-}
-
-fn cpu() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|info| {
-            info.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|s| s.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into())
-}
-
 fn main() {
     let dir = tempfile::tempdir().expect("temporary directory");
     std::fs::create_dir_all(dir.path().join("recipes")).unwrap();
@@ -51,12 +23,15 @@ fn main() {
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
-    println!("machine: {} ({cores} cores)", cpu());
-    let dry = time(dir.path(), &["-n", "grid"]);
-    let cold = time(dir.path(), &["grid"]);
+    println!(
+        "machine: {} ({cores} cores)",
+        cpbuild::engine::store::manifest::Machine::current().cpu
+    );
+    let dry = common::timed(dir.path(), &["-n", "grid"]);
+    let cold = common::timed(dir.path(), &["grid"]);
     let mut fresh = Vec::new();
     for _ in 0..5 {
-        fresh.push(time(dir.path(), &["grid"]));
+        fresh.push(common::timed(dir.path(), &["grid"]));
     }
     fresh.sort_by(f64::total_cmp);
     let fresh_median = fresh[fresh.len() / 2];

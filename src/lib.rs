@@ -9,7 +9,7 @@
 //! - [`golden`]: a figure CSV against its golden copy, under per-column tolerances;
 //! - [`cli`]: `cpbuild [TARGET]...` and its subcommands, one file each, thin over [`project`];
 //! - [`report_html`]: `cpbuild report --html`, the report a reader opens in a browser;
-//! - [`bench`]: `cpbuild bench`, the paper-scale cost of training, and the `random-clip` kind.
+//! - [`bench`]: `cpbuild bench`, the paper-scale cost of training.
 
 pub mod bench;
 pub mod cli;
@@ -31,6 +31,6 @@ pub fn registry() -> engine::action::Registry {
     registry.register(std::sync::Arc::new(kinds::train_vit::TrainVit));
     registry.register(std::sync::Arc::new(kinds::figure::Figure));
     registry.register(std::sync::Arc::new(kinds::paper_files::CheckPaperFiles));
-    registry.register(std::sync::Arc::new(bench::random_clip::RandomClip));
+    registry.register(std::sync::Arc::new(kinds::random_clip::RandomClip));
     registry
 }

@@ -7,20 +7,10 @@ use cpbuild_engine::archive::{self, Mode};
 use cpbuild_engine::error::{Error, Result, exit_code};
 use cpbuild_engine::store::lock::LockMode;
 
-use super::{GlobalOptions, build, context};
-
-/// `cpbuild archive`'s options.
-pub(super) struct ArchiveOptions {
-    pub(super) targets: Vec<String>,
-    pub(super) version: String,
-    pub(super) output: Option<PathBuf>,
-    pub(super) figures_only: bool,
-    pub(super) build: bool,
-    pub(super) timings: bool,
-}
+use super::{ArchiveArgs, GlobalOptions, build, context};
 
 /// Writes the archive (building first with `--build`) and prints where, its size and hashes.
-pub(super) fn archive(global: &GlobalOptions, options: &ArchiveOptions) -> Result<i32> {
+pub(super) fn archive(global: &GlobalOptions, options: &ArchiveArgs) -> Result<i32> {
     if !archive::valid_version(&options.version) {
         return Err(Error::Usage {
             message: format!("`--version {}` is not a version", options.version),

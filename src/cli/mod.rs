@@ -176,26 +176,7 @@ pub enum Command {
         target: String,
     },
     /// Write a versioned, self-verifying publication archive of targets and all they depend on.
-    Archive {
-        /// Targets to archive (default: the defaults).
-        #[arg(value_name = "TARGET")]
-        targets: Vec<String>,
-        /// The archive's version, `X.Y.Z`.
-        #[arg(long, value_name = "X.Y.Z")]
-        version: String,
-        /// Where to write it (default: `cpbuild-<project>-<version>.tar.zst` in the current directory).
-        #[arg(short = 'o', long = "output", value_name = "FILE")]
-        output: Option<PathBuf>,
-        /// Only the figure outputs and the runs' metrics, no checkpoints.
-        #[arg(long)]
-        figures_only: bool,
-        /// Build what is missing or out of date first, instead of refusing.
-        #[arg(long)]
-        build: bool,
-        /// Include wall-clock build times (the archive then differs between stores).
-        #[arg(long)]
-        timings: bool,
-    },
+    Archive(ArchiveArgs),
     /// Re-hash every member of an archive and check its manifest.
     VerifyArchive {
         /// The archive.
@@ -262,6 +243,29 @@ pub enum Command {
     },
 }
 
+// `cpbuild archive`'s arguments. (No doc comment: clap would take it for the command's about.)
+#[derive(Debug, Args)]
+pub struct ArchiveArgs {
+    /// Targets to archive (default: the defaults).
+    #[arg(value_name = "TARGET")]
+    pub targets: Vec<String>,
+    /// The archive's version, `X.Y.Z`.
+    #[arg(long, value_name = "X.Y.Z")]
+    pub version: String,
+    /// Where to write it (default: `cpbuild-<project>-<version>.tar.zst` in the current directory).
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Only the figure outputs and the runs' metrics, no checkpoints.
+    #[arg(long)]
+    pub figures_only: bool,
+    /// Build what is missing or out of date first, instead of refusing.
+    #[arg(long)]
+    pub build: bool,
+    /// Include wall-clock build times (the archive then differs between stores).
+    #[arg(long)]
+    pub timings: bool,
+}
+
 /// Runs cpbuild with the process's arguments; returns the exit code.
 pub fn main() -> i32 {
     let cli = match Cli::try_parse_from(with_default_command(std::env::args_os().collect())) {
@@ -300,24 +304,7 @@ fn run(cli: Cli) -> Result<i32> {
         Some(Command::Graph { target, dot }) => graph::graph(&global, target.as_deref(), dot),
         Some(Command::Status { targets }) => status::status(&global, &targets),
         Some(Command::Show { target }) => show::show(&global, &target),
-        Some(Command::Archive {
-            targets,
-            version,
-            output,
-            figures_only,
-            build,
-            timings,
-        }) => archive::archive(
-            &global,
-            &archive::ArchiveOptions {
-                targets,
-                version,
-                output,
-                figures_only,
-                build,
-                timings,
-            },
-        ),
+        Some(Command::Archive(options)) => archive::archive(&global, &options),
         Some(Command::VerifyArchive { file }) => verify_archive::verify_archive(&file),
         Some(Command::Import { file }) => import::import(&global, &file),
         Some(Command::Report {

@@ -1,6 +1,7 @@
-//! What the test binaries that drive the real `cpbuild` share: the repository root, copying a
-//! tree into a temporary project, and running the binary. Each includes this file with
-//! `#[path = "../common/mod.rs"] mod common;`.
+//! What the test binaries and benchmarks that drive the real `cpbuild` share: the repository
+//! root, copying a tree into a temporary project, and running the binary (timed, for the
+//! benchmarks). Each includes this file with `#[path = "../common/mod.rs"] mod common;`
+//! (`"../tests/common/mod.rs"` from `benches/`).
 
 #![allow(dead_code)]
 
@@ -48,4 +49,13 @@ pub fn cpbuild(root: &Path, args: &[&str]) -> (i32, String, String) {
         String::from_utf8_lossy(&stdout).into_owned(),
         String::from_utf8_lossy(&stderr).into_owned(),
     )
+}
+
+/// Runs `cpbuild ARGS` in `root`, which must succeed, and returns its wall-clock seconds (the
+/// benchmarks print them; nothing asserts a time).
+pub fn timed(root: &Path, args: &[&str]) -> f64 {
+    let started = std::time::Instant::now();
+    let (code, _, stderr) = cpbuild(root, args);
+    assert_eq!(code, 0, "cpbuild {args:?} failed: {stderr}");
+    started.elapsed().as_secs_f64()
 }
