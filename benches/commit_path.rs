@@ -7,13 +7,12 @@
 //! `xargs -P 2 sh -c`, a no-op build (everything fresh) and a build after one input changed.
 //! Times are printed, never asserted.
 
-mod support;
-
 use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-use support::timed_cpbuild as cpbuild;
+#[path = "../tests/common/mod.rs"]
+mod common;
 
 const TARGETS: usize = 1000;
 
@@ -56,14 +55,14 @@ fn main() {
         .unwrap_or(1);
     println!("{TARGETS} `cp` targets, {cores} cores");
     let bare = xargs(root);
-    let cold = cpbuild(root, &["-j", "2", "copy"]);
+    let cold = common::timed(root, &["-j", "2", "copy"]);
     let mut fresh = Vec::new();
     for _ in 0..5 {
-        fresh.push(cpbuild(root, &["-j", "2", "copy"]));
+        fresh.push(common::timed(root, &["-j", "2", "copy"]));
     }
     fresh.sort_by(f64::total_cmp);
     std::fs::write(root.join("inputs/500.txt"), "changed\n").unwrap();
-    let one = cpbuild(root, &["-j", "2", "copy"]);
+    let one = common::timed(root, &["-j", "2", "copy"]);
     println!("| step | seconds |");
     println!("|---|---|");
     println!("| `xargs -P 2 sh -c 'cp …'` (bare commands) | {bare:.2} |");

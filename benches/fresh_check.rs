@@ -4,10 +4,8 @@
 //! in a temporary project, then times, side by side in one run: a dry run on an empty store,
 //! the cold build, and a fully fresh build (nothing to do). Times are printed, never asserted.
 
-mod support;
-
-use cpbuild::engine::store::Machine;
-use support::timed_cpbuild as time;
+#[path = "../tests/common/mod.rs"]
+mod common;
 
 const RECIPE: &str = r#"
 [target.grid]
@@ -25,12 +23,15 @@ fn main() {
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
-    println!("machine: {} ({cores} cores)", Machine::current().cpu);
-    let dry = time(dir.path(), &["-n", "grid"]);
-    let cold = time(dir.path(), &["grid"]);
+    println!(
+        "machine: {} ({cores} cores)",
+        cpbuild::engine::store::Machine::current().cpu
+    );
+    let dry = common::timed(dir.path(), &["-n", "grid"]);
+    let cold = common::timed(dir.path(), &["grid"]);
     let mut fresh = Vec::new();
     for _ in 0..5 {
-        fresh.push(time(dir.path(), &["grid"]));
+        fresh.push(common::timed(dir.path(), &["grid"]));
     }
     fresh.sort_by(f64::total_cmp);
     let fresh_median = fresh[fresh.len() / 2];

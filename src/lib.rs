@@ -4,15 +4,20 @@
 //! - [`cpbuild_engine`]: recipe → graph → plan → execute → store → report, no ML;
 //! - [`cpbuild_ml`]: CLIP, DoRA, CLIP-HBA, training bookkeeping, RSA, tokenizer (burn);
 //! - [`data`]: the THINGS loaders and the embedded things-synth world;
-//! - [`cli`]: `cpbuild [TARGET]...` and its subcommands;
+//! - [`project`]: a loaded project (recipes, graph, store) and what the commands compute on it:
+//!   garbage collection, the archive manifest, the golden check of figures;
+//! - [`golden`]: a figure CSV against its golden copy, under per-column tolerances;
+//! - [`cli`]: `cpbuild [TARGET]...` and its subcommands, one file each, thin over [`project`];
 //! - [`report_html`]: `cpbuild report --html`, the report a reader opens in a browser;
-//! - [`bench`]: `cpbuild bench`, the paper-scale cost of training, and the `random-clip` kind.
+//! - [`bench`]: `cpbuild bench`, the paper-scale cost of training.
 
 pub mod bench;
 pub mod cli;
 pub mod data;
 pub mod figures;
+pub mod golden;
 pub mod kinds;
+pub mod project;
 pub mod report_html;
 
 pub use cpbuild_engine as engine;
@@ -32,7 +37,7 @@ pub fn registry() -> engine::action::Registry {
     )));
     registry.register(std::sync::Arc::new(kinds::figure::Figure));
     registry.register(std::sync::Arc::new(kinds::paper_files::CheckPaperFiles));
-    registry.register(std::sync::Arc::new(bench::random_clip::RandomClip));
+    registry.register(std::sync::Arc::new(kinds::random_clip::RandomClip));
     registry
 }
 

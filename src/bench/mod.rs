@@ -1,6 +1,6 @@
 //! Paper-scale cost of CLIP-HBA training, to know what the `paper` profile takes before running
-//! it: `cpbuild bench`, the `paper-shapes` profile's random weights, and the epoch counts of the
-//! paper's graph.
+//! it: `cpbuild bench` and the epoch counts of the paper's graph (the `paper-shapes` profile's
+//! random weights are the `random-clip` kind, [`crate::kinds::random_clip`]).
 //!
 //! The flow of `cpbuild bench`: [`BenchConfig`] → things-synth data rendered at the model's
 //! resolution ([`crate::kinds::hba_data`], as `train-hba` loads it) → [`measure::Measure`] on
@@ -10,13 +10,11 @@
 //! one process.
 //!
 //! - [`epochs`]: how many epochs a graph's runs train (shared with `tests/paper/epochs.rs`);
-//! - [`random_clip`]: the `random-clip` kind, the `paper-shapes` profile's frozen CLIP;
 //! - [`measure`]: the timed epochs;
 //! - [`report`]: the tables and the projection of the graph's GPU time.
 
 pub mod epochs;
 pub mod measure;
-pub mod random_clip;
 pub mod report;
 
 use std::path::Path;
@@ -60,7 +58,7 @@ pub struct BenchConfig {
 /// The model as `train-hba` trains it: DoRA on the last vision and text block of `clip-tiny`,
 /// the paper's blocks of ViT-L/14.
 pub fn hba_config(model: &str) -> Option<ClipHbaConfig> {
-    let clip = random_clip::clip_config(model)?;
+    let clip = crate::kinds::random_clip::clip_config(model)?;
     let dora = match model {
         "clip-vit-l-14" => DoraConfig::paper(),
         _ => DoraConfig::last_layers(&clip, 1, 1),

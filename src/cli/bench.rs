@@ -2,10 +2,9 @@
 //! project, and prints its tables on stdout (progress on stderr).
 
 use cpbuild_engine::error::{Error, Result, exit_code};
-use cpbuild_ml::backend::{BackendChoice, BackendError, resolve};
+use cpbuild_ml::backend::resolve;
 
-use super::GlobalOptions;
-use super::commands::project_root;
+use super::{GlobalOptions, context};
 use crate::bench::{self, BenchConfig};
 
 /// Runs the benchmark; exit code 1 when it fails after starting, 2 on bad options.
@@ -25,13 +24,8 @@ pub(super) fn bench(global: &GlobalOptions, config: &BenchConfig) -> Result<i32>
             "`--steps` and `--batch` must be at least 1".to_string(),
         ));
     }
-    let root = project_root(global)?;
-    let choice: BackendChoice = global
-        .backend
-        .as_deref()
-        .unwrap_or("auto")
-        .parse()
-        .map_err(|error: BackendError| usage(error.to_string()))?;
+    let root = context::project_root(global)?;
+    let choice = context::backend(global, "auto")?;
     let resolved = resolve(choice).map_err(|error| usage(error.to_string()))?;
     eprintln!("cpbuild bench: backend {resolved}");
     let progress = |message: &str| eprintln!("cpbuild bench: {message}");

@@ -1,15 +1,31 @@
 //! The command line: `cpbuild [TARGET]...` builds; subcommands inspect and maintain the store.
+//!
+//! This file parses the command line and sends each command to its own file, which calls the
+//! library (mostly [`crate::project::Project`]) and prints; [`context`] holds what they share.
 
+mod archive;
 mod bench;
-mod commands;
-pub(crate) mod verify;
+mod build;
+mod clean;
+mod context;
+mod fsck;
+mod gc;
+mod graph;
+mod import;
+mod list;
+mod report;
+mod show;
+mod slurm;
+mod status;
+mod verify;
+mod verify_archive;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use cpbuild_engine::error::{Error, exit_code};
+use cpbuild_engine::error::{Error, Result, exit_code};
 
 /// make for reproducible ML artifacts.
 #[derive(Debug, Parser)]
@@ -160,26 +176,7 @@ pub enum Command {
         target: String,
     },
     /// Write a versioned, self-verifying publication archive of targets and all they depend on.
-    Archive {
-        /// Targets to archive (default: the defaults).
-        #[arg(value_name = "TARGET")]
-        targets: Vec<String>,
-        /// The archive's version, `X.Y.Z`.
-        #[arg(long, value_name = "X.Y.Z")]
-        version: String,
-        /// Where to write it (default: `cpbuild-<project>-<version>.tar.zst` in the current directory).
-        #[arg(short = 'o', long = "output", value_name = "FILE")]
-        output: Option<PathBuf>,
-        /// Only the figure outputs and the runs' metrics, no checkpoints.
-        #[arg(long)]
-        figures_only: bool,
-        /// Build what is missing or out of date first, instead of refusing.
-        #[arg(long)]
-        build: bool,
-        /// Include wall-clock build times (the archive then differs between stores).
-        #[arg(long)]
-        timings: bool,
-    },
+    Archive(ArchiveArgs),
     /// Re-hash every member of an archive and check its manifest.
     VerifyArchive {
         /// The archive.
@@ -246,6 +243,29 @@ pub enum Command {
     },
 }
 
+// `cpbuild archive`'s arguments. (No doc comment: clap would take it for the command's about.)
+#[derive(Debug, Args)]
+pub struct ArchiveArgs {
+    /// Targets to archive (default: the defaults).
+    #[arg(value_name = "TARGET")]
+    pub targets: Vec<String>,
+    /// The archive's version, `X.Y.Z`.
+    #[arg(long, value_name = "X.Y.Z")]
+    pub version: String,
+    /// Where to write it (default: `cpbuild-<project>-<version>.tar.zst` in the current directory).
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Only the figure outputs and the runs' metrics, no checkpoints.
+    #[arg(long)]
+    pub figures_only: bool,
+    /// Build what is missing or out of date first, instead of refusing.
+    #[arg(long)]
+    pub build: bool,
+    /// Include wall-clock build times (the archive then differs between stores).
+    #[arg(long)]
+    pub timings: bool,
+}
+
 /// Runs cpbuild with the process's arguments; returns the exit code.
 pub fn main() -> i32 {
     let cli = match Cli::try_parse_from(with_default_command(std::env::args_os().collect())) {
@@ -260,13 +280,77 @@ pub fn main() -> i32 {
             return code;
         }
     };
-    match commands::run(cli) {
+    match run(cli) {
         Ok(code) => code,
         Err(error) => {
             report_error(&error);
             error.exit_code()
         }
     }
+}
+
+/// Runs the parsed command line; returns the exit code.
+fn run(cli: Cli) -> Result<i32> {
+    let global = cli.global.clone();
+    if cli.print_version {
+        println!("cpbuild {}", cpbuild_engine::VERSION);
+        return Ok(exit_code::SUCCESS);
+    }
+    check_precision(&global)?;
+    match cli.command {
+        None => build::build(&global, &[], false),
+        Some(Command::Build { targets, only }) => build::build(&global, &targets, only),
+        Some(Command::List { kinds }) => list::list(&global, kinds),
+        Some(Command::Graph { target, dot }) => graph::graph(&global, target.as_deref(), dot),
+        Some(Command::Status { targets }) => status::status(&global, &targets),
+        Some(Command::Show { target }) => show::show(&global, &target),
+        Some(Command::Archive(options)) => archive::archive(&global, &options),
+        Some(Command::VerifyArchive { file }) => verify_archive::verify_archive(&file),
+        Some(Command::Import { file }) => import::import(&global, &file),
+        Some(Command::Report {
+            targets,
+            html,
+            output,
+            timings,
+        }) => {
+            if html {
+                report::html_report(&global, &targets, output, timings)
+            } else {
+                report::report(&global, &targets)
+            }
+        }
+        Some(Command::Verify { targets }) => verify::verify(&global, &targets),
+        Some(Command::Bench {
+            model,
+            steps,
+            batch,
+            full_epoch,
+        }) => bench::bench(
+            &global,
+            &crate::bench::BenchConfig {
+                model,
+                steps,
+                batch,
+                full_epoch,
+            },
+        ),
+        Some(Command::Gc) => gc::gc(&global),
+        Some(Command::Fsck) => fsck::fsck(&global),
+        Some(Command::Clean { yes }) => clean::clean(&global, yes),
+    }
+}
+
+/// `--precision`: only `f32` trains; `bf16` is refused with the reason (it is not part of any
+/// key, so the default leaves every key as it was).
+fn check_precision(global: &GlobalOptions) -> Result<()> {
+    global
+        .precision
+        .parse::<cpbuild_ml::precision::Precision>()
+        .and_then(|precision| precision.check())
+        .map_err(|error| Error::Usage {
+            message: error.to_string(),
+            help: None,
+        })
 }
 
 /// Options that take a value (so the word after them is not a target or command).

@@ -1,7 +1,7 @@
 //! A training curve reduced to what the figures read: per epoch, one loss and one alignment.
 //!
 //! Both models fit it: CLIP-HBA gives (`test_loss`, `behavioral_rsa_rho`), the ViT gives
-//! (`val_loss`, `rsa_score`). The computations in [`super::compute`] are written once over
+//! (`val_loss`, `rsa_score`). The figure computations are written once over
 //! curves, so fig1 and fig2 treat the two models alike.
 
 use super::setup::RunSetup;

@@ -21,6 +21,7 @@
 use std::fmt;
 use std::sync::OnceLock;
 
+use plotters::chart::MeshStyle;
 use plotters::coord::Shift;
 use plotters::coord::types::RangedCoordf64;
 use plotters::drawing::DrawingAreaErrorKind;
@@ -28,7 +29,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::{FontStyle, FontTransform, register_font};
 
-use super::compute::{Fig1Table, Fig2Table, Fig3Table, Fig4Table, Sign};
+use super::compute::{Fig1Table, Fig2Table, Fig3Table, Fig4Table, Model, Sign};
 use super::perturbation::Perturbation;
 use super::setup::RunSetup;
 
@@ -154,27 +155,34 @@ impl std::error::Error for PlotError {}
 
 /// fig1a or fig1b: the S-curve, alignment against loss (loss axis inverted).
 pub fn fig1(table: &Fig1Table, format: ImageFormat) -> Result<Vec<u8>, PlotError> {
-    render(&Fig1Plot(table), format)
+    let figure = by_model(table.model, "fig1a", "fig1b");
+    let empty = table.points.is_empty();
+    render(&Fig1Plot(table), figure, empty, format)
 }
 
 /// fig2a or fig2b: grouped bars of Δ loss (panel A) and Δ alignment (panel B).
 pub fn fig2(table: &Fig2Table, format: ImageFormat) -> Result<Vec<u8>, PlotError> {
-    render(&Fig2Plot(table), format)
+    let figure = by_model(table.model, "fig2a", "fig2b");
+    let empty = table.rows.is_empty();
+    render(&Fig2Plot(table), figure, empty, format)
 }
 
 /// fig3: Δ test loss (panel a) and Δ behavioural ρ (panel b) for every sweep epoch.
 pub fn fig3(table: &Fig3Table, format: ImageFormat) -> Result<Vec<u8>, PlotError> {
-    render(&Fig3Plot(table), format)
+    let empty = table.rows.is_empty();
+    render(&Fig3Plot(table), "fig3", empty, format)
 }
 
 /// fig4: epochs to recovery, grouped by start epoch, one bar per length, NR in red.
 pub fn fig4(table: &Fig4Table, format: ImageFormat) -> Result<Vec<u8>, PlotError> {
-    render(&Fig4Plot(table), format)
+    let empty = table.rows.is_empty();
+    render(&Fig4Plot(table), "fig4", empty, format)
 }
 
 /// fig4's companion: each run's max RSA minus the baseline's, per (start, length).
 pub fn fig4_heatmap(table: &Fig4Table, format: ImageFormat) -> Result<Vec<u8>, PlotError> {
-    render(&Fig4HeatmapPlot(table), format)
+    let empty = table.rows.is_empty();
+    render(&Fig4HeatmapPlot(table), "fig4_heatmap", empty, format)
 }
 
 /// Registers the embedded font once per process.
@@ -191,23 +199,37 @@ fn register_embedded_font() -> Result<(), PlotError> {
 
 /// A figure that can paint itself on any plotters backend.
 trait Painting {
-    /// Its name in errors (`fig1a`, …).
-    fn name(&self) -> &'static str;
     /// Pixel size (also the SVG's).
-    fn size(&self) -> (u32, u32);
-    /// Whether there is nothing to draw.
-    fn is_empty(&self) -> bool;
-    /// Draws on a white area of [`Painting::size`].
-    fn paint<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<(), PlotError>;
+    const SIZE: (u32, u32);
+    /// Draws on a white area of [`Painting::SIZE`]; `figure` names it in errors.
+    fn paint<DB: DrawingBackend>(
+        &self,
+        area: &DrawingArea<DB, Shift>,
+        figure: &'static str,
+    ) -> Result<(), PlotError>;
 }
 
-fn render<P: Painting>(painting: &P, format: ImageFormat) -> Result<Vec<u8>, PlotError> {
+/// The name of a figure panel drawn for either model (`fig1a` for CLIP-HBA, `fig1b` for the ViT).
+fn by_model(model: Model, clip_hba: &'static str, vit: &'static str) -> &'static str {
+    match model {
+        Model::ClipHba => clip_hba,
+        Model::Vit => vit,
+    }
+}
+
+/// Paints figure `figure` (its name in errors: `fig1a`, …); `empty` says there is nothing to
+/// draw.
+fn render<P: Painting>(
+    painting: &P,
+    figure: &'static str,
+    empty: bool,
+    format: ImageFormat,
+) -> Result<Vec<u8>, PlotError> {
     register_embedded_font()?;
-    let figure = painting.name();
-    if painting.is_empty() {
+    let (width, height) = P::SIZE;
+    if empty {
         return Err(PlotError::EmptyTable { figure });
     }
-    let (width, height) = painting.size();
     let drawn =
         |result: Result<(), String>| result.map_err(|message| PlotError::Draw { figure, message });
     match format {
@@ -217,7 +239,7 @@ fn render<P: Painting>(painting: &P, format: ImageFormat) -> Result<Vec<u8>, Plo
                 let area =
                     BitMapBackend::with_buffer(&mut pixels, (width, height)).into_drawing_area();
                 area.fill(&WHITE).drawn(figure)?;
-                painting.paint(&area)?;
+                painting.paint(&area, figure)?;
                 drawn(area.present().map_err(|error| error.to_string()))?;
             }
             encode_png(&pixels, (width, height))
@@ -228,7 +250,7 @@ fn render<P: Painting>(painting: &P, format: ImageFormat) -> Result<Vec<u8>, Plo
             {
                 let area = SVGBackend::with_string(&mut svg, (width, height)).into_drawing_area();
                 area.fill(&WHITE).drawn(figure)?;
-                painting.paint(&area)?;
+                painting.paint(&area, figure)?;
                 drawn(area.present().map_err(|error| error.to_string()))?;
             }
             Ok(svg.into_bytes())
@@ -397,11 +419,32 @@ fn tick(value: f64, decimals: usize) -> String {
     }
 }
 
+/// Every chart of the figures: f64 on both axes.
+type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// `chart`'s mesh in the figures' style: grid lines at the major ticks only, the embedded font,
+/// the axes described by `x_desc` and `y_desc`. The caller adds its labels and draws it.
+fn mesh<'a, 'b, DB: DrawingBackend>(
+    chart: &'b mut Chart<'a, DB>,
+    x_desc: impl Into<String>,
+    y_desc: impl Into<String>,
+) -> MeshStyle<'a, 'b, RangedCoordf64, RangedCoordf64, DB> {
+    let mut style = chart.configure_mesh();
+    style
+        .light_line_style(TRANSPARENT)
+        .bold_line_style(GRID)
+        .x_desc(x_desc)
+        .y_desc(y_desc)
+        .axis_desc_style(font(AXIS_SIZE))
+        .label_style(font(LABEL_SIZE));
+    style
+}
+
 /// Labels under the x axis at chart coordinates `x` (group centres), drawn on `area` (the
 /// panel the chart was built on).
 fn group_labels<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
-    chart: &ChartContext<'_, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    chart: &Chart<'_, DB>,
     labels: &[(f64, String)],
     y_bottom: f64,
     figure: &'static str,
@@ -421,7 +464,7 @@ fn group_labels<DB: DrawingBackend>(
 
 /// A horizontal line at y = 0 across the chart, so positive and negative bars read apart.
 fn zero_line<DB: DrawingBackend>(
-    chart: &mut ChartContext<'_, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    chart: &mut Chart<'_, DB>,
     (left, right): (f64, f64),
     figure: &'static str,
 ) -> Result<(), PlotError> {
@@ -440,24 +483,14 @@ fn zero_line<DB: DrawingBackend>(
 struct Fig1Plot<'t>(&'t Fig1Table);
 
 impl Painting for Fig1Plot<'_> {
-    fn name(&self) -> &'static str {
-        match self.0.model {
-            super::compute::Model::ClipHba => "fig1a",
-            super::compute::Model::Vit => "fig1b",
-        }
-    }
+    const SIZE: (u32, u32) = (1000, 650);
 
-    fn size(&self) -> (u32, u32) {
-        (1000, 650)
-    }
-
-    fn is_empty(&self) -> bool {
-        self.0.points.is_empty()
-    }
-
-    fn paint<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<(), PlotError> {
+    fn paint<DB: DrawingBackend>(
+        &self,
+        area: &DrawingArea<DB, Shift>,
+        figure: &'static str,
+    ) -> Result<(), PlotError> {
         let table = self.0;
-        let figure = self.name();
         let model = table.model;
         let title = format!(
             "{figure} · {} baseline: {} against {} (epochs {}–{})",
@@ -482,21 +515,18 @@ impl Painting for Fig1Plot<'_> {
             .drawn(figure)?;
         let x_format = |x: &f64| tick(-*x, x_decimals);
         let y_format = |y: &f64| tick(*y, y_decimals);
-        chart
-            .configure_mesh()
-            .light_line_style(TRANSPARENT)
-            .bold_line_style(GRID)
-            .x_desc(format!(
+        mesh(
+            &mut chart,
+            format!(
                 "{} (axis inverted: training moves right →)",
                 model.loss_label()
-            ))
-            .y_desc(model.alignment_label())
-            .axis_desc_style(font(AXIS_SIZE))
-            .label_style(font(LABEL_SIZE))
-            .x_label_formatter(&x_format)
-            .y_label_formatter(&y_format)
-            .draw()
-            .drawn(figure)?;
+            ),
+            model.alignment_label(),
+        )
+        .x_label_formatter(&x_format)
+        .y_label_formatter(&y_format)
+        .draw()
+        .drawn(figure)?;
         let line: Vec<(f64, f64)> = table
             .points
             .iter()
@@ -553,24 +583,14 @@ impl Painting for Fig1Plot<'_> {
 struct Fig2Plot<'t>(&'t Fig2Table);
 
 impl Painting for Fig2Plot<'_> {
-    fn name(&self) -> &'static str {
-        match self.0.model {
-            super::compute::Model::ClipHba => "fig2a",
-            super::compute::Model::Vit => "fig2b",
-        }
-    }
+    const SIZE: (u32, u32) = (1400, 560);
 
-    fn size(&self) -> (u32, u32) {
-        (1400, 560)
-    }
-
-    fn is_empty(&self) -> bool {
-        self.0.rows.is_empty()
-    }
-
-    fn paint<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<(), PlotError> {
+    fn paint<DB: DrawingBackend>(
+        &self,
+        area: &DrawingArea<DB, Shift>,
+        figure: &'static str,
+    ) -> Result<(), PlotError> {
         let table = self.0;
-        let figure = self.name();
         let model = table.model;
         let title = format!(
             "{figure} · {}: perturbed − baseline at epoch k, single-epoch perturbation at k",
@@ -627,16 +647,9 @@ fn grouped_deltas<DB: DrawingBackend>(
         .build_cartesian_2d(-0.5..groups - 0.5, y_low..y_high)
         .drawn(figure)?;
     let y_format = |y: &f64| tick(*y, y_decimals);
-    chart
-        .configure_mesh()
+    mesh(&mut chart, "perturbation epoch k", "perturbed − baseline")
         .disable_x_mesh()
         .x_labels(0)
-        .light_line_style(TRANSPARENT)
-        .bold_line_style(GRID)
-        .x_desc("perturbation epoch k")
-        .y_desc("perturbed − baseline")
-        .axis_desc_style(font(AXIS_SIZE))
-        .label_style(font(LABEL_SIZE))
         .y_label_formatter(&y_format)
         .draw()
         .drawn(figure)?;
@@ -672,21 +685,14 @@ fn grouped_deltas<DB: DrawingBackend>(
 struct Fig3Plot<'t>(&'t Fig3Table);
 
 impl Painting for Fig3Plot<'_> {
-    fn name(&self) -> &'static str {
-        "fig3"
-    }
+    const SIZE: (u32, u32) = (1400, 820);
 
-    fn size(&self) -> (u32, u32) {
-        (1400, 820)
-    }
-
-    fn is_empty(&self) -> bool {
-        self.0.rows.is_empty()
-    }
-
-    fn paint<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<(), PlotError> {
+    fn paint<DB: DrawingBackend>(
+        &self,
+        area: &DrawingArea<DB, Shift>,
+        figure: &'static str,
+    ) -> Result<(), PlotError> {
         let table = self.0;
-        let figure = self.name();
         let body = titled(
             area,
             "fig3 · CLIP-HBA: single-epoch target noise at epoch k, perturbed − baseline at k",
@@ -736,16 +742,9 @@ fn sweep_panel<DB: DrawingBackend>(
         .build_cartesian_2d(first - 0.7..last + 0.7, y_low..y_high)
         .drawn(figure)?;
     let y_format = |y: &f64| tick(*y, y_decimals);
-    chart
-        .configure_mesh()
+    mesh(&mut chart, "perturbed epoch k", "perturbed − baseline")
         .disable_x_mesh()
-        .light_line_style(TRANSPARENT)
-        .bold_line_style(GRID)
         .x_labels(12)
-        .x_desc("perturbed epoch k")
-        .y_desc("perturbed − baseline")
-        .axis_desc_style(font(AXIS_SIZE))
-        .label_style(font(LABEL_SIZE))
         .x_label_formatter(&epoch_tick)
         .y_label_formatter(&y_format)
         .draw()
@@ -770,21 +769,14 @@ fn sweep_panel<DB: DrawingBackend>(
 struct Fig4Plot<'t>(&'t Fig4Table);
 
 impl Painting for Fig4Plot<'_> {
-    fn name(&self) -> &'static str {
-        "fig4"
-    }
+    const SIZE: (u32, u32) = (1400, 620);
 
-    fn size(&self) -> (u32, u32) {
-        (1400, 620)
-    }
-
-    fn is_empty(&self) -> bool {
-        self.0.rows.is_empty()
-    }
-
-    fn paint<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<(), PlotError> {
+    fn paint<DB: DrawingBackend>(
+        &self,
+        area: &DrawingArea<DB, Shift>,
+        figure: &'static str,
+    ) -> Result<(), PlotError> {
         let table = self.0;
-        let figure = self.name();
         let body = titled(
             area,
             &format!(
@@ -833,19 +825,16 @@ impl Painting for Fig4Plot<'_> {
                 String::new()
             }
         };
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .x_labels(0)
-            .light_line_style(TRANSPARENT)
-            .bold_line_style(GRID)
-            .x_desc("start epoch E (one bar per length L)")
-            .y_desc("epochs to recovery (recovery − end)")
-            .axis_desc_style(font(AXIS_SIZE))
-            .label_style(font(LABEL_SIZE))
-            .y_label_formatter(&y_format)
-            .draw()
-            .drawn(figure)?;
+        mesh(
+            &mut chart,
+            "start epoch E (one bar per length L)",
+            "epochs to recovery (recovery − end)",
+        )
+        .disable_x_mesh()
+        .x_labels(0)
+        .y_label_formatter(&y_format)
+        .draw()
+        .drawn(figure)?;
 
         let width = 0.84 / lengths.len().max(1) as f64;
         let slot = |start: u32, length: u32| {
@@ -921,21 +910,14 @@ fn length_colour(index: usize) -> RGBColor {
 struct Fig4HeatmapPlot<'t>(&'t Fig4Table);
 
 impl Painting for Fig4HeatmapPlot<'_> {
-    fn name(&self) -> &'static str {
-        "fig4_heatmap"
-    }
+    const SIZE: (u32, u32) = (1100, 720);
 
-    fn size(&self) -> (u32, u32) {
-        (1100, 720)
-    }
-
-    fn is_empty(&self) -> bool {
-        self.0.rows.is_empty()
-    }
-
-    fn paint<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<(), PlotError> {
+    fn paint<DB: DrawingBackend>(
+        &self,
+        area: &DrawingArea<DB, Shift>,
+        figure: &'static str,
+    ) -> Result<(), PlotError> {
         let table = self.0;
-        let figure = self.name();
         let body = titled(
             area,
             &format!(

@@ -500,6 +500,71 @@ fn normal(path: &Path) -> PathBuf {
         .collect()
 }
 
+/// How a figure's outputs are made from its runs (dependencies, or a runs directory).
+type MakeOutputs = fn(&Inputs<'_, '_>) -> Result<Vec<Output>, ActionError>;
+
+/// What a figure's outputs are made from: the action, its params, its runs directory (if it
+/// reads one instead of dependencies) and which figure it is.
+struct Inputs<'a, 'c> {
+    ctx: &'a ActionContext<'c>,
+    params: &'a Params,
+    external: Option<&'a External>,
+    figure: &'a Drawer,
+}
+
+impl Inputs<'_, '_> {
+    /// The figure's one output: `table`, drawn by `draw`, under the figure's name.
+    fn drawn(
+        &self,
+        table: Table,
+        draw: impl Fn(ImageFormat) -> Result<Vec<u8>, PlotError>,
+    ) -> Result<Vec<Output>, ActionError> {
+        Ok(vec![drawn(self.figure.name, table, draw)?])
+    }
+}
+
+/// A figure this kind draws by itself (not a target gathering panels): its name (also its
+/// outputs' file stem), the model whose runs it reads, and how it is made.
+struct Drawer {
+    name: &'static str,
+    model: Model,
+    outputs: MakeOutputs,
+}
+
+/// Every figure drawn by itself; `fig1` and `fig2` gather their panels instead.
+const DRAWN: [Drawer; 6] = [
+    Drawer {
+        name: "fig1a",
+        model: Model::ClipHba,
+        outputs: fig1_outputs,
+    },
+    Drawer {
+        name: "fig1b",
+        model: Model::Vit,
+        outputs: fig1_outputs,
+    },
+    Drawer {
+        name: "fig2a",
+        model: Model::ClipHba,
+        outputs: fig2_outputs,
+    },
+    Drawer {
+        name: "fig2b",
+        model: Model::Vit,
+        outputs: fig2_outputs,
+    },
+    Drawer {
+        name: "fig3",
+        model: Model::ClipHba,
+        outputs: fig3_outputs,
+    },
+    Drawer {
+        name: "fig4",
+        model: Model::ClipHba,
+        outputs: fig4_outputs,
+    },
+];
+
 impl Figure {
     fn outputs(
         &self,
@@ -507,206 +572,196 @@ impl Figure {
         params: &Params,
     ) -> Result<Vec<Output>, ActionError> {
         let external = External::of(ctx, params)?;
-        match params.figure.as_str() {
-            "fig1a" | "fig1b" => {
-                let model = if params.figure == "fig1a" {
-                    Model::ClipHba
-                } else {
-                    Model::Vit
-                };
-                let curve = match (&external, model) {
-                    (Some(dir), Model::ClipHba) => {
-                        External::clip_baseline(&dir.load(ctx, &RunsRequest::fig1a())?)?
-                    }
-                    (Some(dir), Model::Vit) => dir
-                        .load(ctx, &RunsRequest::fig1b())?
-                        .vit_baseline
-                        .map(|run| run.curve())
-                        .ok_or_else(|| failed("the runs directory gave no baseline"))?,
-                    (None, Model::ClipHba) => clip_curve(&dep_runs(ctx)?.baseline)?,
-                    (None, Model::Vit) => vit_curve(&dep_runs(ctx)?.baseline)?,
-                };
-                let table = compute::fig1(model, &curve).map_err(text)?;
-                let stem = if model == Model::ClipHba {
-                    "fig1a"
-                } else {
-                    "fig1b"
-                };
-                Ok(vec![drawn(stem, table.to_table(), |format| {
-                    plot::fig1(&table, format)
-                })?])
-            }
-            "fig2a" | "fig2b" => {
-                let model = if params.figure == "fig2a" {
-                    Model::ClipHba
-                } else {
-                    Model::Vit
-                };
-                let table = match (&external, model) {
-                    (Some(dir), Model::ClipHba) => {
-                        let epochs = params
-                            .epochs
-                            .clone()
-                            .unwrap_or_else(|| paper::FIG2_EPOCHS.to_vec());
-                        let loaded =
-                            dir.load(ctx, &RunsRequest::fig2a(&Perturbation::ALL, &epochs))?;
-                        let baseline = External::clip_baseline(&loaded)?;
-                        let curves: Vec<_> = loaded
-                            .single_epoch
-                            .iter()
-                            .map(|(&(kind, epoch), run)| (kind, epoch, run.curve()))
-                            .collect();
-                        compute::fig2(
-                            model,
-                            &baseline,
-                            curves
-                                .iter()
-                                .map(|(kind, epoch, curve)| (*kind, *epoch, curve)),
-                        )
-                        .map_err(text)?
-                    }
-                    (Some(dir), Model::Vit) => {
-                        let epochs = params
-                            .epochs
-                            .clone()
-                            .unwrap_or_else(|| paper::FIG2_EPOCHS.to_vec());
-                        let loaded = dir.load(ctx, &RunsRequest::fig2b(&epochs))?;
-                        compute::Fig2Table::from_rows(model, loaded.vit_effects.unwrap_or_default())
-                    }
-                    (None, _) => {
-                        let runs = dep_runs(ctx)?;
-                        let read = |run: &DepRun| match model {
-                            Model::ClipHba => clip_curve(run),
-                            Model::Vit => vit_curve(run),
-                        };
-                        let baseline = read(&runs.baseline)?;
-                        let mut curves = Vec::new();
-                        for run in &runs.perturbed {
-                            let Some((kind, start, 1)) = run.window else {
-                                continue;
-                            };
-                            if params.epochs.as_ref().is_some_and(|e| !e.contains(&start)) {
-                                continue;
-                            }
-                            curves.push((kind, start, read(run)?));
-                        }
-                        compute::fig2(
-                            model,
-                            &baseline,
-                            curves
-                                .iter()
-                                .map(|(kind, epoch, curve)| (*kind, *epoch, curve)),
-                        )
-                        .map_err(text)?
-                    }
-                };
-                let stem = if model == Model::ClipHba {
-                    "fig2a"
-                } else {
-                    "fig2b"
-                };
-                Ok(vec![drawn(stem, table.to_table(), |format| {
-                    plot::fig2(&table, format)
-                })?])
-            }
-            "fig3" => {
-                let (baseline, sweep) = match &external {
-                    Some(dir) => {
-                        let epochs = match &params.epochs {
-                            Some(epochs) => epochs.clone(),
-                            None => {
-                                // The paper's sweep: every epoch up to the baseline's minimum.
-                                let baseline = External::clip_baseline(
-                                    &dir.load(ctx, &RunsRequest::fig1a())?,
-                                )?;
-                                let cut = baseline.min_loss_point().map_or(0, |point| point.epoch);
-                                (1..=cut).collect()
-                            }
-                        };
-                        let loaded = dir.load(ctx, &RunsRequest::fig3(&epochs))?;
-                        let sweep: Vec<(u32, Curve)> = loaded
-                            .sweep
-                            .iter()
-                            .map(|(&epoch, run)| (epoch, run.curve()))
-                            .collect();
-                        (External::clip_baseline(&loaded)?, sweep)
-                    }
-                    None => {
-                        let runs = dep_runs(ctx)?;
-                        let mut sweep = Vec::new();
-                        for run in &runs.perturbed {
-                            if let Some((Perturbation::RandomTarget, start, 1)) = run.window
-                                && params.epochs.as_ref().is_none_or(|e| e.contains(&start))
-                            {
-                                sweep.push((start, clip_curve(run)?));
-                            }
-                        }
-                        (clip_curve(&runs.baseline)?, sweep)
-                    }
-                };
-                let table = compute::fig3(&baseline, sweep.iter().map(|(k, curve)| (*k, curve)))
-                    .map_err(text)?;
-                Ok(vec![drawn("fig3", table.to_table(), |format| {
-                    plot::fig3(&table, format)
-                })?])
-            }
-            "fig4" => {
-                let (baseline, windows) = match &external {
-                    Some(dir) => {
-                        let starts = params
-                            .starts
-                            .clone()
-                            .unwrap_or_else(|| paper::FIG4_STARTS.to_vec());
-                        let lengths = params
-                            .lengths
-                            .clone()
-                            .unwrap_or_else(|| paper::FIG4_LENGTHS.to_vec());
-                        let loaded = dir.load(ctx, &RunsRequest::fig4(&starts, &lengths))?;
-                        // External runs are taken as complete: each ended by early stopping.
-                        let windows: Vec<(Window, Curve, bool)> = loaded
-                            .grid
-                            .iter()
-                            .map(|(&(start, length), run)| {
-                                (Window { start, length }, run.curve(), false)
-                            })
-                            .collect();
-                        (External::clip_baseline(&loaded)?, windows)
-                    }
-                    None => {
-                        let runs = dep_runs(ctx)?;
-                        let selected = |values: &Option<Vec<u32>>, value: u32| {
-                            values.as_ref().is_none_or(|values| values.contains(&value))
-                        };
-                        let mut windows = Vec::new();
-                        for run in &runs.perturbed {
-                            if let Some((Perturbation::RandomTarget, start, length)) = run.window
-                                && selected(&params.starts, start)
-                                && selected(&params.lengths, length)
-                            {
-                                windows.push((
-                                    Window { start, length },
-                                    clip_curve(run)?,
-                                    run.epoch_limit,
-                                ));
-                            }
-                        }
-                        requested_windows_present(ctx.target, params, &windows)?;
-                        (clip_curve(&runs.baseline)?, windows)
-                    }
-                };
-                let table = fig4_table(&baseline, &windows, ctx.progress)?;
-                Ok(vec![
-                    drawn("fig4", table.to_table(), |format| {
-                        plot::fig4(&table, format)
-                    })?,
-                    drawn("fig4_heatmap", table.heatmap_table(), |format| {
-                        plot::fig4_heatmap(&table, format)
-                    })?,
-                ])
-            }
-            other => Err(failed(format!("`{other}` is not drawn by itself"))),
-        }
+        let figure = DRAWN
+            .iter()
+            .find(|figure| figure.name == params.figure)
+            .ok_or_else(|| failed(format!("`{}` is not drawn by itself", params.figure)))?;
+        (figure.outputs)(&Inputs {
+            ctx,
+            params,
+            external: external.as_ref(),
+            figure,
+        })
     }
+}
+
+/// fig1a, fig1b: the baseline's alignment against its loss.
+fn fig1_outputs(input: &Inputs<'_, '_>) -> Result<Vec<Output>, ActionError> {
+    let model = input.figure.model;
+    let curve = match (input.external, model) {
+        (Some(dir), Model::ClipHba) => {
+            External::clip_baseline(&dir.load(input.ctx, &RunsRequest::fig1a())?)?
+        }
+        (Some(dir), Model::Vit) => dir
+            .load(input.ctx, &RunsRequest::fig1b())?
+            .vit_baseline
+            .map(|run| run.curve())
+            .ok_or_else(|| failed("the runs directory gave no baseline"))?,
+        (None, Model::ClipHba) => clip_curve(&dep_runs(input.ctx)?.baseline)?,
+        (None, Model::Vit) => vit_curve(&dep_runs(input.ctx)?.baseline)?,
+    };
+    let table = compute::fig1(model, &curve).map_err(text)?;
+    input.drawn(table.to_table(), |format| plot::fig1(&table, format))
+}
+
+/// fig2a, fig2b: every single-epoch perturbation against the baseline.
+fn fig2_outputs(input: &Inputs<'_, '_>) -> Result<Vec<Output>, ActionError> {
+    let model = input.figure.model;
+    let epochs = || {
+        input
+            .params
+            .epochs
+            .clone()
+            .unwrap_or_else(|| paper::FIG2_EPOCHS.to_vec())
+    };
+    let table = if let (Some(dir), Model::Vit) = (input.external, model) {
+        // The original project's ViT effects table holds the deltas themselves.
+        let loaded = dir.load(input.ctx, &RunsRequest::fig2b(&epochs()))?;
+        compute::Fig2Table::from_rows(model, loaded.vit_effects.unwrap_or_default())
+    } else {
+        let (baseline, curves) = match input.external {
+            Some(dir) => {
+                let request = RunsRequest::fig2a(&Perturbation::ALL, &epochs());
+                let loaded = dir.load(input.ctx, &request)?;
+                let baseline = External::clip_baseline(&loaded)?;
+                let curves: Vec<_> = loaded
+                    .single_epoch
+                    .iter()
+                    .map(|(&(kind, epoch), run)| (kind, epoch, run.curve()))
+                    .collect();
+                (baseline, curves)
+            }
+            None => {
+                let runs = dep_runs(input.ctx)?;
+                let read = |run: &DepRun| match model {
+                    Model::ClipHba => clip_curve(run),
+                    Model::Vit => vit_curve(run),
+                };
+                let baseline = read(&runs.baseline)?;
+                let mut curves = Vec::new();
+                for run in &runs.perturbed {
+                    let Some((kind, start, 1)) = run.window else {
+                        continue;
+                    };
+                    if input
+                        .params
+                        .epochs
+                        .as_ref()
+                        .is_some_and(|e| !e.contains(&start))
+                    {
+                        continue;
+                    }
+                    curves.push((kind, start, read(run)?));
+                }
+                (baseline, curves)
+            }
+        };
+        compute::fig2(
+            model,
+            &baseline,
+            curves
+                .iter()
+                .map(|(kind, epoch, curve)| (*kind, *epoch, curve)),
+        )
+        .map_err(text)?
+    };
+    input.drawn(table.to_table(), |format| plot::fig2(&table, format))
+}
+
+/// fig3: the single-epoch target-noise sweep.
+fn fig3_outputs(input: &Inputs<'_, '_>) -> Result<Vec<Output>, ActionError> {
+    let (baseline, sweep) = match input.external {
+        Some(dir) => {
+            let epochs = match &input.params.epochs {
+                Some(epochs) => epochs.clone(),
+                None => {
+                    // The paper's sweep: every epoch up to the baseline's minimum.
+                    let baseline =
+                        External::clip_baseline(&dir.load(input.ctx, &RunsRequest::fig1a())?)?;
+                    let cut = baseline.min_loss_point().map_or(0, |point| point.epoch);
+                    (1..=cut).collect()
+                }
+            };
+            let loaded = dir.load(input.ctx, &RunsRequest::fig3(&epochs))?;
+            let sweep: Vec<(u32, Curve)> = loaded
+                .sweep
+                .iter()
+                .map(|(&epoch, run)| (epoch, run.curve()))
+                .collect();
+            (External::clip_baseline(&loaded)?, sweep)
+        }
+        None => {
+            let runs = dep_runs(input.ctx)?;
+            let mut sweep = Vec::new();
+            for run in &runs.perturbed {
+                if let Some((Perturbation::RandomTarget, start, 1)) = run.window
+                    && input
+                        .params
+                        .epochs
+                        .as_ref()
+                        .is_none_or(|e| e.contains(&start))
+                {
+                    sweep.push((start, clip_curve(run)?));
+                }
+            }
+            (clip_curve(&runs.baseline)?, sweep)
+        }
+    };
+    let table =
+        compute::fig3(&baseline, sweep.iter().map(|(k, curve)| (*k, curve))).map_err(text)?;
+    input.drawn(table.to_table(), |format| plot::fig3(&table, format))
+}
+
+/// fig4 and its heatmap: recovery after target noise in every window.
+fn fig4_outputs(input: &Inputs<'_, '_>) -> Result<Vec<Output>, ActionError> {
+    let (baseline, windows) = match input.external {
+        Some(dir) => {
+            let starts = input
+                .params
+                .starts
+                .clone()
+                .unwrap_or_else(|| paper::FIG4_STARTS.to_vec());
+            let lengths = input
+                .params
+                .lengths
+                .clone()
+                .unwrap_or_else(|| paper::FIG4_LENGTHS.to_vec());
+            let loaded = dir.load(input.ctx, &RunsRequest::fig4(&starts, &lengths))?;
+            // External runs are taken as complete: each ended by early stopping.
+            let windows: Vec<(Window, Curve, bool)> = loaded
+                .grid
+                .iter()
+                .map(|(&(start, length), run)| (Window { start, length }, run.curve(), false))
+                .collect();
+            (External::clip_baseline(&loaded)?, windows)
+        }
+        None => {
+            let runs = dep_runs(input.ctx)?;
+            let selected = |values: &Option<Vec<u32>>, value: u32| {
+                values.as_ref().is_none_or(|values| values.contains(&value))
+            };
+            let mut windows = Vec::new();
+            for run in &runs.perturbed {
+                if let Some((Perturbation::RandomTarget, start, length)) = run.window
+                    && selected(&input.params.starts, start)
+                    && selected(&input.params.lengths, length)
+                {
+                    windows.push((Window { start, length }, clip_curve(run)?, run.epoch_limit));
+                }
+            }
+            requested_windows_present(input.ctx.target, input.params, &windows)?;
+            (clip_curve(&runs.baseline)?, windows)
+        }
+    };
+    let table = fig4_table(&baseline, &windows, input.ctx.progress)?;
+    Ok(vec![
+        drawn(input.figure.name, table.to_table(), |format| {
+            plot::fig4(&table, format)
+        })?,
+        drawn("fig4_heatmap", table.heatmap_table(), |format| {
+            plot::fig4_heatmap(&table, format)
+        })?,
+    ])
 }
 
 /// With dependencies, every window that `starts` × `lengths` names must have a run (when

@@ -3,14 +3,13 @@
 //! computed it (a target gathering panels, `fig1` or `fig2`, copies its panels' files, so the
 //! panel's tolerances apply).
 
+use std::path::Path;
+
+use cpbuild_engine::archive::ArchiveManifest;
 use serde_json::Value as Json;
 
-use super::model::Source;
-use crate::cli::verify::{Comparison, compare, snapshot_contents};
+use crate::golden::{self, Comparison, NoGolden, SHOWN_FAILURES};
 use crate::kinds::figure::{FIGURES_DIR, tolerances};
-
-/// At most this many failing cells are kept per file (as `cpbuild verify` prints them).
-const SHOWN_FAILURES: usize = 20;
 
 /// One figure CSV against its golden copy.
 #[derive(Debug)]
@@ -47,8 +46,7 @@ impl GoldenStatus {
 }
 
 /// The figure target below `requested` whose own bundle computed `file` (itself, or a panel).
-fn computed_by<'a>(source: &'a Source<'_>, requested: &'a str, file: &str) -> &'a Json {
-    let manifest = source.manifest;
+fn computed_by<'a>(manifest: &'a ArchiveManifest, requested: &'a str, file: &str) -> &'a Json {
     let own = |name: &str| {
         manifest.targets.get(name).is_some_and(|target| {
             target.fingerprint.kind == "figure"
@@ -70,32 +68,38 @@ fn computed_by<'a>(source: &'a Source<'_>, requested: &'a str, file: &str) -> &'
     &manifest.targets[panel].fingerprint.params
 }
 
-/// Compares figure CSV `file` of `requested` (its text `built`) with its golden copy.
-pub fn status(source: &Source<'_>, requested: &str, file: &str, built: &str) -> GoldenStatus {
-    let golden = format!("{}/{file}.snap", source.golden_display);
-    let outcome = match tolerances(computed_by(source, requested, file)) {
+/// Compares figure CSV `file` of `requested` (its text `built`) with its golden copy in
+/// `golden_dir` (named `golden_display` to the reader).
+pub fn status(
+    manifest: &ArchiveManifest,
+    golden_dir: &Path,
+    golden_display: &str,
+    requested: &str,
+    file: &str,
+    built: &str,
+) -> GoldenStatus {
+    let golden = format!("{golden_display}/{file}.snap");
+    let outcome = match tolerances(computed_by(manifest, requested, file)) {
         Err(error) => Outcome::NoGolden(format!(
             "the tolerances of `{requested}` cannot be read: {}",
             error.message
         )),
-        Ok(tolerances) => {
-            match std::fs::read_to_string(source.golden_dir.join(format!("{file}.snap"))) {
-                Err(_) => Outcome::NoGolden(format!("`{golden}` does not exist")),
-                Ok(text) => match snapshot_contents(&text) {
-                    None => Outcome::NoGolden(format!("`{golden}` is not an insta snapshot")),
-                    Some(expected) => {
-                        let mut comparison = compare(expected, built, &tolerances);
-                        if comparison.failures.is_empty() {
-                            Outcome::Passed(comparison)
-                        } else {
-                            let count = comparison.failures.len();
-                            comparison.failures.truncate(SHOWN_FAILURES);
-                            Outcome::Failed(comparison, count)
-                        }
-                    }
-                },
+        Ok(tolerances) => match golden::read(golden_dir, file) {
+            Err(NoGolden::Missing) => Outcome::NoGolden(format!("`{golden}` does not exist")),
+            Err(NoGolden::NotSnapshot) => {
+                Outcome::NoGolden(format!("`{golden}` is not an insta snapshot"))
             }
-        }
+            Ok(expected) => {
+                let mut comparison = golden::compare(&expected, built, &tolerances);
+                if comparison.failures.is_empty() {
+                    Outcome::Passed(comparison)
+                } else {
+                    let count = comparison.failures.len();
+                    comparison.failures.truncate(SHOWN_FAILURES);
+                    Outcome::Failed(comparison, count)
+                }
+            }
+        },
     };
     GoldenStatus {
         file: file.to_string(),

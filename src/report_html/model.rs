@@ -489,7 +489,14 @@ fn gather_requested(
             figures.push((file.to_string(), read(&files.join(path))?));
         } else if file.ends_with(".csv") {
             let text = read(&files.join(path))?;
-            golden.push(golden::status(source, name, file, &text));
+            golden.push(golden::status(
+                source.manifest,
+                &source.golden_dir,
+                &source.golden_display,
+                name,
+                file,
+                &text,
+            ));
             tables.push((file.to_string(), parse_csv(&text)));
         }
     }

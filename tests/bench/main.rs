@@ -25,6 +25,16 @@ fn project(recipes: bool) -> tempfile::TempDir {
     dir
 }
 
+/// `cpbuild bench --backend ndarray --model clip-tiny` with `options` in `dir`: its stdout,
+/// after asserting that it succeeded.
+fn bench_clip_tiny(dir: &Path, options: &[&str]) -> String {
+    let mut args = vec!["bench", "--backend", "ndarray", "--model", "clip-tiny"];
+    args.extend_from_slice(options);
+    let (code, stdout, stderr) = cpbuild(dir, &args);
+    assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    stdout
+}
+
 /// The cells of the table row starting with `| first |`, or a panic showing the output.
 fn row<'a>(stdout: &'a str, first: &str) -> Vec<&'a str> {
     let start = format!("| {first} |");
@@ -48,19 +58,7 @@ fn positive(cell: &str, what: &str) -> f64 {
 #[test]
 fn bench_prints_throughput_epoch_and_projection_tables() {
     let dir = project(true);
-    let (code, stdout, stderr) = cpbuild(
-        dir.path(),
-        &[
-            "bench",
-            "--backend",
-            "ndarray",
-            "--model",
-            "clip-tiny",
-            "--steps",
-            "2",
-        ],
-    );
-    assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    let stdout = bench_clip_tiny(dir.path(), &["--steps", "2"]);
     assert!(
         stdout.starts_with("cpbuild bench: clip-tiny (random weights), things-synth 32×32, batch 64\nbackend: `ndarray` (cpu)\n"),
         "{stdout}"
@@ -128,21 +126,7 @@ fn bench_prints_throughput_epoch_and_projection_tables() {
 #[test]
 fn bench_without_recipes_still_measures_and_says_why_it_does_not_project() {
     let dir = project(false);
-    let (code, stdout, stderr) = cpbuild(
-        dir.path(),
-        &[
-            "bench",
-            "--backend",
-            "ndarray",
-            "--model",
-            "clip-tiny",
-            "--steps",
-            "1",
-            "--batch",
-            "8",
-        ],
-    );
-    assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    let stdout = bench_clip_tiny(dir.path(), &["--steps", "1", "--batch", "8"]);
     assert!(
         stdout.contains("\npaper-profile graph: not projected: "),
         "{stdout}"

@@ -1,6 +1,7 @@
-//! What the test binaries that drive the real `cpbuild` share: the repository root, copying a
-//! tree into a temporary project, running the binary, and asserting on what it printed. Each includes this file with
-//! `#[path = "../common/mod.rs"] mod common;`.
+//! What the test binaries and benchmarks that drive the real `cpbuild` share: the repository
+//! root, copying a tree into a temporary project, running the binary (timed, for the
+//! benchmarks) and asserting on what it printed. Each includes this file with
+//! `#[path = "../common/mod.rs"] mod common;` (`"../tests/common/mod.rs"` from `benches/`).
 
 #![allow(dead_code)]
 
@@ -93,4 +94,13 @@ pub fn assert_lacks(text: &str, needle: &str) {
         !text.contains(needle),
         "did not expect {needle:?} in:\n{text}"
     );
+}
+
+/// Runs `cpbuild ARGS` in `root`, which must succeed, and returns its wall-clock seconds (the
+/// benchmarks print them; nothing asserts a time).
+pub fn timed(root: &Path, args: &[&str]) -> f64 {
+    let started = std::time::Instant::now();
+    let (code, _, stderr) = cpbuild(root, args);
+    assert_eq!(code, 0, "cpbuild {args:?} failed: {stderr}");
+    started.elapsed().as_secs_f64()
 }

@@ -41,7 +41,8 @@ pub struct RunCurves<'c> {
 
 /// Draws `curves` (both panels side by side).
 pub fn run_curves(curves: &RunCurves<'_>, format: ImageFormat) -> Result<Vec<u8>, PlotError> {
-    render(&RunCurvesPlot(curves), format)
+    let empty = curves.run.points.is_empty();
+    render(&RunCurvesPlot(curves), "run curves", empty, format)
 }
 
 struct RunCurvesPlot<'p, 'c>(&'p RunCurves<'c>);
@@ -75,8 +76,8 @@ impl RunCurvesPlot<'_, '_> {
         area: &DrawingArea<DB, Shift>,
         caption: &str,
         value: impl Fn(&crate::figures::curve::CurvePoint) -> f64,
+        figure: &'static str,
     ) -> Result<(), PlotError> {
-        let figure = self.name();
         let curves = self.0;
         let (x_low, x_high) = self.epoch_range();
         let shown = |epoch: u32| f64::from(epoch) >= x_low && f64::from(epoch) <= x_high;
@@ -163,19 +164,13 @@ impl RunCurvesPlot<'_, '_> {
 }
 
 impl Painting for RunCurvesPlot<'_, '_> {
-    fn name(&self) -> &'static str {
-        "run curves"
-    }
+    const SIZE: (u32, u32) = (820, 300);
 
-    fn size(&self) -> (u32, u32) {
-        (820, 300)
-    }
-
-    fn is_empty(&self) -> bool {
-        self.0.run.points.is_empty()
-    }
-
-    fn paint<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<(), PlotError> {
+    fn paint<DB: DrawingBackend>(
+        &self,
+        area: &DrawingArea<DB, Shift>,
+        figure: &'static str,
+    ) -> Result<(), PlotError> {
         let curves = self.0;
         let mut legend = vec![(curves.run_label.clone(), LINE)];
         if let Some((label, _)) = &curves.baseline {
@@ -184,12 +179,20 @@ impl Painting for RunCurvesPlot<'_, '_> {
         if curves.perturbed.is_some() {
             legend.push(("perturbed epochs".to_string(), PERTURBED));
         }
-        let body = legend_row(area, &legend, self.name())?;
+        let body = legend_row(area, &legend, figure)?;
         let panels = body.split_evenly((1, 2));
-        self.panel(&panels[0], curves.model.loss_label(), |point| point.loss)?;
-        self.panel(&panels[1], curves.model.alignment_label(), |point| {
-            point.alignment
-        })
+        self.panel(
+            &panels[0],
+            curves.model.loss_label(),
+            |point| point.loss,
+            figure,
+        )?;
+        self.panel(
+            &panels[1],
+            curves.model.alignment_label(),
+            |point| point.alignment,
+            figure,
+        )
     }
 }
 

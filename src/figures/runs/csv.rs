@@ -105,30 +105,14 @@ pub struct ClipEpoch {
     pub flags: Option<PerturbationFlags>,
 }
 
-/// A CLIP-HBA results CSV.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ClipRun {
-    /// Where it was read from (for messages).
-    pub source: PathBuf,
-    /// What it trained, from the `config.json` beside a bundle's `results.csv` (for titles).
-    pub setup: Option<RunSetup>,
-    /// Its epochs, strictly increasing.
-    pub epochs: Vec<ClipEpoch>,
-}
-
-impl ClipRun {
-    /// (test loss, behavioural ρ) per epoch.
-    pub fn curve(&self) -> Curve {
-        let points = self
-            .epochs
-            .iter()
-            .map(|row| CurvePoint {
-                epoch: row.epoch,
-                loss: row.test_loss,
-                alignment: row.behavioral_rsa_rho,
-            })
-            .collect();
-        Curve::new(self.source.display().to_string(), points).with_setup(self.setup.clone())
+impl RunEpoch for ClipEpoch {
+    /// (test loss, behavioural ρ).
+    fn point(&self) -> CurvePoint {
+        CurvePoint {
+            epoch: self.epoch,
+            loss: self.test_loss,
+            alignment: self.behavioral_rsa_rho,
+        }
     }
 }
 
@@ -143,29 +127,45 @@ pub struct VitEpoch {
     pub rsa_score: f64,
 }
 
-/// The ViT baseline CSV.
+impl RunEpoch for VitEpoch {
+    /// (validation loss, RSA score).
+    fn point(&self) -> CurvePoint {
+        CurvePoint {
+            epoch: self.epoch,
+            loss: self.val_loss,
+            alignment: self.rsa_score,
+        }
+    }
+}
+
+/// One epoch of a results CSV, as a point of the run's curve.
+pub trait RunEpoch {
+    /// The epoch's (loss, alignment).
+    fn point(&self) -> CurvePoint;
+}
+
+/// A results CSV: where it was read from, what it trained, its epochs.
 #[derive(Debug, Clone, PartialEq)]
-pub struct VitRun {
+pub struct Run<E> {
     /// Where it was read from (for messages).
     pub source: PathBuf,
     /// What it trained, from the `config.json` beside a bundle's `results.csv` (for titles).
     pub setup: Option<RunSetup>,
     /// Its epochs, strictly increasing.
-    pub epochs: Vec<VitEpoch>,
+    pub epochs: Vec<E>,
 }
 
-impl VitRun {
-    /// (validation loss, RSA score) per epoch.
+/// A CLIP-HBA results CSV.
+pub type ClipRun = Run<ClipEpoch>;
+
+/// The ViT baseline CSV.
+pub type VitRun = Run<VitEpoch>;
+
+impl<E: RunEpoch> Run<E> {
+    /// (loss, alignment) per epoch: for CLIP-HBA (test loss, behavioural ρ), for the ViT
+    /// (validation loss, RSA score).
     pub fn curve(&self) -> Curve {
-        let points = self
-            .epochs
-            .iter()
-            .map(|row| CurvePoint {
-                epoch: row.epoch,
-                loss: row.val_loss,
-                alignment: row.rsa_score,
-            })
-            .collect();
+        let points = self.epochs.iter().map(RunEpoch::point).collect();
         Curve::new(self.source.display().to_string(), points).with_setup(self.setup.clone())
     }
 }

@@ -21,9 +21,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 pub use csv::{
-    CLIP_COLUMNS, ClipEpoch, ClipRun, FLAG_COLUMNS, Numbering, PerturbationFlags, VIT_COLUMNS,
-    VIT_EFFECTS_COLUMNS, VitEpoch, VitRun, parse_clip_run, parse_vit_effects, parse_vit_run,
-    read_clip_run, read_vit_effects, read_vit_run,
+    CLIP_COLUMNS, ClipEpoch, ClipRun, FLAG_COLUMNS, Numbering, PerturbationFlags, Run, RunEpoch,
+    VIT_COLUMNS, VIT_EFFECTS_COLUMNS, VitEpoch, VitRun, parse_clip_run, parse_vit_effects,
+    parse_vit_run, read_clip_run, read_vit_effects, read_vit_run,
 };
 pub use error::{ExpectedFile, RunsError};
 pub use layout::{
