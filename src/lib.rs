@@ -20,6 +20,9 @@ pub mod kinds;
 pub mod project;
 pub mod report_html;
 
+#[cfg(test)]
+mod architecture_tests;
+
 pub use cpbuild_engine as engine;
 pub use cpbuild_ml as ml;
 
