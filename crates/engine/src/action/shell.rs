@@ -301,9 +301,9 @@ impl Action for Shell {
                         .map_err(|e| ActionError::failed(format!("cannot wait for `sh`: {e}")))?;
                     // Log what is still in the pipes (a process outside the group may hold
                     // them open: give up after 50 ms without output).
-                    while output.is_open()
-                        && output.pump(Duration::from_millis(50), None, ctx.log)
-                    {}
+                    while output.is_open() && output.pump(Duration::from_millis(50), None, ctx.log)
+                    {
+                    }
                     break status;
                 }
                 Ok(false) => {}

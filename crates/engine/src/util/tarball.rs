@@ -32,10 +32,7 @@ static COMPRESSORS: Mutex<Vec<Compressor>> = Mutex::new(Vec::new());
 
 /// A compression context from the pool, or a new one.
 fn compressor() -> std::io::Result<Compressor> {
-    let pooled = COMPRESSORS
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .pop();
+    let pooled = COMPRESSORS.lock().unwrap_or_else(|e| e.into_inner()).pop();
     if let Some(mut compressor) = pooled {
         compressor.reinit()?;
         return Ok(compressor);
@@ -291,7 +288,9 @@ mod tests {
             header.set_uid(0);
             header.set_gid(0);
             header.set_entry_type(tar::EntryType::Regular);
-            builder.append_data(&mut header, "x", &b"small"[..]).unwrap();
+            builder
+                .append_data(&mut header, "x", &b"small"[..])
+                .unwrap();
             builder.into_inner().unwrap().finish().unwrap()
         };
         assert_eq!(first, fresh);
