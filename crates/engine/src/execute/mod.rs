@@ -718,8 +718,14 @@ fn changed_inputs(name: &str, item: &PlanItem, project_root: &Path) -> Option<St
     ))
 }
 
+/// The machine's name, read once per process (every commit records it).
 fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_else(|_| "unknown".into())
+    static HOSTNAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HOSTNAME
+        .get_or_init(|| {
+            std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .map(|h| h.trim().to_string())
+                .unwrap_or_else(|_| "unknown".into())
+        })
+        .clone()
 }
