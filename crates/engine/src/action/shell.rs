@@ -11,10 +11,9 @@
 //! its entries become the manifest's `info`.
 
 use std::collections::VecDeque;
-use std::io::{BufRead, BufReader, Read};
-
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value as Json;
@@ -54,33 +53,120 @@ fn outputs(params: &Json) -> Vec<String> {
         .unwrap_or_default()
 }
 
-enum Line {
-    Stdout(String),
-    Stderr(String),
+/// The command's stdout and stderr, read by the thread that runs it (no reader threads): every
+/// line goes to the log, and the last [`STDERR_TAIL_LINES`] of stderr are kept for the error.
+struct Output {
+    /// stdout, then stderr; `None` once closed. Each with its unfinished line.
+    streams: [Option<(std::fs::File, Vec<u8>)>; 2],
+    tail: VecDeque<String>,
 }
 
-fn forward_lines(stream: impl Read + Send + 'static, sender: mpsc::Sender<Line>, is_stderr: bool) {
-    std::thread::spawn(move || {
-        let mut reader = BufReader::new(stream);
-        let mut buffer = Vec::new();
-        while let Ok(n) = reader.read_until(b'\n', &mut buffer) {
-            if n == 0 {
-                break;
-            }
-            let line = String::from_utf8_lossy(&buffer)
-                .trim_end_matches('\n')
-                .to_string();
-            buffer.clear();
-            let message = if is_stderr {
-                Line::Stderr(line)
-            } else {
-                Line::Stdout(line)
-            };
-            if sender.send(message).is_err() {
-                break;
+impl Output {
+    fn new(stdout: Option<OwnedFd>, stderr: Option<OwnedFd>) -> Output {
+        let open = |fd: Option<OwnedFd>| fd.map(|fd| (std::fs::File::from(fd), Vec::new()));
+        Output {
+            streams: [open(stdout), open(stderr)],
+            tail: VecDeque::new(),
+        }
+    }
+
+    fn is_open(&self) -> bool {
+        self.streams.iter().any(Option::is_some)
+    }
+
+    /// Waits up to `timeout` for output or for `also` (the shell's exit descriptor) to become
+    /// readable, and logs what arrived. Returns whether a stream was readable.
+    fn pump(&mut self, timeout: Duration, also: Option<i32>, log: &mut dyn Write) -> bool {
+        let mut fds: Vec<libc::pollfd> = Vec::with_capacity(3);
+        let mut which = Vec::with_capacity(2);
+        for (index, stream) in self.streams.iter().enumerate() {
+            if let Some((file, _)) = stream {
+                fds.push(libc::pollfd {
+                    fd: file.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                });
+                which.push(index);
             }
         }
-    });
+        if let Some(fd) = also {
+            fds.push(libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            });
+        }
+        if fds.is_empty() {
+            std::thread::sleep(timeout);
+            return false;
+        }
+        let millis = timeout.as_millis().min(i32::MAX as u128) as i32;
+        // SAFETY: `fds` is a valid array of `fds.len()` pollfd structures.
+        let ready = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, millis) };
+        if ready <= 0 {
+            return false;
+        }
+        let mut any = false;
+        for (slot, &index) in which.iter().enumerate() {
+            if fds[slot].revents != 0 {
+                self.read(index, log);
+                any = true;
+            }
+        }
+        any
+    }
+
+    /// Reads what stream `index` has (it is readable: this does not block) and logs its
+    /// complete lines; at its end, the unfinished one too.
+    fn read(&mut self, index: usize, log: &mut dyn Write) {
+        let Some((file, pending)) = &mut self.streams[index] else {
+            return;
+        };
+        let mut buffer = [0u8; 8192];
+        let n = match file.read(&mut buffer) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => return,
+            Err(_) => 0,
+        };
+        pending.extend_from_slice(&buffer[..n]);
+        let mut lines = Vec::new();
+        while let Some(end) = pending.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = pending.drain(..=end).collect();
+            lines.push(String::from_utf8_lossy(&line[..end]).into_owned());
+        }
+        if n == 0 {
+            if !pending.is_empty() {
+                lines.push(String::from_utf8_lossy(pending).into_owned());
+            }
+            self.streams[index] = None;
+        }
+        for line in lines {
+            let _ = writeln!(log, "{line}");
+            if index == 1 {
+                if self.tail.len() == STDERR_TAIL_LINES {
+                    self.tail.pop_front();
+                }
+                self.tail.push_back(line);
+            }
+        }
+    }
+}
+
+/// A descriptor that becomes readable when `child` exits (Linux 5.3 and later); `None` where
+/// there is none, and the caller polls instead.
+fn exit_descriptor(child: &std::process::Child) -> Option<OwnedFd> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::FromRawFd;
+        // SAFETY: plain syscall; a non-negative result is a new descriptor we own.
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, child.id() as libc::pid_t, 0) };
+        if fd >= 0 {
+            // SAFETY: `fd` was just opened and nothing else owns it.
+            return Some(unsafe { OwnedFd::from_raw_fd(fd as i32) });
+        }
+    }
+    let _ = child;
+    None
 }
 
 impl Action for Shell {
@@ -170,45 +256,28 @@ impl Action for Shell {
             .map_err(|e| ActionError::failed(format!("cannot start `sh`: {e}")))?;
         // Every process of the command's group dies with it (or with cpbuild).
         let mut group = Some(crate::util::process::GroupGuard::new(&child));
-        let (sender, receiver) = mpsc::channel();
-        if let Some(stdout) = child.stdout.take() {
-            forward_lines(stdout, sender.clone(), false);
-        }
-        if let Some(stderr) = child.stderr.take() {
-            forward_lines(stderr, sender, true);
-        }
-        let mut tail: VecDeque<String> = VecDeque::new();
+        let mut output = Output::new(
+            child.stdout.take().map(OwnedFd::from),
+            child.stderr.take().map(OwnedFd::from),
+        );
+        let exit = exit_descriptor(&child);
         let mut cancelled_at: Option<Instant> = None;
-        // While the command's output is open, wait on it; once both streams are closed (the
-        // usual sign that it exited), poll its exit every millisecond or so instead, so that a
-        // short command is not held up by the 20 ms wait.
+        // Wait on the command's output and its exit together, at most 20 ms at a time (to see
+        // Ctrl-C). Without an exit descriptor, once both streams are closed (the usual sign
+        // that it exited), poll its exit every millisecond or so instead, so that a short
+        // command is not held up by the 20 ms wait.
         let mut closed_polls = 0u32;
         let status = loop {
-            let next = if closed_polls == 0 {
-                receiver.recv_timeout(Duration::from_millis(20))
+            let exit_fd = exit.as_ref().map(AsRawFd::as_raw_fd);
+            if output.is_open() || exit_fd.is_some() {
+                output.pump(Duration::from_millis(20), exit_fd, ctx.log);
             } else {
-                std::thread::sleep(Duration::from_micros(
-                    200 * u64::from(closed_polls.min(100)),
-                ));
-                Err(mpsc::RecvTimeoutError::Disconnected)
-            };
-            if matches!(next, Err(mpsc::RecvTimeoutError::Disconnected)) {
+                if closed_polls > 0 {
+                    std::thread::sleep(Duration::from_micros(
+                        200 * u64::from(closed_polls.min(100)),
+                    ));
+                }
                 closed_polls += 1;
-            }
-            match next {
-                Ok(Line::Stdout(line)) => {
-                    let _ = writeln!(ctx.log, "{line}");
-                    continue;
-                }
-                Ok(Line::Stderr(line)) => {
-                    let _ = writeln!(ctx.log, "{line}");
-                    if tail.len() == STDERR_TAIL_LINES {
-                        tail.pop_front();
-                    }
-                    tail.push_back(line);
-                    continue;
-                }
-                Err(_) => {}
             }
             if ctx.cancel.is_cancelled() {
                 match cancelled_at {
@@ -230,16 +299,10 @@ impl Action for Shell {
                     let status = child
                         .wait()
                         .map_err(|e| ActionError::failed(format!("cannot wait for `sh`: {e}")))?;
-                    // Drain what the readers still hold.
-                    while let Ok(line) = receiver.recv_timeout(Duration::from_millis(50)) {
-                        let (Line::Stdout(text) | Line::Stderr(text)) = &line;
-                        let _ = writeln!(ctx.log, "{text}");
-                        if let Line::Stderr(text) = line {
-                            if tail.len() == STDERR_TAIL_LINES {
-                                tail.pop_front();
-                            }
-                            tail.push_back(text);
-                        }
+                    // Log what is still in the pipes (a process outside the group may hold
+                    // them open: give up after 50 ms without output).
+                    while output.is_open() && output.pump(Duration::from_millis(50), None, ctx.log)
+                    {
                     }
                     break status;
                 }
@@ -247,6 +310,7 @@ impl Action for Shell {
                 Err(e) => return Err(ActionError::failed(format!("cannot wait for `sh`: {e}"))),
             }
         };
+        let tail = output.tail;
         if cancelled_at.is_some() {
             return Err(ActionError::Cancelled);
         }

@@ -138,8 +138,11 @@ impl HumanReporter {
         match &self.bar {
             Some(bar) => bar.println(text),
             None => {
-                let mut err = std::io::stderr().lock();
-                let _ = writeln!(err, "{text}");
+                // One write per line (stderr is unbuffered: `writeln!` would make two).
+                let mut line = String::with_capacity(text.len() + 1);
+                line.push_str(text);
+                line.push('\n');
+                let _ = std::io::stderr().lock().write_all(line.as_bytes());
             }
         }
     }

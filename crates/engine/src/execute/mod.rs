@@ -106,9 +106,16 @@ pub enum Message {
 /// How one target's work ended.
 pub enum WorkResult {
     /// Built and committed.
-    Built { seconds: f64 },
+    Built {
+        seconds: f64,
+        /// Its working-tree outputs (see [`Event::Outputs`]).
+        worktree: Vec<String>,
+    },
     /// Another process committed it while we waited for its lock.
-    BuiltElsewhere,
+    BuiltElsewhere {
+        /// Its working-tree outputs.
+        worktree: Vec<String>,
+    },
     /// Failed.
     Failed {
         message: String,
@@ -194,14 +201,19 @@ impl Executor<'_> {
                 moved_to: moved_to.display().to_string(),
             });
         }
+        // The working-tree outputs of every target that ends up built or fresh, for
+        // `report_outputs`.
+        let mut worktrees: BTreeMap<TargetId, Vec<String>> = BTreeMap::new();
         for item in plan.items.iter().filter(|i| !i.is_dirty()) {
             self.reporter.report(&Event::Fresh {
                 target: self.name(item.id).to_string(),
                 key: item.key.clone(),
             });
-            if let Some(event) = self.materialize(item.id, &item.key)? {
+            let (event, worktree) = self.materialize(item.id, &item.key)?;
+            if let Some(event) = event {
                 self.reporter.report(&event);
             }
+            worktrees.insert(item.id, worktree);
             outcome.fresh += 1;
         }
 
@@ -273,8 +285,9 @@ impl Executor<'_> {
                         let name = self.name(id).to_string();
                         let key = plan.item(id).map(|i| i.key.clone()).unwrap_or_default();
                         match result {
-                            WorkResult::Built { seconds } => {
+                            WorkResult::Built { seconds, worktree } => {
                                 outcome.built += 1;
+                                worktrees.insert(id, worktree);
                                 self.reporter.report(&Event::Finished {
                                     target: name,
                                     key,
@@ -282,8 +295,9 @@ impl Executor<'_> {
                                 });
                                 queue.finish(id);
                             }
-                            WorkResult::BuiltElsewhere => {
+                            WorkResult::BuiltElsewhere { worktree } => {
                                 outcome.fresh += 1;
+                                worktrees.insert(id, worktree);
                                 self.reporter
                                     .report(&Event::BuiltElsewhere { target: name, key });
                                 queue.finish(id);
@@ -324,30 +338,44 @@ impl Executor<'_> {
                 }
             }
         });
+        // Every commit of this build is on disk before it says it is done.
+        self.build.store.flush()?;
         if !outcome.interrupted {
-            self.report_outputs(plan, roots)?;
+            self.report_outputs(plan, roots, &worktrees)?;
         }
         self.reporter
             .report(&outcome.summary(started.elapsed().as_secs_f64()));
         Ok(outcome)
     }
 
-    fn report_outputs(&self, plan: &Plan, roots: &[TargetId]) -> Result<()> {
+    /// Says where the working-tree outputs of `roots` are: from `worktrees` for the targets
+    /// this build found fresh or built, from the store for the others (a failed `-B` rebuild
+    /// keeps its previous bundle).
+    fn report_outputs(
+        &self,
+        plan: &Plan,
+        roots: &[TargetId],
+        worktrees: &BTreeMap<TargetId, Vec<String>>,
+    ) -> Result<()> {
         let mut seen = std::collections::BTreeSet::new();
         for &root in roots {
             let Some(item) = plan.item(root) else {
                 continue;
             };
-            if !seen.insert(root)
-                || self.build.store.state(&item.key) != crate::store::BundleState::Valid
-            {
+            if !seen.insert(root) {
                 continue;
             }
-            let (_, manifest) = self.build.store.unpacked(&item.key)?;
-            if !manifest.worktree.is_empty() {
+            let files = match worktrees.get(&root) {
+                Some(files) => files.clone(),
+                None if self.build.store.state(&item.key) == crate::store::BundleState::Valid => {
+                    self.build.store.unpacked(&item.key)?.1.worktree
+                }
+                None => continue,
+            };
+            if !files.is_empty() {
                 self.reporter.report(&Event::Outputs {
                     target: self.name(root).to_string(),
-                    files: manifest.worktree.clone(),
+                    files,
                 });
             }
         }
@@ -356,12 +384,12 @@ impl Executor<'_> {
 
     /// Copies `key`'s working-tree outputs into the project, from an unpacked copy that
     /// matches its manifest: a damaged copy is unpacked again from the bundle first. Returns
-    /// the event that says so, if it was.
-    fn materialize(&self, id: TargetId, key: &str) -> Result<Option<Event>> {
+    /// the event that says so, if it was, and the outputs.
+    fn materialize(&self, id: TargetId, key: &str) -> Result<(Option<Event>, Vec<String>)> {
         let (directory, manifest) = self.build.store.unpacked(key)?;
         let Some(detail) = materialize::worktree(&directory, &manifest, self.build.project_root)?
         else {
-            return Ok(None);
+            return Ok((None, manifest.worktree));
         };
         self.build.store.discard_unpacked(key)?;
         let (directory, manifest) = self.build.store.unpacked(key)?;
@@ -372,7 +400,7 @@ impl Executor<'_> {
                 self.name(id)
             )));
         }
-        Ok(Some(self.repaired(id, detail)))
+        Ok((Some(self.repaired(id, detail)), manifest.worktree))
     }
 
     fn repaired(&self, id: TargetId, detail: String) -> Event {
@@ -454,10 +482,11 @@ impl Executor<'_> {
         })?;
         let forced = matches!(&item.state, ItemState::Dirty(r) if r.contains(&crate::fingerprint::DirtyReason::Forced));
         if !forced && self.build.store.state(&item.key) == crate::store::BundleState::Valid {
-            if let Some(event) = self.materialize(item.id, &item.key)? {
+            let (event, worktree) = self.materialize(item.id, &item.key)?;
+            if let Some(event) = event {
                 let _ = sender.send(Message::Report(event));
             }
-            return Ok(WorkResult::BuiltElsewhere);
+            return Ok(WorkResult::BuiltElsewhere { worktree });
         }
         let mut deps = BTreeMap::new();
         for dep in &target.deps {
@@ -630,11 +659,22 @@ impl Executor<'_> {
         self.build
             .store
             .write_record(&self.build.options.profile, name, &item.fingerprint)?;
-        if let Some(event) = self.materialize(item.id, &item.key)? {
-            let _ = sender.send(Message::Report(event));
-        }
+        // The manifest just committed is the one the unpacked copy holds: no need to read it
+        // back, unless the copy turns out damaged.
+        let unpacked = self.build.store.unpacked_path(&item.key);
+        let worktree = match materialize::worktree(&unpacked, &manifest, self.build.project_root)? {
+            None => manifest.worktree,
+            Some(_) => {
+                let (event, worktree) = self.materialize(item.id, &item.key)?;
+                if let Some(event) = event {
+                    let _ = sender.send(Message::Report(event));
+                }
+                worktree
+            }
+        };
         Ok(WorkResult::Built {
             seconds: started.elapsed().as_secs_f64(),
+            worktree,
         })
     }
 }
@@ -678,8 +718,14 @@ fn changed_inputs(name: &str, item: &PlanItem, project_root: &Path) -> Option<St
     ))
 }
 
+/// The machine's name, read once per process (every commit records it).
 fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_else(|_| "unknown".into())
+    static HOSTNAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HOSTNAME
+        .get_or_init(|| {
+            std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .map(|h| h.trim().to_string())
+                .unwrap_or_else(|_| "unknown".into())
+        })
+        .clone()
 }

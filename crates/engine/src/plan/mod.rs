@@ -290,29 +290,34 @@ impl Planner<'_> {
             })?;
             for entry in matches {
                 let path = entry.map_err(|e| Error::io(e.path().to_path_buf(), e.into()))?;
-                self.add_path(target, pattern, &path, &mut files)?;
+                if let Ok(metadata) = std::fs::metadata(&path) {
+                    self.add_path(target, pattern, &path, &metadata, &mut files)?;
+                }
             }
             if files.is_empty() {
                 return Err(missing("matches no file".into()));
             }
         } else {
             let absolute = self.build.project_root.join(text);
-            if !absolute.exists() {
+            // One `stat` says both whether it exists and what it is.
+            let Ok(metadata) = std::fs::metadata(&absolute) else {
                 return Err(missing("does not exist".into()));
-            }
-            self.add_path(target, pattern, &absolute, &mut files)?;
+            };
+            self.add_path(target, pattern, &absolute, &metadata, &mut files)?;
         }
         files.sort();
         Ok(files)
     }
 
-    /// Adds the files `path` stands for. Links in folders are followed (what a command reads
-    /// through them is hashed); a dangling link, a loop or a special file is an error.
+    /// Adds the files `path` (whose `metadata`, links followed, is given) stands for. Links in
+    /// folders are followed (what a command reads through them is hashed); a dangling link, a
+    /// loop or a special file is an error.
     fn add_path(
         &self,
         target: &str,
         pattern: &InputPattern,
         path: &Path,
+        metadata: &std::fs::Metadata,
         files: &mut Vec<PathBuf>,
     ) -> Result<()> {
         use crate::util::walk::{WalkError, input_files};
@@ -321,7 +326,7 @@ impl Planner<'_> {
                 .map(Path::to_path_buf)
                 .unwrap_or_else(|_| p.to_path_buf())
         };
-        if path.is_dir() {
+        if metadata.is_dir() {
             let children = input_files(path).map_err(|error| {
                 let shown =
                     |p: &Path| crate::util::printable(&relative(p).to_string_lossy()).into_owned();
@@ -358,7 +363,7 @@ impl Planner<'_> {
                 }
             })?;
             files.extend(children.iter().map(|child| relative(child)));
-        } else if path.is_file() {
+        } else if metadata.is_file() {
             files.push(relative(path));
         }
         Ok(())

@@ -39,6 +39,12 @@ pub struct Machine {
 impl Machine {
     /// This machine.
     pub fn current() -> Machine {
+        // Read once per process: every commit records it.
+        static CURRENT: std::sync::OnceLock<Machine> = std::sync::OnceLock::new();
+        CURRENT.get_or_init(Machine::read).clone()
+    }
+
+    fn read() -> Machine {
         let cpu = std::fs::read_to_string("/proc/cpuinfo")
             .ok()
             .and_then(|info| {

@@ -4,10 +4,13 @@
 //! artifacts/
 //!   store.lock                 shared by builds, exclusive for gc/clean
 //!   bundles/<key>.tar.zst      the bundle (read-only)
-//!   bundles/<key>.sha256       its recorded sha256, written before the bundle appears
+//!   bundles/<key>.sha256       its recorded sha256 (`sha256sum` format), written before the
+//!                              bundle appears, then a `# verified` comment with the size,
+//!                              mtime and inode the bundle had when the commit hashed it
 //!   bundles/<key>.run.json     wall-clock facts of the build (not part of the bundle bytes)
-//!   verified/<key>             size/mtime/inode of the last verification, to skip re-hashing
-//!                              (builds and `status` only: `archive` and `fsck` always re-hash)
+//!   verified/<key>             size/mtime/inode of the last verification after the commit's,
+//!                              to skip re-hashing (builds and `status` only: `archive` and
+//!                              `fsck` always re-hash)
 //!   unpacked/<key>/            read-only copy: manifest.json + files/, checked against the
 //!                              bundle's manifest before a command reads it
 //!   records/<profile>/<t>.json the last fingerprint built for target t (for `--explain`)
@@ -22,6 +25,14 @@
 //! A bundle is complete only when both `<key>.tar.zst` and `<key>.sha256` exist and agree:
 //! the bundle is written under `tmp/`, fsynced, its sha256 recorded, and only then renamed into
 //! `bundles/`. A build killed at any point leaves nothing that looks complete.
+//!
+//! Durability against a power loss: the bundle's bytes reach the disk before its name appears
+//! (fsync, then rename). Its record and the `bundles/` directory are fsynced by a background
+//! thread, a batch at a time, and a build waits for them before it ends ([`Store::flush`]). A
+//! power loss during a build can therefore lose the record or the name of a bundle committed
+//! in its last moments: that bundle is then missing (rebuilt) or has no matching record
+//! (reported corrupt, moved aside and rebuilt); it can never make a wrong bundle pass as
+//! valid.
 
 pub mod bundle;
 pub(crate) mod fsck;
@@ -52,6 +63,8 @@ pub enum BundleState {
 #[derive(Debug, Clone)]
 pub struct Store {
     root: PathBuf,
+    /// The records and directory entries of commits, flushed in the background.
+    sync: crate::util::fs::DeferredSync,
 }
 
 const SUBDIRECTORIES: &[&str] = &[
@@ -65,9 +78,7 @@ impl Store {
             let dir = root.join(sub);
             std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         }
-        Ok(Store {
-            root: root.to_path_buf(),
-        })
+        Ok(Store::at(root))
     }
 
     /// The store at `root`, creating nothing (for planning before the store exists: every
@@ -75,7 +86,14 @@ impl Store {
     pub fn at(root: &Path) -> Store {
         Store {
             root: root.to_path_buf(),
+            sync: Default::default(),
         }
+    }
+
+    /// Waits until every bundle this store (or a clone of it) committed is on disk, records
+    /// and directory entries included (see the module doc); a build calls it before it ends.
+    pub fn flush(&self) -> Result<()> {
+        self.sync.flush()
     }
 
     /// The store directory.
@@ -179,18 +197,31 @@ impl Store {
     }
 
     /// Checks the bundle for `key`. A bundle is re-hashed unless its size, mtime and inode
-    /// match those of its last successful verification.
+    /// match those of its last successful verification (the commit's, or a later one).
     pub fn state(&self, key: &str) -> BundleState {
+        self.check(key, true)
+    }
+
+    /// Re-hashes the bundle for `key`, whatever its stat records say (`archive`, `fsck`).
+    pub fn rehash(&self, key: &str) -> BundleState {
+        let _ = std::fs::remove_file(self.stamp_path(key));
+        self.check(key, false)
+    }
+
+    fn check(&self, key: &str, trust_stamps: bool) -> BundleState {
         let bundle = self.bundle_path(key);
         let Ok(metadata) = std::fs::metadata(&bundle) else {
             return BundleState::Missing;
         };
-        let Ok(recorded) = std::fs::read_to_string(self.sha_path(key)) else {
+        let Ok(record) = std::fs::read_to_string(self.sha_path(key)) else {
             return BundleState::Corrupt("no recorded sha256 beside it".into());
         };
-        let recorded = recorded.split_whitespace().next().unwrap_or("").to_string();
-        let stamp = stamp_text(&metadata, &recorded);
-        if std::fs::read_to_string(self.stamp_path(key)).is_ok_and(|s| s == stamp) {
+        let (recorded, committed) = parse_record(&record);
+        let stamp = stamp_text(&metadata, recorded);
+        if trust_stamps
+            && (committed == Some(stamp.as_str())
+                || std::fs::read_to_string(self.stamp_path(key)).is_ok_and(|s| s == stamp))
+        {
             return BundleState::Valid;
         }
         match crate::util::hash::file(&bundle) {
@@ -205,12 +236,6 @@ impl Store {
             )),
             Err(e) => BundleState::Corrupt(format!("unreadable: {e}")),
         }
-    }
-
-    /// Re-hashes the bundle for `key`, whatever its stat record says (`archive`, `fsck`).
-    pub fn rehash(&self, key: &str) -> BundleState {
-        let _ = std::fs::remove_file(self.stamp_path(key));
-        self.state(key)
     }
 
     /// The manifest inside `key`'s bundle (its first member), read from the bundle itself.
@@ -383,6 +408,14 @@ impl Store {
             .map_err(|e| Error::io(staging, e))?;
         let sha = bundle::write(manifest, &staging.join("files"), temporary)
             .map_err(|e| Error::store(e.to_string()))?;
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(temporary, std::fs::Permissions::from_mode(0o444))
+                .map_err(|e| Error::io(temporary, e))?;
+        }
+        // The rename keeps size, mtime and inode, so the record can say what the bundle will
+        // look like once committed: the next check trusts it without hashing again.
+        let metadata = std::fs::metadata(temporary).map_err(|e| Error::io(temporary, e))?;
         // A rebuild (`-B`) replaces an existing bundle: move the old one aside first, so that
         // no moment has the new sha256 recorded beside the old bundle.
         let destination = self.bundle_path(key);
@@ -395,20 +428,18 @@ impl Store {
             std::fs::rename(&destination, &aside).map_err(|e| Error::io(&destination, e))?;
             let _ = std::fs::remove_file(&aside);
         }
-        crate::util::fs::write_atomic(
-            &self.sha_path(key),
-            format!("{sha}  {key}.tar.zst\n").as_bytes(),
+        let record = self.sha_path(key);
+        crate::util::fs::write_replace(
+            &record,
+            format!(
+                "{sha}  {key}.tar.zst\n{VERIFIED}{}\n",
+                stamp_text(&metadata, &sha)
+            )
+            .as_bytes(),
+            false,
         )?;
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(temporary, std::fs::Permissions::from_mode(0o444))
-                .map_err(|e| Error::io(temporary, e))?;
-        }
         std::fs::rename(temporary, &destination).map_err(|e| Error::io(&destination, e))?;
-        crate::util::fs::sync_dir(&self.root.join("bundles"))?;
-        if let Ok(metadata) = std::fs::metadata(&destination) {
-            let _ = std::fs::write(self.stamp_path(key), stamp_text(&metadata, &sha));
-        }
+        self.sync.defer(Some(&record), &self.root.join("bundles"));
         run.bundle_sha256 = sha.clone();
         let run_text = serde_json::to_string_pretty(&run).expect("run records always serialise");
         crate::util::fs::write_replace(&self.run_path(key), run_text.as_bytes(), false)?;
@@ -457,7 +488,7 @@ impl Store {
     /// The sha256 recorded beside `key`'s bundle.
     pub fn recorded_sha(&self, key: &str) -> Option<String> {
         let text = std::fs::read_to_string(self.sha_path(key)).ok()?;
-        text.split_whitespace().next().map(str::to_string)
+        Some(parse_record(&text).0.to_string()).filter(|sha| !sha.is_empty())
     }
 
     /// Adds a bundle read from `reader` (an archive member) whose sha256 must be `sha256`;
@@ -650,6 +681,17 @@ impl<W: std::io::Write> std::io::Write for HashingWriter<'_, W> {
     fn flush(&mut self) -> std::io::Result<()> {
         self.inner.flush()
     }
+}
+
+/// The comment of a bundle's record that holds its stamp at commit (`sha256sum -c` skips
+/// lines starting with `#`).
+const VERIFIED: &str = "# verified ";
+
+/// The recorded sha256 of a bundle's record, and the stamp its commit wrote, if any.
+fn parse_record(text: &str) -> (&str, Option<&str>) {
+    let sha = text.split_whitespace().next().unwrap_or("");
+    let stamp = text.lines().find_map(|line| line.strip_prefix(VERIFIED));
+    (sha, stamp)
 }
 
 fn stamp_text(metadata: &std::fs::Metadata, sha: &str) -> String {

@@ -1,7 +1,9 @@
-//! File helpers: atomic writes (temp file, fsync, rename, fsync directory) and permissions.
+//! File helpers: atomic writes (temp file, fsync, rename, fsync directory), fsyncs deferred to
+//! a background thread, and permissions.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex};
 
 use crate::error::{Error, Result};
 
@@ -38,6 +40,103 @@ pub fn write_replace(path: &Path, contents: &[u8], durable: bool) -> Result<()> 
         return Err(Error::io(path, e));
     }
     if durable { sync_dir(dir) } else { Ok(()) }
+}
+
+/// Files and directories whose fsync can wait: a single background thread flushes them, a
+/// batch at a time (every directory once per batch, however many entries changed in it), so
+/// that many small commits do not each wait for the disk. [`DeferredSync::flush`] waits until
+/// everything handed over so far is on disk.
+#[derive(Default, Clone)]
+pub struct DeferredSync {
+    state: Arc<(Mutex<SyncQueue>, Condvar)>,
+}
+
+#[derive(Default)]
+struct SyncQueue {
+    files: Vec<PathBuf>,
+    directories: std::collections::BTreeSet<PathBuf>,
+    /// Whether the thread is running (it exits once the queue is empty).
+    running: bool,
+    /// The first failure since the last flush.
+    error: Option<(PathBuf, std::io::Error)>,
+}
+
+impl std::fmt::Debug for DeferredSync {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DeferredSync")
+    }
+}
+
+impl DeferredSync {
+    /// Hands over `file` (if any) and `directory` to be fsynced.
+    pub fn defer(&self, file: Option<&Path>, directory: &Path) {
+        let (lock, _) = &*self.state;
+        let mut queue = lock.lock().unwrap_or_else(|e| e.into_inner());
+        queue.files.extend(file.map(Path::to_path_buf));
+        queue.directories.insert(directory.to_path_buf());
+        if queue.running {
+            return;
+        }
+        queue.running = true;
+        let state = Arc::clone(&self.state);
+        let spawned = std::thread::Builder::new()
+            .name("cpbuild-sync".into())
+            .spawn(move || sync_until_empty(&state));
+        if spawned.is_err() {
+            // No thread: flush in the caller instead.
+            drop(queue);
+            sync_until_empty(&self.state);
+        }
+    }
+
+    /// Waits until everything handed over so far is on disk; the first failure since the
+    /// last flush, if any.
+    pub fn flush(&self) -> Result<()> {
+        let (lock, done) = &*self.state;
+        let mut queue = lock.lock().unwrap_or_else(|e| e.into_inner());
+        while queue.running {
+            queue = done.wait(queue).unwrap_or_else(|e| e.into_inner());
+        }
+        match queue.error.take() {
+            Some((path, e)) => Err(Error::io(path, e)),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The background thread of [`DeferredSync`]: fsyncs batches until the queue is empty.
+fn sync_until_empty(state: &(Mutex<SyncQueue>, Condvar)) {
+    let (lock, done) = state;
+    loop {
+        let (files, directories) = {
+            let mut queue = lock.lock().unwrap_or_else(|e| e.into_inner());
+            if queue.files.is_empty() && queue.directories.is_empty() {
+                queue.running = false;
+                done.notify_all();
+                return;
+            }
+            (
+                std::mem::take(&mut queue.files),
+                std::mem::take(&mut queue.directories),
+            )
+        };
+        let mut failure = None;
+        // Files before the directories that name them. A file removed since (a quarantined
+        // bundle's record, say) needs no flushing.
+        for path in files.into_iter().chain(directories) {
+            let result = std::fs::File::open(&path).and_then(|f| f.sync_all());
+            match result {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound && failure.is_none() => {
+                    failure = Some((path, e));
+                }
+                _ => {}
+            }
+        }
+        if let Some(failure) = failure {
+            let mut queue = lock.lock().unwrap_or_else(|e| e.into_inner());
+            queue.error.get_or_insert(failure);
+        }
+    }
 }
 
 /// Makes every file and directory under `root` read-only (directories keep `x`).
