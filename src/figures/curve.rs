@@ -111,3 +111,22 @@ mod tests {
         assert_eq!(curve.last_epoch(), Some(4));
     }
 }
+
+/// The baseline the figure tests share: losses 10, 8, 6, 5, 5, 5.5, 6 (minimum 5 first at
+/// epoch 4, tied at 5), alignments 0.1 to 0.7.
+#[cfg(test)]
+pub(crate) fn test_baseline() -> Curve {
+    test_curve(
+        "baseline",
+        1,
+        &[
+            (10.0, 0.1),
+            (8.0, 0.2),
+            (6.0, 0.3),
+            (5.0, 0.4),
+            (5.0, 0.5),
+            (5.5, 0.6),
+            (6.0, 0.7),
+        ],
+    )
+}

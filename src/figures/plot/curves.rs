@@ -9,11 +9,12 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::{
-    Drawn, GRID, ImageFormat, LABEL_SIZE, LINE, Painting, PlotError, epoch_tick, font, legend_row,
-    padded_range, render, tick, tick_decimals,
+    Drawn, GRID, ImageFormat, LABEL_SIZE, LINE, Painting, PlotError, epoch_tick, font,
+    padded_range, render, tick, tick_decimals, two_panels,
 };
 use crate::figures::compute::Model;
-use crate::figures::curve::Curve;
+use crate::figures::curve::{Curve, CurvePoint};
+use crate::figures::setup::RunSetup;
 
 /// The baseline's line.
 const BASELINE: RGBColor = RGBColor(150, 150, 150);
@@ -75,7 +76,7 @@ impl RunCurvesPlot<'_, '_> {
         &self,
         area: &DrawingArea<DB, Shift>,
         caption: &str,
-        value: impl Fn(&crate::figures::curve::CurvePoint) -> f64,
+        value: impl Fn(&CurvePoint) -> f64,
         figure: &'static str,
     ) -> Result<(), PlotError> {
         let curves = self.0;
@@ -166,6 +167,10 @@ impl RunCurvesPlot<'_, '_> {
 impl Painting for RunCurvesPlot<'_, '_> {
     const SIZE: (u32, u32) = (820, 300);
 
+    fn heading(&self, _: &'static str) -> Option<(String, Option<&RunSetup>)> {
+        None
+    }
+
     fn paint<DB: DrawingBackend>(
         &self,
         area: &DrawingArea<DB, Shift>,
@@ -179,19 +184,19 @@ impl Painting for RunCurvesPlot<'_, '_> {
         if curves.perturbed.is_some() {
             legend.push(("perturbed epochs".to_string(), PERTURBED));
         }
-        let body = legend_row(area, &legend, figure)?;
-        let panels = body.split_evenly((1, 2));
-        self.panel(
-            &panels[0],
-            curves.model.loss_label(),
-            |point| point.loss,
+        let loss: fn(&CurvePoint) -> f64 = |point| point.loss;
+        let alignment: fn(&CurvePoint) -> f64 = |point| point.alignment;
+        let panels = [
+            (curves.model.loss_label(), loss),
+            (curves.model.alignment_label(), alignment),
+        ];
+        two_panels(
+            area,
+            &legend,
+            (1, 2),
+            panels,
             figure,
-        )?;
-        self.panel(
-            &panels[1],
-            curves.model.alignment_label(),
-            |point| point.alignment,
-            figure,
+            |panel, caption, value| self.panel(panel, caption, value, figure),
         )
     }
 }
