@@ -3,7 +3,6 @@
 //! labelled. Its table and CSV, its computation, its drawing (loss axis inverted, so training
 //! moves right), the runs it requests and its outputs.
 
-use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
@@ -11,11 +10,12 @@ use super::ImageFormat;
 use super::compute::{ComputeError, Model};
 use super::curve::Curve;
 use super::plot::{
-    Axis, Drawn, Frame, INK, LABEL_SIZE, LINE, Painting, PlotError, by_model, font, mesh, render,
+    Area, Axis, Drawn, Frame, INK, LABEL_SIZE, LINE, Painting, PlotError, by_model, font, mesh,
+    render,
 };
 use super::runs::RunsRequest;
 use super::setup::RunSetup;
-use super::source::{self, Drawer, Output, Source};
+use super::source::{self, Drawable, Drawer, Output, Source};
 use super::table::Table;
 
 /// fig1: the labelled epochs.
@@ -132,30 +132,37 @@ pub fn outputs(drawer: &Drawer, runs: &dyn Source) -> Result<Vec<Output>, String
         None => runs.dependencies()?.baseline.curve(model)?,
     };
     let table = compute(model, &curve).map_err(|error| error.to_string())?;
-    Ok(vec![Output::drawn(
-        drawer.name,
-        table.to_table(),
-        |format| draw(&table, format),
-    )?])
+    Ok(vec![Output::of(drawer.name, &table)?])
 }
 
 /// fig1a or fig1b: the S-curve, alignment against loss (loss axis inverted).
 pub fn draw(table: &Fig1Table, format: ImageFormat) -> Result<Vec<u8>, PlotError> {
-    let figure = by_model(table.model, "fig1a", "fig1b");
-    let empty = table.points.is_empty();
-    render(&Fig1Plot(table), figure, empty, format)
+    render(table, format)
 }
 
-struct Fig1Plot<'t>(&'t Fig1Table);
+impl Drawable for Fig1Table {
+    fn numbers(&self) -> Table {
+        self.to_table()
+    }
+}
 
-impl Painting for Fig1Plot<'_> {
+impl Painting for Fig1Table {
     const SIZE: (u32, u32) = (1000, 650);
 
-    fn heading(&self, figure: &'static str) -> Option<(String, Option<&RunSetup>)> {
-        let table = self.0;
+    fn name(&self) -> &'static str {
+        by_model(self.model, "fig1a", "fig1b")
+    }
+
+    fn is_empty(&self) -> bool {
+        self.points.is_empty()
+    }
+
+    fn heading(&self) -> Option<(String, Option<&RunSetup>)> {
+        let table = self;
         let model = table.model;
         let title = format!(
-            "{figure} · {} baseline: {} against {} (epochs {}–{})",
+            "{} · {} baseline: {} against {} (epochs {}–{})",
+            self.name(),
             model.label(),
             model.alignment_label(),
             model.loss_label(),
@@ -165,12 +172,8 @@ impl Painting for Fig1Plot<'_> {
         Some((title, table.setup.as_ref()))
     }
 
-    fn paint<DB: DrawingBackend>(
-        &self,
-        body: &DrawingArea<DB, Shift>,
-        figure: &'static str,
-    ) -> Result<(), PlotError> {
-        let table = self.0;
+    fn paint<DB: DrawingBackend>(&self, body: &Area<DB>) -> Result<(), PlotError> {
+        let (table, figure) = (self, self.name());
         let model = table.model;
         // x is −loss, so the axis reads high loss on the left and training moves right.
         let x = Axis::of(table.points.iter().map(|point| -point.loss), false);

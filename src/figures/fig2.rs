@@ -3,7 +3,6 @@
 //! Δ loss (panel A) beside Δ alignment (panel B). Its table and CSV, its computation, its
 //! drawing, the runs it requests and its outputs.
 
-use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::ImageFormat;
@@ -12,12 +11,12 @@ use super::curve::Curve;
 use super::paper;
 use super::perturbation::Perturbation;
 use super::plot::{
-    Axis, Drawn, Frame, Painting, PlotError, bar_mesh, by_model, group_labels, render, two_panels,
-    zero_line,
+    Area, Axis, Drawn, Frame, Painting, PlotError, bar_mesh, by_model, group_labels, render,
+    two_panels, zero_line,
 };
 use super::runs::RunsRequest;
 use super::setup::RunSetup;
-use super::source::{self, Drawer, Output, Source};
+use super::source::{self, Drawable, Drawer, Output, Source};
 use super::table::Table;
 
 /// fig2a or fig2b.
@@ -168,18 +167,12 @@ pub fn outputs(drawer: &Drawer, runs: &dyn Source) -> Result<Vec<Output>, String
         )
         .map_err(|error| error.to_string())?
     };
-    Ok(vec![Output::drawn(
-        drawer.name,
-        table.to_table(),
-        |format| draw(&table, format),
-    )?])
+    Ok(vec![Output::of(drawer.name, &table)?])
 }
 
 /// fig2a or fig2b: grouped bars of Δ loss (panel A) and Δ alignment (panel B).
 pub fn draw(table: &Fig2Table, format: ImageFormat) -> Result<Vec<u8>, PlotError> {
-    let figure = by_model(table.model, "fig2a", "fig2b");
-    let empty = table.rows.is_empty();
-    render(&Fig2Plot(table), figure, empty, format)
+    render(table, format)
 }
 
 /// One colour per type (Okabe–Ito).
@@ -192,26 +185,34 @@ fn perturbation_colour(kind: Perturbation) -> RGBColor {
     }
 }
 
-struct Fig2Plot<'t>(&'t Fig2Table);
+impl Drawable for Fig2Table {
+    fn numbers(&self) -> Table {
+        self.to_table()
+    }
+}
 
-impl Painting for Fig2Plot<'_> {
+impl Painting for Fig2Table {
     const SIZE: (u32, u32) = (1400, 560);
 
-    fn heading(&self, figure: &'static str) -> Option<(String, Option<&RunSetup>)> {
-        let table = self.0;
-        let title = format!(
-            "{figure} · {}: perturbed − baseline at epoch k, single-epoch perturbation at k",
-            table.model.label()
-        );
-        Some((title, table.setup.as_ref()))
+    fn name(&self) -> &'static str {
+        by_model(self.model, "fig2a", "fig2b")
     }
 
-    fn paint<DB: DrawingBackend>(
-        &self,
-        body: &DrawingArea<DB, Shift>,
-        figure: &'static str,
-    ) -> Result<(), PlotError> {
-        let table = self.0;
+    fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    fn heading(&self) -> Option<(String, Option<&RunSetup>)> {
+        let title = format!(
+            "{} · {}: perturbed − baseline at epoch k, single-epoch perturbation at k",
+            self.name(),
+            self.model.label()
+        );
+        Some((title, self.setup.as_ref()))
+    }
+
+    fn paint<DB: DrawingBackend>(&self, body: &Area<DB>) -> Result<(), PlotError> {
+        let (table, figure) = (self, self.name());
         let model = table.model;
         let kinds = table.perturbations();
         let legend: Vec<(String, RGBColor)> = kinds
@@ -236,7 +237,7 @@ impl Painting for Fig2Plot<'_> {
 
 /// One fig2 panel: a group per epoch, a bar per type.
 fn grouped_deltas<DB: DrawingBackend>(
-    area: &DrawingArea<DB, Shift>,
+    area: &Area<DB>,
     table: &Fig2Table,
     kinds: &[Perturbation],
     caption: &str,

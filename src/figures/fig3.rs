@@ -3,18 +3,17 @@
 //! positive green and negative blue, Δ loss (panel a) over Δ ρ (panel b). Its table and CSV,
 //! its computation, its drawing, the runs it requests and its outputs.
 
-use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::compute::{ComputeError, Model, deltas};
 use super::curve::Curve;
 use super::perturbation::Perturbation;
 use super::plot::{
-    Axis, Drawn, Frame, Painting, PlotError, bar_mesh, render, two_panels, zero_line,
+    Area, Axis, Drawn, Frame, Painting, PlotError, bar_mesh, render, two_panels, zero_line,
 };
 use super::runs::RunsRequest;
 use super::setup::RunSetup;
-use super::source::{self, Drawer, Output, Source};
+use super::source::{self, Drawable, Drawer, Output, Source};
 use super::table::Table;
 use super::{ImageFormat, fig1};
 
@@ -168,35 +167,39 @@ pub fn outputs(drawer: &Drawer, runs: &dyn Source) -> Result<Vec<Output>, String
     };
     let table = compute(&baseline, sweep.iter().map(|(k, curve)| (*k, curve)))
         .map_err(|error| error.to_string())?;
-    Ok(vec![Output::drawn(
-        drawer.name,
-        table.to_table(),
-        |format| draw(&table, format),
-    )?])
+    Ok(vec![Output::of(drawer.name, &table)?])
 }
 
 /// fig3: Δ test loss (panel a) and Δ behavioural ρ (panel b) for every sweep epoch.
 pub fn draw(table: &Fig3Table, format: ImageFormat) -> Result<Vec<u8>, PlotError> {
-    let empty = table.rows.is_empty();
-    render(&Fig3Plot(table), "fig3", empty, format)
+    render(table, format)
 }
 
-struct Fig3Plot<'t>(&'t Fig3Table);
+impl Drawable for Fig3Table {
+    fn numbers(&self) -> Table {
+        self.to_table()
+    }
+}
 
-impl Painting for Fig3Plot<'_> {
+impl Painting for Fig3Table {
     const SIZE: (u32, u32) = (1400, 820);
 
-    fn heading(&self, _: &'static str) -> Option<(String, Option<&RunSetup>)> {
-        let title =
-            "fig3 · CLIP-HBA: single-epoch target noise at epoch k, perturbed − baseline at k";
-        Some((title.to_string(), self.0.setup.as_ref()))
+    fn name(&self) -> &'static str {
+        "fig3"
     }
 
-    fn paint<DB: DrawingBackend>(
-        &self,
-        body: &DrawingArea<DB, Shift>,
-        figure: &'static str,
-    ) -> Result<(), PlotError> {
+    fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    fn heading(&self) -> Option<(String, Option<&RunSetup>)> {
+        let title =
+            "fig3 · CLIP-HBA: single-epoch target noise at epoch k, perturbed − baseline at k";
+        Some((title.to_string(), self.setup.as_ref()))
+    }
+
+    fn paint<DB: DrawingBackend>(&self, body: &Area<DB>) -> Result<(), PlotError> {
+        let figure = self.name();
         let legend = [
             ("positive (perturbed > baseline)".to_string(), POSITIVE),
             ("negative (perturbed < baseline)".to_string(), NEGATIVE),
@@ -213,14 +216,14 @@ impl Painting for Fig3Plot<'_> {
             (2, 1),
             panels,
             figure,
-            |panel, caption, value| sweep_panel(panel, self.0, caption, value, figure),
+            |panel, caption, value| sweep_panel(panel, self, caption, value, figure),
         )
     }
 }
 
 /// One fig3 panel: a bar per sweep epoch, coloured by sign.
 fn sweep_panel<DB: DrawingBackend>(
-    area: &DrawingArea<DB, Shift>,
+    area: &Area<DB>,
     table: &Fig3Table,
     caption: &str,
     value: fn(&Fig3Row) -> f64,

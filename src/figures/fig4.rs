@@ -15,7 +15,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::FontTransform;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -26,12 +25,12 @@ use super::curve::{Curve, CurvePoint};
 use super::paper;
 use super::perturbation::Perturbation;
 use super::plot::{
-    AXIS_SIZE, Drawn, FAMILY, Frame, INK, LABEL_SIZE, Painting, PlotError, bar_mesh, epoch_tick,
-    font, group_labels, legend_row, render, text_at,
+    AXIS_SIZE, Area, Drawn, FAMILY, Frame, INK, LABEL_SIZE, Painting, PlotError, bar_mesh,
+    epoch_tick, font, group_labels, legend_row, render, text_at,
 };
 use super::runs::RunsRequest;
 use super::setup::RunSetup;
-use super::source::{self, Drawer, Output, Selection, Source};
+use super::source::{self, Drawable, Drawer, Output, Selection, Source};
 use super::table::{Cell, Table};
 
 /// "NR".
@@ -433,10 +432,8 @@ pub fn outputs(drawer: &Drawer, runs: &dyn Source) -> Result<Vec<Output>, String
     };
     let table = reported_table(&baseline, &windows, runs)?;
     Ok(vec![
-        Output::drawn(drawer.name, table.to_table(), |format| draw(&table, format))?,
-        Output::drawn("fig4_heatmap", table.heatmap_table(), |format| {
-            draw_heatmap(&table, format)
-        })?,
+        Output::of(drawer.name, &table)?,
+        Output::of("fig4_heatmap", &Heatmap(&table))?,
     ])
 }
 
@@ -515,23 +512,33 @@ fn requested_windows_present(
 
 /// fig4: epochs to recovery, grouped by start epoch, one bar per length, NR in red.
 pub fn draw(table: &Fig4Table, format: ImageFormat) -> Result<Vec<u8>, PlotError> {
-    let empty = table.rows.is_empty();
-    render(&Fig4Plot(table), "fig4", empty, format)
+    render(table, format)
 }
 
 /// fig4's companion: each run's max RSA minus the baseline's, per (start, length).
 pub fn draw_heatmap(table: &Fig4Table, format: ImageFormat) -> Result<Vec<u8>, PlotError> {
-    let empty = table.rows.is_empty();
-    render(&Fig4HeatmapPlot(table), "fig4_heatmap", empty, format)
+    render(&Heatmap(table), format)
 }
 
-struct Fig4Plot<'t>(&'t Fig4Table);
+impl Drawable for Fig4Table {
+    fn numbers(&self) -> Table {
+        self.to_table()
+    }
+}
 
-impl Painting for Fig4Plot<'_> {
+impl Painting for Fig4Table {
     const SIZE: (u32, u32) = (1400, 620);
 
-    fn heading(&self, _: &'static str) -> Option<(String, Option<&RunSetup>)> {
-        let table = self.0;
+    fn name(&self) -> &'static str {
+        "fig4"
+    }
+
+    fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    fn heading(&self) -> Option<(String, Option<&RunSetup>)> {
+        let table = self;
         let title = format!(
             "fig4 · CLIP-HBA: epochs to recover after target noise for L epochs \
              (baseline cut at epoch {})",
@@ -540,12 +547,8 @@ impl Painting for Fig4Plot<'_> {
         Some((title, table.setup.as_ref()))
     }
 
-    fn paint<DB: DrawingBackend>(
-        &self,
-        area: &DrawingArea<DB, Shift>,
-        figure: &'static str,
-    ) -> Result<(), PlotError> {
-        let table = self.0;
+    fn paint<DB: DrawingBackend>(&self, area: &Area<DB>) -> Result<(), PlotError> {
+        let (table, figure) = (self, self.name());
         let starts = table.starts();
         let lengths = table.lengths();
         let mut legend: Vec<(String, RGBColor)> = lengths
@@ -651,26 +654,36 @@ fn length_colour(index: usize) -> RGBColor {
     LENGTH_COLOURS[index % LENGTH_COLOURS.len()]
 }
 
-struct Fig4HeatmapPlot<'t>(&'t Fig4Table);
+/// fig4's heatmap of the same table.
+struct Heatmap<'t>(&'t Fig4Table);
 
-impl Painting for Fig4HeatmapPlot<'_> {
+impl Drawable for Heatmap<'_> {
+    fn numbers(&self) -> Table {
+        self.0.heatmap_table()
+    }
+}
+
+impl Painting for Heatmap<'_> {
     const SIZE: (u32, u32) = (1100, 720);
 
-    fn heading(&self, _: &'static str) -> Option<(String, Option<&RunSetup>)> {
-        let table = self.0;
-        let title = format!(
-            "fig4 · max behavioural ρ of each run − baseline max ({:.3})",
-            table.baseline_max_rsa
-        );
-        Some((title, table.setup.as_ref()))
+    fn name(&self) -> &'static str {
+        "fig4_heatmap"
     }
 
-    fn paint<DB: DrawingBackend>(
-        &self,
-        body: &DrawingArea<DB, Shift>,
-        figure: &'static str,
-    ) -> Result<(), PlotError> {
-        let table = self.0;
+    fn is_empty(&self) -> bool {
+        self.0.rows.is_empty()
+    }
+
+    fn heading(&self) -> Option<(String, Option<&RunSetup>)> {
+        let title = format!(
+            "fig4 · max behavioural ρ of each run − baseline max ({:.3})",
+            self.0.baseline_max_rsa
+        );
+        Some((title, self.0.setup.as_ref()))
+    }
+
+    fn paint<DB: DrawingBackend>(&self, body: &Area<DB>) -> Result<(), PlotError> {
+        let (table, figure) = (self.0, self.name());
         let (cells, scale_area) = body.split_horizontally(body.dim_in_pixel().0 - 130);
         let starts = table.starts();
         let lengths = table.lengths();
@@ -752,7 +765,7 @@ fn diverging(value: f64, extent: f64) -> RGBColor {
 
 /// The heatmap's colour bar, −extent at the bottom to +extent at the top.
 fn colour_scale<DB: DrawingBackend>(
-    area: &DrawingArea<DB, Shift>,
+    area: &Area<DB>,
     extent: f64,
     figure: &'static str,
 ) -> Result<(), PlotError> {

@@ -122,21 +122,25 @@ fn register_embedded_font() -> Result<(), PlotError> {
     }
 }
 
+/// A drawing area of any plotters backend.
+pub(super) type Area<DB> = DrawingArea<DB, Shift>;
+
 /// A figure that can paint itself on any plotters backend.
 pub(super) trait Painting {
     /// Pixel size (also the SVG's).
     const SIZE: (u32, u32);
 
-    /// The title, and what the runs trained for the line under it; `None`: no title.
-    fn heading(&self, figure: &'static str) -> Option<(String, Option<&RunSetup>)>;
+    /// Its name in errors (`fig1a`, …).
+    fn name(&self) -> &'static str;
 
-    /// Draws on `area`: white, of [`Painting::SIZE`], below the heading; `figure` names it
-    /// in errors.
-    fn paint<DB: DrawingBackend>(
-        &self,
-        area: &DrawingArea<DB, Shift>,
-        figure: &'static str,
-    ) -> Result<(), PlotError>;
+    /// Whether there is nothing to draw (an error, never an empty picture).
+    fn is_empty(&self) -> bool;
+
+    /// The title, and what the runs trained for the line under it; `None`: no title.
+    fn heading(&self) -> Option<(String, Option<&RunSetup>)>;
+
+    /// Draws on `area`: white, of [`Painting::SIZE`], below the heading.
+    fn paint<DB: DrawingBackend>(&self, area: &Area<DB>) -> Result<(), PlotError>;
 }
 
 /// The name of a figure panel drawn for either model (`fig1a` for CLIP-HBA, `fig1b` for the ViT).
@@ -147,17 +151,12 @@ pub(super) fn by_model(model: Model, clip_hba: &'static str, vit: &'static str) 
     }
 }
 
-/// Paints figure `figure` (its name in errors: `fig1a`, …); `empty` says there is nothing to
-/// draw.
-pub(super) fn render<P: Painting>(
-    painting: &P,
-    figure: &'static str,
-    empty: bool,
-    format: ImageFormat,
-) -> Result<Vec<u8>, PlotError> {
+/// Paints `painting` in `format`.
+pub(super) fn render<P: Painting>(painting: &P, format: ImageFormat) -> Result<Vec<u8>, PlotError> {
     register_embedded_font()?;
+    let figure = painting.name();
     let (width, height) = P::SIZE;
-    if empty {
+    if painting.is_empty() {
         return Err(PlotError::EmptyTable { figure });
     }
     let drawn =
@@ -191,12 +190,12 @@ pub(super) fn render<P: Painting>(
 /// Writes `painting`'s heading, if any, then paints it below.
 fn headed<P: Painting, DB: DrawingBackend>(
     painting: &P,
-    area: &DrawingArea<DB, Shift>,
+    area: &Area<DB>,
     figure: &'static str,
 ) -> Result<(), PlotError> {
-    match painting.heading(figure) {
-        Some((title, setup)) => painting.paint(&titled(area, &title, setup, figure)?, figure),
-        None => painting.paint(area, figure),
+    match painting.heading() {
+        Some((title, setup)) => painting.paint(&titled(area, &title, setup, figure)?),
+        None => painting.paint(area),
     }
 }
 
@@ -238,11 +237,11 @@ pub(super) fn font(size: f64) -> TextStyle<'static> {
 /// (`model: ViT-tiny · data: things-synth`: the ci profile's runs are not the paper's models);
 /// returns the area below.
 fn titled<DB: DrawingBackend>(
-    area: &DrawingArea<DB, Shift>,
+    area: &Area<DB>,
     title: &str,
     setup: Option<&RunSetup>,
     figure: &'static str,
-) -> Result<DrawingArea<DB, Shift>, PlotError> {
+) -> Result<Area<DB>, PlotError> {
     let body = area.titled(title, font(TITLE_SIZE)).drawn(figure)?;
     match setup {
         Some(setup) => body.titled(&setup.caption(), font(AXIS_SIZE)).drawn(figure),
@@ -253,10 +252,10 @@ fn titled<DB: DrawingBackend>(
 /// A centred row of legend entries (a swatch and a label each) across the top of `area`;
 /// returns the area below it. Drawn outside the panels so it can never cover a bar.
 pub(super) fn legend_row<DB: DrawingBackend>(
-    area: &DrawingArea<DB, Shift>,
+    area: &Area<DB>,
     entries: &[(String, RGBColor)],
     figure: &'static str,
-) -> Result<DrawingArea<DB, Shift>, PlotError> {
+) -> Result<Area<DB>, PlotError> {
     const HEIGHT: u32 = 30;
     const SWATCH: i32 = 14;
     const GAP: i32 = 8;
@@ -426,7 +425,7 @@ impl Frame<'_> {
     /// A chart of `x` × `y` on `area`, framed so.
     pub fn chart<'a, DB: DrawingBackend>(
         &self,
-        area: &'a DrawingArea<DB, Shift>,
+        area: &'a Area<DB>,
         x: Range<f64>,
         y: Range<f64>,
         figure: &'static str,
@@ -465,7 +464,7 @@ pub(super) fn bar_mesh<'a, 'b, DB: DrawingBackend>(
 /// Writes `text` on `area` (the panel `chart` was built on) at chart coordinates `at`, moved
 /// by `offset` pixels and anchored by `anchor`.
 pub(super) fn text_at<DB: DrawingBackend>(
-    area: &DrawingArea<DB, Shift>,
+    area: &Area<DB>,
     chart: &Chart<'_, DB>,
     at: (f64, f64),
     (offset, anchor): ((i32, i32), Pos),
@@ -485,7 +484,7 @@ pub(super) fn text_at<DB: DrawingBackend>(
 /// Labels under the x axis, the `index`-th at chart coordinate x = index + `shift` (a group
 /// centre), drawn on `area` (the panel the chart was built on).
 pub(super) fn group_labels<DB: DrawingBackend>(
-    area: &DrawingArea<DB, Shift>,
+    area: &Area<DB>,
     chart: &Chart<'_, DB>,
     labels: impl IntoIterator<Item = String>,
     (shift, y_bottom): (f64, f64),
@@ -523,12 +522,12 @@ pub(super) fn zero_line<DB: DrawingBackend>(
 /// A legend row over two panels, side by side (`split` `(1, 2)`) or stacked (`(2, 1)`):
 /// `draw` paints each panel with its caption and the value it shows.
 pub(super) fn two_panels<DB: DrawingBackend, V>(
-    area: &DrawingArea<DB, Shift>,
+    area: &Area<DB>,
     legend: &[(String, RGBColor)],
     split: (usize, usize),
     panels: [(&str, V); 2],
     figure: &'static str,
-    draw: impl Fn(&DrawingArea<DB, Shift>, &str, V) -> Result<(), PlotError>,
+    draw: impl Fn(&Area<DB>, &str, V) -> Result<(), PlotError>,
 ) -> Result<(), PlotError> {
     let body = legend_row(area, legend, figure)?;
     let areas = body.split_evenly(split);

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use super::compute::Model;
 use super::curve::Curve;
 use super::perturbation::Perturbation;
-use super::plot::{ImageFormat, PlotError};
+use super::plot::{ImageFormat, Painting, render};
 use super::runs::{self, LoadedRuns, RunsRequest};
 use super::table::Table;
 
@@ -26,20 +26,22 @@ pub struct Output {
 }
 
 impl Output {
-    /// `table`, drawn by `draw` in both formats.
-    pub fn drawn(
-        stem: &'static str,
-        table: Table,
-        draw: impl Fn(ImageFormat) -> Result<Vec<u8>, PlotError>,
-    ) -> Result<Output, String> {
-        let draw = |format| draw(format).map_err(|error| error.to_string());
+    /// `figure`'s numbers, drawn in both formats.
+    pub(super) fn of(stem: &'static str, figure: &impl Drawable) -> Result<Output, String> {
+        let draw = |format| render(figure, format).map_err(|error| error.to_string());
         Ok(Output {
             stem,
-            table,
+            table: figure.numbers(),
             png: draw(ImageFormat::Png)?,
             svg: draw(ImageFormat::Svg)?,
         })
     }
+}
+
+/// A figure's numbers that draw themselves: the table written as its CSV, and its painting.
+pub(super) trait Drawable: Painting {
+    /// The table written as `<stem>.csv`.
+    fn numbers(&self) -> Table;
 }
 
 /// A training run given as a dependency.

@@ -5,11 +5,10 @@
 //! perturbed run left the baseline and whether it came back. It shares the figures' painting
 //! code (embedded font, byte-deterministic output), so the same curves give the same bytes.
 
-use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::{
-    Drawn, GRID, ImageFormat, LABEL_SIZE, LINE, Painting, PlotError, epoch_tick, font,
+    Area, Drawn, GRID, ImageFormat, LABEL_SIZE, LINE, Painting, PlotError, epoch_tick, font,
     padded_range, render, tick, tick_decimals, two_panels,
 };
 use crate::figures::compute::Model;
@@ -42,8 +41,7 @@ pub struct RunCurves<'c> {
 
 /// Draws `curves` (both panels side by side).
 pub fn run_curves(curves: &RunCurves<'_>, format: ImageFormat) -> Result<Vec<u8>, PlotError> {
-    let empty = curves.run.points.is_empty();
-    render(&RunCurvesPlot(curves), "run curves", empty, format)
+    render(&RunCurvesPlot(curves), format)
 }
 
 struct RunCurvesPlot<'p, 'c>(&'p RunCurves<'c>);
@@ -74,7 +72,7 @@ impl RunCurvesPlot<'_, '_> {
 
     fn panel<DB: DrawingBackend>(
         &self,
-        area: &DrawingArea<DB, Shift>,
+        area: &Area<DB>,
         caption: &str,
         value: impl Fn(&CurvePoint) -> f64,
         figure: &'static str,
@@ -167,15 +165,20 @@ impl RunCurvesPlot<'_, '_> {
 impl Painting for RunCurvesPlot<'_, '_> {
     const SIZE: (u32, u32) = (820, 300);
 
-    fn heading(&self, _: &'static str) -> Option<(String, Option<&RunSetup>)> {
+    fn name(&self) -> &'static str {
+        "run curves"
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.run.points.is_empty()
+    }
+
+    fn heading(&self) -> Option<(String, Option<&RunSetup>)> {
         None
     }
 
-    fn paint<DB: DrawingBackend>(
-        &self,
-        area: &DrawingArea<DB, Shift>,
-        figure: &'static str,
-    ) -> Result<(), PlotError> {
+    fn paint<DB: DrawingBackend>(&self, area: &Area<DB>) -> Result<(), PlotError> {
+        let figure = self.name();
         let curves = self.0;
         let mut legend = vec![(curves.run_label.clone(), LINE)];
         if let Some((label, _)) = &curves.baseline {
