@@ -1,5 +1,5 @@
 //! Recipe text that many tests and benchmarks write: profile headers, grid targets, the
-//! 10,000-target grid and tiny training targets. Built here once, so a test's recipe shows only
+//! 10,000-target grid, figure targets and tiny training targets. Built here once, so a test's recipe shows only
 //! what the test is about, and a change to the recipe format is made in one place.
 
 /// `[profile.<name>]` blocks in order, each followed by its `variable = value` lines.
@@ -30,6 +30,12 @@ pub fn ten_thousand_targets() -> String {
         "\n{grid}kind = \"shell\"\nparams = {{ row = \"{{row}}\", column = \"{{column}}\" }}\n\
          command = \"true\"\n"
     )
+}
+
+/// A `figure` target `[target.<table>]` reading `inputs` with `params` (the inside of the
+/// inline table).
+pub fn figure(table: &str, inputs: &[&str], params: &str) -> String {
+    format!("[target.{table}]\nkind = \"figure\"\ninputs = {inputs:?}\nparams = {{ {params} }}\n")
 }
 
 /// A training target `[target.<table>]` of `kind`, depending on `deps`, reading the training

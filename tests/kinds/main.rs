@@ -68,6 +68,24 @@ fn assert_perturbed_epoch_2(
     perturbed
 }
 
+/// Builds `collect` in `root`, which must succeed.
+fn build_collect(root: &Path) {
+    let (code, stdout, stderr) = cpbuild(root, &["--json", "collect"]);
+    assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+}
+
+/// Asserts that a build of `targets` runs nothing: every bundle is still there.
+pub(crate) fn assert_nothing_to_do(root: &Path, targets: &[&str], after: &str) {
+    let mut args = vec!["--json"];
+    args.extend(targets);
+    let (code, stdout, stderr) = cpbuild(root, &args);
+    assert_eq!(code, 0, "after {after}:\n{stderr}");
+    assert!(
+        !stdout.contains("\"start\""),
+        "after {after}, a build of {targets:?} must find everything fresh:\n{stdout}"
+    );
+}
+
 fn read(root: &Path, file: &str) -> String {
     std::fs::read_to_string(root.join(file)).unwrap_or_else(|e| panic!("cannot read {file}: {e}"))
 }
@@ -76,8 +94,7 @@ fn read(root: &Path, file: &str) -> String {
 fn train_hba_baseline_and_perturbed_run_then_nothing_to_do() {
     let dir = project();
     let root = dir.path();
-    let (code, stdout, stderr) = cpbuild(root, &["--json", "collect"]);
-    assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    build_collect(root);
 
     let baseline = read(root, "baseline.csv");
     let lines: Vec<&str> = baseline.lines().collect();
@@ -104,12 +121,7 @@ fn train_hba_baseline_and_perturbed_run_then_nothing_to_do() {
     assert_eq!(split["train"].as_array().map(Vec::len), Some(16));
     assert_eq!(split["test"].as_array().map(Vec::len), Some(8));
 
-    let (code, stdout, stderr) = cpbuild(root, &["--json", "collect"]);
-    assert_eq!(code, 0, "{stderr}");
-    assert!(
-        !stdout.contains("\"start\""),
-        "a second run must run nothing:\n{stdout}"
-    );
+    assert_nothing_to_do(root, &["collect"], "a first build");
     let (code, shown, _) = cpbuild(root, &["show", "baseline"]);
     assert_eq!(code, 0);
     assert!(shown.contains("\"backend\": \"ndarray\""), "{shown}");

@@ -3,7 +3,10 @@
 //! continuing it. A second build must do nothing.
 
 use super::common::recipe::{profiles, tiny_vit, training};
-use super::{assert_perturbed_epoch_2, bundle, cpbuild, project, project_with, read};
+use super::{
+    assert_nothing_to_do, assert_perturbed_epoch_2, build_collect, bundle, cpbuild, project,
+    project_with, read,
+};
 
 /// Pretraining on 40 synthetic concepts (8 held out), then CLIP-HBA fine-tuned from it.
 fn pretrain_recipe() -> String {
@@ -52,8 +55,7 @@ outputs = ["baseline.csv", "perturbed.csv", "classes.json", "epochs.txt"]
 fn pretrain_clip_then_train_hba_from_its_weights() {
     let dir = project_with(&pretrain_recipe());
     let root = dir.path();
-    let (code, stdout, stderr) = cpbuild(root, &["--json", "collect"]);
-    assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    build_collect(root);
 
     let log = read(root, "log.csv");
     let lines: Vec<&str> = log.lines().collect();
@@ -70,12 +72,7 @@ fn pretrain_clip_then_train_hba_from_its_weights() {
     let hba = read(root, "hba.csv");
     assert_eq!(hba.lines().count(), 2, "{hba}");
 
-    let (code, stdout, stderr) = cpbuild(root, &["--json", "collect"]);
-    assert_eq!(code, 0, "{stderr}");
-    assert!(
-        !stdout.contains("\"start\""),
-        "a second run must run nothing:\n{stdout}"
-    );
+    assert_nothing_to_do(root, &["collect"], "a first build");
     let (code, shown, _) = cpbuild(root, &["show", "pretrain"]);
     assert_eq!(code, 0);
     assert!(shown.contains("\"backend\": \"ndarray\""), "{shown}");
@@ -86,8 +83,7 @@ fn pretrain_clip_then_train_hba_from_its_weights() {
 fn train_vit_baseline_and_perturbed_run() {
     let dir = project_with(&vit_recipe());
     let root = dir.path();
-    let (code, stdout, stderr) = cpbuild(root, &["--json", "collect"]);
-    assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    build_collect(root);
 
     let baseline = read(root, "baseline.csv");
     let lines: Vec<&str> = baseline.lines().collect();
@@ -108,12 +104,7 @@ fn train_vit_baseline_and_perturbed_run() {
         serde_json::from_str(&read(root, "classes.json")).expect("json");
     assert!(classes["classes"].as_array().is_some_and(|c| c.len() >= 2));
 
-    let (code, stdout, stderr) = cpbuild(root, &["--json", "collect"]);
-    assert_eq!(code, 0, "{stderr}");
-    assert!(
-        !stdout.contains("\"start\""),
-        "a second run must run nothing:\n{stdout}"
-    );
+    assert_nothing_to_do(root, &["collect"], "a first build");
     let (code, shown, _) = cpbuild(root, &["show", "vit"]);
     assert_eq!(code, 0);
     assert!(shown.contains("\"epochs_trained\": 3"), "{shown}");
