@@ -7,19 +7,14 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-const RECIPE: &str = r#"
-[target.grid]
-name = "cell_{row}_{column}"
-foreach = { row = { from = 1, to = 100 }, column = { from = 1, to = 100 } }
-kind = "shell"
-params = { row = "{row}", column = "{column}" }
-command = "true"
-"#;
-
 fn main() {
     let dir = tempfile::tempdir().expect("temporary directory");
     std::fs::create_dir_all(dir.path().join("recipes")).unwrap();
-    std::fs::write(dir.path().join("recipes/grid.toml"), RECIPE).unwrap();
+    std::fs::write(
+        dir.path().join("recipes/grid.toml"),
+        common::recipe::ten_thousand_targets(),
+    )
+    .unwrap();
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);

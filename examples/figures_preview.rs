@@ -13,9 +13,11 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use cpbuild::figures::compute::{self, Model, Window};
-use cpbuild::figures::runs::{self, RunsDirectory, RunsRequest};
-use cpbuild::figures::{ImageFormat, Perturbation, Table, paper, plot};
+use cpbuild::figures::runs::{self, RunsDirectory};
+use cpbuild::figures::{
+    ComputeError, Fig2Table, ImageFormat, Model, Perturbation, Table, Window, WindowRun, fig1,
+    fig2, fig3, fig4, paper,
+};
 use cpbuild::ml::perturbation::PerturbationKind;
 use cpbuild::ml::results::{EpochResult, number, to_csv};
 
@@ -43,12 +45,12 @@ fn run(out_dir: &Path) -> Result<(), String> {
     write_runs(&runs_dir)?;
 
     let epochs: Vec<u32> = paper::FIG3_EPOCHS.collect();
-    let request = RunsRequest::fig1a()
-        .and(RunsRequest::fig1b())
-        .and(RunsRequest::fig2a(&Perturbation::ALL, &paper::FIG2_EPOCHS))
-        .and(RunsRequest::fig2b(&paper::FIG2_EPOCHS))
-        .and(RunsRequest::fig3(&epochs))
-        .and(RunsRequest::fig4(&paper::FIG4_STARTS, &paper::FIG4_LENGTHS));
+    let request = fig1::request(Model::ClipHba)
+        .and(fig1::request(Model::Vit))
+        .and(fig2::request(Model::ClipHba, &paper::FIG2_EPOCHS))
+        .and(fig2::request(Model::Vit, &paper::FIG2_EPOCHS))
+        .and(fig3::request(&epochs))
+        .and(fig4::request(&paper::FIG4_STARTS, &paper::FIG4_LENGTHS));
     let loaded = RunsDirectory::new(&runs_dir)
         .load(&request)
         .map_err(|error| error.to_string())?;
@@ -59,15 +61,15 @@ fn run(out_dir: &Path) -> Result<(), String> {
         .ok_or("no vit baseline")?
         .curve();
 
-    let text = |error: compute::ComputeError| error.to_string();
-    let fig1a = compute::fig1(Model::ClipHba, &baseline).map_err(text)?;
-    let fig1b = compute::fig1(Model::Vit, &vit).map_err(text)?;
+    let text = |error: ComputeError| error.to_string();
+    let fig1a = fig1::compute(Model::ClipHba, &baseline).map_err(text)?;
+    let fig1b = fig1::compute(Model::Vit, &vit).map_err(text)?;
     let single: Vec<_> = loaded
         .single_epoch
         .iter()
         .map(|(&(kind, epoch), run)| (kind, epoch, run.curve()))
         .collect();
-    let fig2a = compute::fig2(
+    let fig2a = fig2::compute(
         Model::ClipHba,
         &baseline,
         single
@@ -75,7 +77,7 @@ fn run(out_dir: &Path) -> Result<(), String> {
             .map(|(kind, epoch, curve)| (*kind, *epoch, curve)),
     )
     .map_err(text)?;
-    let fig2b = compute::Fig2Table::from_rows(
+    let fig2b = Fig2Table::from_rows(
         Model::Vit,
         loaded.vit_effects.clone().ok_or("no vit effects")?,
     );
@@ -84,7 +86,7 @@ fn run(out_dir: &Path) -> Result<(), String> {
         .iter()
         .map(|(&epoch, run)| (epoch, run.curve()))
         .collect();
-    let fig3 = compute::fig3(
+    let fig3 = fig3::compute(
         &baseline,
         sweep.iter().map(|(epoch, curve)| (*epoch, curve)),
     )
@@ -94,9 +96,9 @@ fn run(out_dir: &Path) -> Result<(), String> {
         .iter()
         .map(|(&(start, length), run)| (Window { start, length }, run.curve()))
         .collect();
-    let fig4 = compute::fig4(
+    let fig4 = fig4::compute(
         &baseline,
-        grid.iter().map(|(window, curve)| compute::WindowRun {
+        grid.iter().map(|(window, curve)| WindowRun {
             window: *window,
             curve,
             epoch_limit: false,
@@ -109,37 +111,37 @@ fn run(out_dir: &Path) -> Result<(), String> {
         (
             "fig1a",
             fig1a.to_table(),
-            both(|format| plot::fig1(&fig1a, format)).map_err(plot_text)?,
+            both(|format| fig1::draw(&fig1a, format)).map_err(plot_text)?,
         ),
         (
             "fig1b",
             fig1b.to_table(),
-            both(|format| plot::fig1(&fig1b, format)).map_err(plot_text)?,
+            both(|format| fig1::draw(&fig1b, format)).map_err(plot_text)?,
         ),
         (
             "fig2a",
             fig2a.to_table(),
-            both(|format| plot::fig2(&fig2a, format)).map_err(plot_text)?,
+            both(|format| fig2::draw(&fig2a, format)).map_err(plot_text)?,
         ),
         (
             "fig2b",
             fig2b.to_table(),
-            both(|format| plot::fig2(&fig2b, format)).map_err(plot_text)?,
+            both(|format| fig2::draw(&fig2b, format)).map_err(plot_text)?,
         ),
         (
             "fig3",
             fig3.to_table(),
-            both(|format| plot::fig3(&fig3, format)).map_err(plot_text)?,
+            both(|format| fig3::draw(&fig3, format)).map_err(plot_text)?,
         ),
         (
             "fig4",
             fig4.to_table(),
-            both(|format| plot::fig4(&fig4, format)).map_err(plot_text)?,
+            both(|format| fig4::draw(&fig4, format)).map_err(plot_text)?,
         ),
         (
             "fig4_heatmap",
             fig4.heatmap_table(),
-            both(|format| plot::fig4_heatmap(&fig4, format)).map_err(plot_text)?,
+            both(|format| fig4::draw_heatmap(&fig4, format)).map_err(plot_text)?,
         ),
     ];
     for (name, table, [png, svg]) in outputs {

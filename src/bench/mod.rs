@@ -22,7 +22,7 @@ use std::time::Instant;
 
 use cpbuild_engine::graph::Graph;
 use cpbuild_engine::recipe::Recipes;
-use cpbuild_ml::backend::{Resolved, with_backend};
+use cpbuild_ml::backend::{Resolved, cpu_model, with_backend};
 use cpbuild_ml::train::{TrainConfig, TrainData};
 use cpbuild_ml::{ClipHbaConfig, DoraConfig};
 
@@ -103,15 +103,7 @@ pub fn paper_graph_epochs(root: &Path) -> Result<GraphEpochs, String> {
 
 /// The host's processor and thread count, e.g. `Intel(R) Xeon(R) Processor, 2 threads`.
 pub fn host() -> String {
-    let model = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|text| {
-            text.lines()
-                .find(|line| line.starts_with("model name"))
-                .and_then(|line| line.split(':').nth(1))
-                .map(|name| name.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown processor".to_string());
+    let model = cpu_model().unwrap_or_else(|| "unknown processor".to_string());
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
     format!("{model}, {threads} threads")
 }

@@ -85,6 +85,25 @@ pub(crate) fn test_curve(name: &str, first: u32, values: &[(f64, f64)]) -> Curve
     Curve::new(name, points)
 }
 
+/// The baseline the figure tests share: losses 10, 8, 6, 5, 5, 5.5, 6 (minimum 5 first at
+/// epoch 4, tied at 5), alignments 0.1 to 0.7.
+#[cfg(test)]
+pub(crate) fn test_baseline() -> Curve {
+    test_curve(
+        "baseline",
+        1,
+        &[
+            (10.0, 0.1),
+            (8.0, 0.2),
+            (6.0, 0.3),
+            (5.0, 0.4),
+            (5.0, 0.5),
+            (5.5, 0.6),
+            (6.0, 0.7),
+        ],
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,36 +1,87 @@
 //! Figures: the paper's figure tables and plots, computed from training results.
 //!
-//! Data flows one way, one file per stage:
+//! One module per figure holds everything that figure is: its table and CSV, its computation
+//! (exactly as `docs/protocol.md`, "Figures", defines it), its drawing, the runs it requests
+//! from a runs directory and how its outputs are made from its runs — [`fig1`] (the S-curve),
+//! [`fig2`] (Δ at each perturbed epoch, per type), [`fig3`] (the target-noise sweep) and
+//! [`fig4`] (recovery after target-noise windows, and its heatmap). [`DRAWN`] registers them:
+//! adding a figure is a module and a row there.
+//!
+//! What they share, one file per stage:
 //! - [`runs`]: read result CSVs in the paper's format, one by one or as a runs directory (its
 //!   layout is documented there);
 //! - [`curve`]: a run reduced to (epoch, loss, alignment), the same for CLIP-HBA and the ViT,
 //!   with what it trained ([`setup`], from its bundle's `config.json`) for the plot titles;
-//! - [`compute`]: the numbers each figure plots (fig1–fig4), exactly as `docs/protocol.md`
-//!   ("Figures") defines them, and the fig4 recovery decision a demand-driven scheduler needs;
-//! - [`table`]: those numbers as deterministic CSV;
-//! - [`plot`]: the same tables drawn as byte-deterministic PNG and SVG with an embedded font.
+//! - [`compute`]: the model a figure shows, the errors and the Δ arithmetic;
+//! - [`table`]: numbers as deterministic CSV;
+//! - [`plot`]: byte-deterministic PNG and SVG with an embedded font, and the drawing pieces
+//!   (titles, legends, axes, bars, labels);
+//! - [`source`]: what a figure is drawn from (a runs directory or its dependencies) and what
+//!   it writes.
 //!
-//! Nothing here knows about the build engine: an action loads runs, calls a `compute`
-//! function, and writes `to_table().to_csv()` and the `plot` bytes.
+//! Nothing here knows about the build engine: the `figure` kind implements [`Source`] over its
+//! dependencies or runs directory, calls a figure's `outputs`, and writes them.
 
 pub mod compute;
 pub mod curve;
+pub mod fig1;
+pub mod fig2;
+pub mod fig3;
+pub mod fig4;
 pub mod perturbation;
 pub mod plot;
 pub mod runs;
 pub mod setup;
+pub mod source;
 pub mod table;
 
-pub use compute::{
-    ComputeError, Fig1Table, Fig2Row, Fig2Table, Fig3Table, Fig4Baseline, Fig4Row, Fig4Table,
-    Model, Recovery, Window, WindowRun,
-};
+pub use compute::{ComputeError, Fig2Row, Model};
 pub use curve::{Curve, CurvePoint};
+pub use fig1::{Fig1Point, Fig1Table};
+pub use fig2::Fig2Table;
+pub use fig3::{Fig3Row, Fig3Table};
+pub use fig4::{Fig4Baseline, Fig4Row, Fig4Table, Recovery, Window, WindowRun};
 pub use perturbation::Perturbation;
 pub use plot::{ImageFormat, PlotError};
 pub use runs::{RunsDirectory, RunsError, RunsRequest};
 pub use setup::RunSetup;
+pub use source::{DependencyRun, DependencyRuns, Directory, Drawer, Output, Selection, Source};
 pub use table::Table;
+
+/// Every figure drawn by itself, by name; the `figure` kind's `fig1` and `fig2` gather their
+/// panels instead.
+pub const DRAWN: [Drawer; 6] = [
+    Drawer {
+        name: "fig1a",
+        model: Model::ClipHba,
+        outputs: fig1::outputs,
+    },
+    Drawer {
+        name: "fig1b",
+        model: Model::Vit,
+        outputs: fig1::outputs,
+    },
+    Drawer {
+        name: "fig2a",
+        model: Model::ClipHba,
+        outputs: fig2::outputs,
+    },
+    Drawer {
+        name: "fig2b",
+        model: Model::Vit,
+        outputs: fig2::outputs,
+    },
+    Drawer {
+        name: "fig3",
+        model: Model::ClipHba,
+        outputs: fig3::outputs,
+    },
+    Drawer {
+        name: "fig4",
+        model: Model::ClipHba,
+        outputs: fig4::outputs,
+    },
+];
 
 /// The paper's design: which epochs, types and windows its figures use.
 pub mod paper {

@@ -1,6 +1,10 @@
 //! The `figure` kind: one of the paper's figures (`docs/protocol.md`, "Figures"), computed from
 //! training runs with [`crate::figures`] and written as CSV, PNG and SVG.
 //!
+//! The kind reads its params, hands the figure's module (found in [`crate::figures::DRAWN`])
+//! its runs — its dependencies, or its runs directory checked against its declared inputs —
+//! and writes what the module returns; `fig1` and `fig2` gather their panels' files.
+//!
 //! # Params
 //!
 //! | param | type | meaning |
@@ -43,9 +47,10 @@ use std::path::{Path, PathBuf};
 use cpbuild_engine::action::{Action, ActionContext, ActionError, DepOutput, ParamError};
 use serde_json::Value as Json;
 
-use crate::figures::compute::{self, Fig4Table, Model, Window};
-use crate::figures::runs::{self, LoadedRuns, RunsDirectory, RunsRequest};
-use crate::figures::{Curve, ImageFormat, Perturbation, PlotError, Table, paper, plot};
+use crate::figures::runs::{LoadedRuns, RunsDirectory, RunsRequest};
+use crate::figures::{
+    DRAWN, DependencyRun, DependencyRuns, Directory, Output, Perturbation, Selection, Source,
+};
 
 /// The `figure` kind.
 pub struct Figure;
@@ -120,9 +125,7 @@ pub fn tolerances(params: &Json) -> Result<BTreeMap<String, Tolerance>, ParamErr
 #[derive(Debug, Clone)]
 struct Params {
     figure: String,
-    epochs: Option<Vec<u32>>,
-    starts: Option<Vec<u32>>,
-    lengths: Option<Vec<u32>>,
+    selection: Selection,
     runs_dir: Option<String>,
 }
 
@@ -241,9 +244,11 @@ impl Params {
         tolerances(params)?;
         Ok(Params {
             figure,
-            epochs,
-            starts,
-            lengths,
+            selection: Selection {
+                epochs,
+                starts,
+                lengths,
+            },
             runs_dir,
         })
     }
@@ -253,26 +258,14 @@ fn failed(message: impl Into<String>) -> ActionError {
     ActionError::failed(message)
 }
 
-/// A training run given as a dependency.
-struct DepRun {
-    /// The dependency's target name.
-    target: String,
-    /// Its `results.csv`.
-    results: PathBuf,
-    /// (type, start, length) of its perturbation; `None` for the baseline.
-    window: Option<(Perturbation, u32, u32)>,
-    /// The run ended at its epoch limit (`stop_reason` in its manifest's `info`).
-    epoch_limit: bool,
-}
-
 /// Classifies a dependency by its params.
-fn dep_run(target: &str, dep: &DepOutput) -> Result<DepRun, ActionError> {
+fn dep_run(target: &str, dep: &DepOutput) -> Result<DependencyRun, String> {
     let results = dep.files.join("results.csv");
     if !results.is_file() {
-        return Err(failed(format!(
+        return Err(format!(
             "dependency `{target}` (kind `{}`) has no `results.csv`; a figure's dependencies must be training runs",
             dep.kind
-        )));
+        ));
     }
     let window = match dep.params.get("perturbation") {
         None | Some(Json::Null) => None,
@@ -292,9 +285,9 @@ fn dep_run(target: &str, dep: &DepOutput) -> Result<DepRun, ActionError> {
             match (kind, start, length) {
                 (Some(kind), Some(start), Some(length)) => Some((kind, start, length)),
                 _ => {
-                    return Err(failed(format!(
+                    return Err(format!(
                         "dependency `{target}` has a `perturbation` param the figure cannot read: {table}"
-                    )));
+                    ));
                 }
             }
         }
@@ -304,7 +297,7 @@ fn dep_run(target: &str, dep: &DepOutput) -> Result<DepRun, ActionError> {
         .get("stop_reason")
         .and_then(Json::as_str)
         .is_some_and(|reason| reason == "epoch_limit");
-    Ok(DepRun {
+    Ok(DependencyRun {
         target: target.to_string(),
         results,
         window,
@@ -313,12 +306,7 @@ fn dep_run(target: &str, dep: &DepOutput) -> Result<DepRun, ActionError> {
 }
 
 /// The runs of a figure, split into the baseline and the perturbed runs.
-struct DepRuns {
-    baseline: DepRun,
-    perturbed: Vec<DepRun>,
-}
-
-fn dep_runs(ctx: &ActionContext<'_>) -> Result<DepRuns, ActionError> {
+fn dep_runs(ctx: &ActionContext<'_>) -> Result<DependencyRuns, String> {
     let mut baselines = Vec::new();
     let mut perturbed = Vec::new();
     for (target, dep) in ctx.deps {
@@ -330,7 +318,7 @@ fn dep_runs(ctx: &ActionContext<'_>) -> Result<DepRuns, ActionError> {
         }
     }
     if baselines.len() != 1 {
-        return Err(failed(format!(
+        return Err(format!(
             "`{}` needs exactly one unperturbed run (the baseline) among its dependencies, found {}",
             ctx.target,
             if baselines.is_empty() {
@@ -342,80 +330,12 @@ fn dep_runs(ctx: &ActionContext<'_>) -> Result<DepRuns, ActionError> {
                     .collect::<Vec<_>>()
                     .join(", ")
             }
-        )));
+        ));
     }
-    Ok(DepRuns {
+    Ok(DependencyRuns {
         baseline: baselines.remove(0),
         perturbed,
     })
-}
-
-fn text<E: std::fmt::Display>(error: E) -> ActionError {
-    failed(error.to_string())
-}
-
-fn clip_curve(run: &DepRun) -> Result<Curve, ActionError> {
-    let mut curve = runs::read_clip_run(&run.results).map_err(text)?.curve();
-    curve.name = run.target.clone();
-    Ok(curve)
-}
-
-fn vit_curve(run: &DepRun) -> Result<Curve, ActionError> {
-    let mut curve = runs::read_vit_run(&run.results).map_err(text)?.curve();
-    curve.name = run.target.clone();
-    Ok(curve)
-}
-
-/// One output of a figure: a file stem and its table and drawings.
-struct Output {
-    stem: &'static str,
-    table: Table,
-    png: Vec<u8>,
-    svg: Vec<u8>,
-}
-
-fn drawn(
-    stem: &'static str,
-    table: Table,
-    draw: impl Fn(ImageFormat) -> Result<Vec<u8>, PlotError>,
-) -> Result<Output, ActionError> {
-    Ok(Output {
-        stem,
-        table,
-        png: draw(ImageFormat::Png).map_err(text)?,
-        svg: draw(ImageFormat::Svg).map_err(text)?,
-    })
-}
-
-/// fig4 over window runs (window, curve, cut by the epoch limit); each run that its epoch
-/// limit cut before it recovered is reported through `progress`.
-fn fig4_table(
-    baseline: &Curve,
-    windows: &[(Window, Curve, bool)],
-    progress: &dyn cpbuild_engine::action::Progress,
-) -> Result<Fig4Table, ActionError> {
-    let table = compute::fig4(
-        baseline,
-        windows
-            .iter()
-            .map(|(window, curve, epoch_limit)| compute::WindowRun {
-                window: *window,
-                curve,
-                epoch_limit: *epoch_limit,
-            }),
-    )
-    .map_err(text)?;
-    for (row, (_, curve, _)) in table.rows.iter().zip(windows) {
-        if row.epoch_limit {
-            progress.message(&format!(
-                "window of length {} from epoch {} (`{}`) reached its epoch limit at epoch {} \
-                 without recovering: drawn as undecided (`epoch_limit`), not NR; raise the \
-                 run's `max_epochs` to decide it",
-                row.window.length, row.window.start, curve.name, row.decided_at
-            ));
-        }
-    }
-    Ok(table)
 }
 
 /// A figure's runs directory: where it is, and as the recipe names it.
@@ -423,6 +343,10 @@ struct External {
     /// `runs_dir` as written.
     dir: String,
     directory: RunsDirectory,
+    /// The target reading it.
+    target: String,
+    /// The target's declared inputs, without `.` components.
+    declared: BTreeSet<PathBuf>,
 }
 
 impl External {
@@ -446,31 +370,33 @@ impl External {
         Ok(Some(External {
             dir: dir.clone(),
             directory: RunsDirectory::new(ctx.project_root.join(dir)).shown_as(dir),
+            target: ctx.target.to_string(),
+            declared: ctx.inputs.iter().map(|path| normal(path)).collect(),
         }))
     }
+}
 
+impl Directory for External {
     /// Loads `request`, then checks that every file read is a declared input, so the target's
     /// key covers everything it drew.
-    fn load(
-        &self,
-        ctx: &ActionContext<'_>,
-        request: &RunsRequest,
-    ) -> Result<LoadedRuns, ActionError> {
-        let loaded = self.directory.load(request).map_err(text)?;
-        let declared: BTreeSet<PathBuf> = ctx.inputs.iter().map(|path| normal(path)).collect();
+    fn load(&self, request: &RunsRequest) -> Result<LoadedRuns, String> {
+        let loaded = self
+            .directory
+            .load(request)
+            .map_err(|error| error.to_string())?;
         let undeclared: Vec<String> = loaded
             .files
             .iter()
             .map(|file| normal(&Path::new(&self.dir).join(file)))
-            .filter(|path| !declared.contains(path))
+            .filter(|path| !self.declared.contains(path))
             .map(|path| format!("\n  `{}`", path.display()))
             .collect();
         if !undeclared.is_empty() {
-            return Err(failed(format!(
+            return Err(format!(
                 "`{}` reads {} file{} of `runs_dir` `{}` that {} not among its declared inputs, \
                  so its key would not cover {}:{}\nhelp: add {} to `inputs`: the directory, or \
                  globs matching the CSVs (see \"Drawing the original's results\" in the README)",
-                ctx.target,
+                self.target,
                 undeclared.len(),
                 if undeclared.len() == 1 { "" } else { "s" },
                 self.dir,
@@ -478,18 +404,9 @@ impl External {
                 if undeclared.len() == 1 { "it" } else { "them" },
                 undeclared.concat(),
                 if undeclared.len() == 1 { "it" } else { "them" },
-            )));
+            ));
         }
         Ok(loaded)
-    }
-
-    /// The CLIP-HBA baseline's curve from a load that requested it.
-    fn clip_baseline(loaded: &LoadedRuns) -> Result<Curve, ActionError> {
-        loaded
-            .clip_baseline
-            .as_ref()
-            .map(runs::ClipRun::curve)
-            .ok_or_else(|| failed("the runs directory gave no baseline"))
     }
 }
 
@@ -500,72 +417,40 @@ fn normal(path: &Path) -> PathBuf {
         .collect()
 }
 
-/// How a figure's outputs are made from its runs (dependencies, or a runs directory).
-type MakeOutputs = fn(&Inputs<'_, '_>) -> Result<Vec<Output>, ActionError>;
-
-/// What a figure's outputs are made from: the action, its params, its runs directory (if it
-/// reads one instead of dependencies) and which figure it is.
-struct Inputs<'a, 'c> {
+/// A figure's runs as the figure modules ask for them: the action's dependencies, or its
+/// runs directory.
+struct Runs<'a, 'c> {
     ctx: &'a ActionContext<'c>,
-    params: &'a Params,
-    external: Option<&'a External>,
-    figure: &'a Drawer,
+    selection: &'a Selection,
+    external: Option<External>,
 }
 
-impl Inputs<'_, '_> {
-    /// The figure's one output: `table`, drawn by `draw`, under the figure's name.
-    fn drawn(
-        &self,
-        table: Table,
-        draw: impl Fn(ImageFormat) -> Result<Vec<u8>, PlotError>,
-    ) -> Result<Vec<Output>, ActionError> {
-        Ok(vec![drawn(self.figure.name, table, draw)?])
+impl Source for Runs<'_, '_> {
+    fn target(&self) -> &str {
+        self.ctx.target
+    }
+
+    fn selection(&self) -> &Selection {
+        self.selection
+    }
+
+    fn directory(&self) -> Option<&dyn Directory> {
+        self.external
+            .as_ref()
+            .map(|external| external as &dyn Directory)
+    }
+
+    fn dependencies(&self) -> Result<DependencyRuns, String> {
+        dep_runs(self.ctx)
+    }
+
+    fn message(&self, text: &str) {
+        self.ctx.progress.message(text);
     }
 }
 
-/// A figure this kind draws by itself (not a target gathering panels): its name (also its
-/// outputs' file stem), the model whose runs it reads, and how it is made.
-struct Drawer {
-    name: &'static str,
-    model: Model,
-    outputs: MakeOutputs,
-}
-
-/// Every figure drawn by itself; `fig1` and `fig2` gather their panels instead.
-const DRAWN: [Drawer; 6] = [
-    Drawer {
-        name: "fig1a",
-        model: Model::ClipHba,
-        outputs: fig1_outputs,
-    },
-    Drawer {
-        name: "fig1b",
-        model: Model::Vit,
-        outputs: fig1_outputs,
-    },
-    Drawer {
-        name: "fig2a",
-        model: Model::ClipHba,
-        outputs: fig2_outputs,
-    },
-    Drawer {
-        name: "fig2b",
-        model: Model::Vit,
-        outputs: fig2_outputs,
-    },
-    Drawer {
-        name: "fig3",
-        model: Model::ClipHba,
-        outputs: fig3_outputs,
-    },
-    Drawer {
-        name: "fig4",
-        model: Model::ClipHba,
-        outputs: fig4_outputs,
-    },
-];
-
 impl Figure {
+    /// The outputs of the figure `params` names, drawn by its module from its runs.
     fn outputs(
         &self,
         ctx: &ActionContext<'_>,
@@ -576,234 +461,13 @@ impl Figure {
             .iter()
             .find(|figure| figure.name == params.figure)
             .ok_or_else(|| failed(format!("`{}` is not drawn by itself", params.figure)))?;
-        (figure.outputs)(&Inputs {
+        let runs = Runs {
             ctx,
-            params,
-            external: external.as_ref(),
-            figure,
-        })
-    }
-}
-
-/// fig1a, fig1b: the baseline's alignment against its loss.
-fn fig1_outputs(input: &Inputs<'_, '_>) -> Result<Vec<Output>, ActionError> {
-    let model = input.figure.model;
-    let curve = match (input.external, model) {
-        (Some(dir), Model::ClipHba) => {
-            External::clip_baseline(&dir.load(input.ctx, &RunsRequest::fig1a())?)?
-        }
-        (Some(dir), Model::Vit) => dir
-            .load(input.ctx, &RunsRequest::fig1b())?
-            .vit_baseline
-            .map(|run| run.curve())
-            .ok_or_else(|| failed("the runs directory gave no baseline"))?,
-        (None, Model::ClipHba) => clip_curve(&dep_runs(input.ctx)?.baseline)?,
-        (None, Model::Vit) => vit_curve(&dep_runs(input.ctx)?.baseline)?,
-    };
-    let table = compute::fig1(model, &curve).map_err(text)?;
-    input.drawn(table.to_table(), |format| plot::fig1(&table, format))
-}
-
-/// fig2a, fig2b: every single-epoch perturbation against the baseline.
-fn fig2_outputs(input: &Inputs<'_, '_>) -> Result<Vec<Output>, ActionError> {
-    let model = input.figure.model;
-    let epochs = || {
-        input
-            .params
-            .epochs
-            .clone()
-            .unwrap_or_else(|| paper::FIG2_EPOCHS.to_vec())
-    };
-    let table = if let (Some(dir), Model::Vit) = (input.external, model) {
-        // The original project's ViT effects table holds the deltas themselves.
-        let loaded = dir.load(input.ctx, &RunsRequest::fig2b(&epochs()))?;
-        compute::Fig2Table::from_rows(model, loaded.vit_effects.unwrap_or_default())
-    } else {
-        let (baseline, curves) = match input.external {
-            Some(dir) => {
-                let request = RunsRequest::fig2a(&Perturbation::ALL, &epochs());
-                let loaded = dir.load(input.ctx, &request)?;
-                let baseline = External::clip_baseline(&loaded)?;
-                let curves: Vec<_> = loaded
-                    .single_epoch
-                    .iter()
-                    .map(|(&(kind, epoch), run)| (kind, epoch, run.curve()))
-                    .collect();
-                (baseline, curves)
-            }
-            None => {
-                let runs = dep_runs(input.ctx)?;
-                let read = |run: &DepRun| match model {
-                    Model::ClipHba => clip_curve(run),
-                    Model::Vit => vit_curve(run),
-                };
-                let baseline = read(&runs.baseline)?;
-                let mut curves = Vec::new();
-                for run in &runs.perturbed {
-                    let Some((kind, start, 1)) = run.window else {
-                        continue;
-                    };
-                    if input
-                        .params
-                        .epochs
-                        .as_ref()
-                        .is_some_and(|e| !e.contains(&start))
-                    {
-                        continue;
-                    }
-                    curves.push((kind, start, read(run)?));
-                }
-                (baseline, curves)
-            }
+            selection: &params.selection,
+            external,
         };
-        compute::fig2(
-            model,
-            &baseline,
-            curves
-                .iter()
-                .map(|(kind, epoch, curve)| (*kind, *epoch, curve)),
-        )
-        .map_err(text)?
-    };
-    input.drawn(table.to_table(), |format| plot::fig2(&table, format))
-}
-
-/// fig3: the single-epoch target-noise sweep.
-fn fig3_outputs(input: &Inputs<'_, '_>) -> Result<Vec<Output>, ActionError> {
-    let (baseline, sweep) = match input.external {
-        Some(dir) => {
-            let epochs = match &input.params.epochs {
-                Some(epochs) => epochs.clone(),
-                None => {
-                    // The paper's sweep: every epoch up to the baseline's minimum.
-                    let baseline =
-                        External::clip_baseline(&dir.load(input.ctx, &RunsRequest::fig1a())?)?;
-                    let cut = baseline.min_loss_point().map_or(0, |point| point.epoch);
-                    (1..=cut).collect()
-                }
-            };
-            let loaded = dir.load(input.ctx, &RunsRequest::fig3(&epochs))?;
-            let sweep: Vec<(u32, Curve)> = loaded
-                .sweep
-                .iter()
-                .map(|(&epoch, run)| (epoch, run.curve()))
-                .collect();
-            (External::clip_baseline(&loaded)?, sweep)
-        }
-        None => {
-            let runs = dep_runs(input.ctx)?;
-            let mut sweep = Vec::new();
-            for run in &runs.perturbed {
-                if let Some((Perturbation::RandomTarget, start, 1)) = run.window
-                    && input
-                        .params
-                        .epochs
-                        .as_ref()
-                        .is_none_or(|e| e.contains(&start))
-                {
-                    sweep.push((start, clip_curve(run)?));
-                }
-            }
-            (clip_curve(&runs.baseline)?, sweep)
-        }
-    };
-    let table =
-        compute::fig3(&baseline, sweep.iter().map(|(k, curve)| (*k, curve))).map_err(text)?;
-    input.drawn(table.to_table(), |format| plot::fig3(&table, format))
-}
-
-/// fig4 and its heatmap: recovery after target noise in every window.
-fn fig4_outputs(input: &Inputs<'_, '_>) -> Result<Vec<Output>, ActionError> {
-    let (baseline, windows) = match input.external {
-        Some(dir) => {
-            let starts = input
-                .params
-                .starts
-                .clone()
-                .unwrap_or_else(|| paper::FIG4_STARTS.to_vec());
-            let lengths = input
-                .params
-                .lengths
-                .clone()
-                .unwrap_or_else(|| paper::FIG4_LENGTHS.to_vec());
-            let loaded = dir.load(input.ctx, &RunsRequest::fig4(&starts, &lengths))?;
-            // External runs are taken as complete: each ended by early stopping.
-            let windows: Vec<(Window, Curve, bool)> = loaded
-                .grid
-                .iter()
-                .map(|(&(start, length), run)| (Window { start, length }, run.curve(), false))
-                .collect();
-            (External::clip_baseline(&loaded)?, windows)
-        }
-        None => {
-            let runs = dep_runs(input.ctx)?;
-            let selected = |values: &Option<Vec<u32>>, value: u32| {
-                values.as_ref().is_none_or(|values| values.contains(&value))
-            };
-            let mut windows = Vec::new();
-            for run in &runs.perturbed {
-                if let Some((Perturbation::RandomTarget, start, length)) = run.window
-                    && selected(&input.params.starts, start)
-                    && selected(&input.params.lengths, length)
-                {
-                    windows.push((Window { start, length }, clip_curve(run)?, run.epoch_limit));
-                }
-            }
-            requested_windows_present(input.ctx.target, input.params, &windows)?;
-            (clip_curve(&runs.baseline)?, windows)
-        }
-    };
-    let table = fig4_table(&baseline, &windows, input.ctx.progress)?;
-    Ok(vec![
-        drawn(input.figure.name, table.to_table(), |format| {
-            plot::fig4(&table, format)
-        })?,
-        drawn("fig4_heatmap", table.heatmap_table(), |format| {
-            plot::fig4_heatmap(&table, format)
-        })?,
-    ])
-}
-
-/// With dependencies, every window that `starts` × `lengths` names must have a run (when
-/// only one of them is given, the other takes what the dependencies have).
-fn requested_windows_present(
-    target: &str,
-    params: &Params,
-    windows: &[(Window, Curve, bool)],
-) -> Result<(), ActionError> {
-    if params.starts.is_none() && params.lengths.is_none() {
-        return Ok(());
+        (figure.outputs)(figure, &runs).map_err(failed)
     }
-    let have: BTreeSet<(u32, u32)> = windows
-        .iter()
-        .map(|(window, _, _)| (window.start, window.length))
-        .collect();
-    let from_runs = |pick: fn(&(u32, u32)) -> u32| -> Vec<u32> {
-        let set: BTreeSet<u32> = have.iter().map(pick).collect();
-        set.into_iter().collect()
-    };
-    let starts = params
-        .starts
-        .clone()
-        .unwrap_or_else(|| from_runs(|window| window.0));
-    let lengths = params
-        .lengths
-        .clone()
-        .unwrap_or_else(|| from_runs(|window| window.1));
-    let lacking: Vec<String> = starts
-        .iter()
-        .flat_map(|&start| lengths.iter().map(move |&length| (start, length)))
-        .filter(|window| !have.contains(window))
-        .map(|(start, length)| format!("length {length} from epoch {start}"))
-        .collect();
-    if lacking.is_empty() {
-        return Ok(());
-    }
-    Err(failed(format!(
-        "`{target}` draws fig4 windows that no dependency trained: {}\nhelp: add the \
-         `random_target` runs to `deps`, or narrow `starts`/`lengths`",
-        lacking.join(", ")
-    )))
 }
 
 fn write(path: &Path, bytes: &[u8]) -> Result<(), ActionError> {
@@ -825,7 +489,7 @@ fn panel_files(target: &str, dep: &DepOutput) -> Result<Vec<(String, PathBuf)>, 
     })?;
     let mut files = Vec::new();
     for entry in listing {
-        let entry = entry.map_err(text)?;
+        let entry = entry.map_err(|error| failed(error.to_string()))?;
         if let Some(name) = entry.file_name().to_str() {
             files.push((name.to_string(), entry.path()));
         }

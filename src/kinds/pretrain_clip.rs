@@ -41,7 +41,7 @@ use std::path::Path;
 
 use cpbuild_engine::action::{ActionContext, ActionError, ParamError};
 use cpbuild_ml::ClipConfig;
-use cpbuild_ml::backend::{BackendFn, Resolved};
+use cpbuild_ml::backend::Resolved;
 use cpbuild_ml::burn::tensor::backend::AutodiffBackend;
 use cpbuild_ml::pretrain::{
     PretrainConfig, PretrainData, PretrainEpoch, Pretrainer, hf_config_json, retrieval_chance,
@@ -58,7 +58,10 @@ use super::params::{
     DataTable, boolean, config_error, float, integer, refuse_unknown, small, string,
 };
 use super::run::{Reporter, failed, write_file};
-use super::training::{EpochLine, TrainingKind, on_backend, record_run, train_failed, write_json};
+use super::training::{
+    BackendTraining, EpochLine, KindParams, TrainingKind, on_backend, record_run, train_failed,
+    write_json,
+};
 use crate::data::synth::SynthConfig;
 use crate::data::things::DIMENSIONS;
 
@@ -96,7 +99,7 @@ pub struct Params {
     config: PretrainConfig,
 }
 
-impl Params {
+impl KindParams for Params {
     fn parse(params: &Json) -> Result<Params, ParamError> {
         refuse_unknown(params, &PARAMS, "pretrain-clip")?;
         match string(params, "model")? {
@@ -136,7 +139,9 @@ impl Params {
         })?;
         Ok(Params { world, config })
     }
+}
 
+impl Params {
     fn world(params: &Json) -> Result<World, ParamError> {
         let data = DataTable::parse(
             params,
@@ -316,10 +321,6 @@ impl TrainingKind for PretrainClip {
     const REQUIRED_INPUTS: &'static [&'static str] = &REQUIRED_INPUTS;
     type Params = Params;
 
-    fn parse(params: &Json) -> Result<Params, ParamError> {
-        Params::parse(params)
-    }
-
     fn cost(params: &Params) -> u64 {
         (u64::from(params.config.epochs) * params.world.train_pool_size as u64).max(1)
     }
@@ -331,27 +332,29 @@ impl TrainingKind for PretrainClip {
     ) -> Result<(), ActionError> {
         let loaded = load(ctx.project_root, &params.world).map_err(failed)?;
         let backend = resolved.kind().name();
-        on_backend(ctx, Self::KIND, &resolved, |ctx| Pretrain {
-            ctx,
+        let training = Pretrain {
             params,
             loaded,
             backend,
-        })
+        };
+        on_backend(ctx, Self::KIND, &resolved, training)
     }
 }
 
 /// The training part of a `pretrain-clip` run, generic over the backend.
-struct Pretrain<'c, 'a> {
-    ctx: &'c mut ActionContext<'a>,
+struct Pretrain {
     params: Params,
     loaded: Loaded,
     backend: &'static str,
 }
 
-impl BackendFn<Result<(), ActionError>> for Pretrain<'_, '_> {
-    fn call<B: AutodiffBackend>(self, device: B::Device) -> Result<(), ActionError> {
+impl BackendTraining for Pretrain {
+    fn train<B: AutodiffBackend>(
+        self,
+        ctx: &mut ActionContext<'_>,
+        device: B::Device,
+    ) -> Result<(), ActionError> {
         let Pretrain {
-            ctx,
             params,
             loaded,
             backend,

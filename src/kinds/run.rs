@@ -179,7 +179,7 @@ pub(crate) fn check_inputs(
 /// Where a training run starts: `None` for a fresh run; else the saved state to resume from,
 /// either a shorter committed run of the same family ([`ActionContext::previous`], copied
 /// into `epochs_root` by [`continue_previous`]) or, for a perturbed run, the `resume_from`
-/// dependency's state after epoch `perturbation_start − 1`. `description` (the model, data and
+/// dependency's state after the epoch before its perturbation starts. `description` (the model, data and
 /// weights) must equal the `run` that dependency's `config.json` records; `epochs_params` names
 /// the params that decide how far a run trains, for the error when the state is missing.
 pub(crate) fn starting_state<S: SavedState>(
@@ -187,7 +187,7 @@ pub(crate) fn starting_state<S: SavedState>(
     kind: &str,
     config: &S::Config,
     epochs_root: &Path,
-    resume_from: Option<(&str, u32)>,
+    resume_from: Option<&str>,
     description: &Json,
     epochs_params: &str,
 ) -> Result<Option<PathBuf>, ActionError> {
@@ -201,7 +201,8 @@ pub(crate) fn starting_state<S: SavedState>(
         );
         return Ok(Some(state));
     }
-    let Some((target, start)) = resume_from else {
+    let perturbation_start = config.perturbation().map(|perturbation| perturbation.start);
+    let Some((target, start)) = resume_from.zip(perturbation_start) else {
         return Ok(None);
     };
     let files = dep_files(ctx, "resume_from", target)?;

@@ -56,7 +56,7 @@
 use std::path::{Path, PathBuf};
 
 use cpbuild_engine::action::{ActionContext, ActionError, ParamError};
-use cpbuild_ml::backend::{BackendFn, Resolved};
+use cpbuild_ml::backend::Resolved;
 use cpbuild_ml::burn::tensor::backend::AutodiffBackend;
 use cpbuild_ml::results::EpochResult;
 use cpbuild_ml::train::state::EpochState;
@@ -69,8 +69,10 @@ use super::params::{
     DataTable, NoiseParam, boolean, config_error, integer, optional_small, perturbation,
     refuse_unknown, resume_from, small, string,
 };
-use super::run::{Reporter, dep_files, failed, starting_state, write_file};
-use super::training::{EpochLine, TrainingKind, on_backend, record_run, train_failed, write_json};
+use super::run::{dep_files, failed, starting_state, write_file};
+use super::training::{
+    BackendTraining, EpochLine, KindParams, TrainingKind, on_backend, train_to_end, write_json,
+};
 use crate::data::images::THINGS_IMAGES_SOURCE;
 
 /// The `train-hba` kind.
@@ -129,7 +131,7 @@ fn required_integer(params: &Json, field: &str) -> Result<u64, ParamError> {
     integer(params, field)?.ok_or_else(|| ParamError::at(field, format!("`{field}` is missing")))
 }
 
-impl Params {
+impl KindParams for Params {
     fn parse(params: &Json) -> Result<Params, ParamError> {
         refuse_unknown(params, &PARAMS, "train-hba")?;
         let model = string(params, "model")?
@@ -235,7 +237,9 @@ impl Params {
             prefix_cache,
         })
     }
+}
 
+impl Params {
     fn world(params: &Json, clip: &ClipConfig) -> Result<World, ParamError> {
         let data = DataTable::parse(
             params,
@@ -287,10 +291,6 @@ impl TrainingKind for TrainHba {
     const DESCRIPTION: &'static str = "trains CLIP-HBA (DoRA) on THINGS targets; a baseline or a perturbed run; saves every epoch";
     const REQUIRED_INPUTS: &'static [&'static str] = &REQUIRED_INPUTS;
     type Params = Params;
-
-    fn parse(params: &Json) -> Result<Params, ParamError> {
-        Params::parse(params)
-    }
 
     fn folders(params: &Params) -> Vec<&str> {
         match &params.world {
@@ -368,8 +368,7 @@ impl TrainingKind for TrainHba {
             },
         });
         let name = backend.kind().name();
-        on_backend(ctx, Self::KIND, &backend, |ctx| Train {
-            ctx,
+        let training = HbaTraining {
             params,
             config,
             hba,
@@ -378,13 +377,13 @@ impl TrainingKind for TrainHba {
             loaded,
             description,
             backend: name,
-        })
+        };
+        on_backend(ctx, Self::KIND, &backend, training)
     }
 }
 
 /// The training part of a `train-hba` run, generic over the backend.
-struct Train<'c, 'a> {
-    ctx: &'c mut ActionContext<'a>,
+struct HbaTraining {
     params: Params,
     config: TrainConfig,
     hba: ClipHbaConfig,
@@ -395,44 +394,41 @@ struct Train<'c, 'a> {
     backend: &'static str,
 }
 
-impl BackendFn<Result<(), ActionError>> for Train<'_, '_> {
-    fn call<B: AutodiffBackend>(self, device: B::Device) -> Result<(), ActionError> {
-        let Train {
-            ctx,
-            params,
-            config,
-            hba,
-            clip_config,
-            weights_file,
-            loaded,
-            description,
-            backend,
-        } = self;
-        let clip = match (&params.weights, &weights_file) {
-            (_, Some(path)) => load_clip::<B>(&clip_config, path, &device),
-            (Weights::Random { seed }, None) => random_clip::<B>(&clip_config, *seed, &device),
+impl BackendTraining for HbaTraining {
+    fn train<B: AutodiffBackend>(
+        self,
+        ctx: &mut ActionContext<'_>,
+        device: B::Device,
+    ) -> Result<(), ActionError> {
+        let (params, config, loaded) = (self.params, self.config, self.loaded);
+        let (description, backend) = (self.description, self.backend);
+        let clip_config = &self.clip_config;
+        let clip = match (&params.weights, &self.weights_file) {
+            (_, Some(path)) => load_clip::<B>(clip_config, path, &device),
+            (Weights::Random { seed }, None) => random_clip::<B>(clip_config, *seed, &device),
             (Weights::FromDep { .. }, None) => unreachable!("the weights file is found above"),
         }
         .map_err(|error| failed(error.to_string()))?;
         let epochs_root = ctx.out_dir.join("epochs");
-        let resume_from = match (&params.resume_from, &config.perturbation) {
-            (Some(target), Some(perturbation)) => Some((target.as_str(), perturbation.start)),
-            _ => None,
-        };
         let start = starting_state::<EpochState>(
             ctx,
             "train-hba",
             &config,
             &epochs_root,
-            resume_from,
+            params.resume_from.as_deref(),
             &description,
             "`stop_after_epoch`/`max_epochs`",
         )?;
         let trainer = match start {
-            Some(state) => {
-                Trainer::resume(config.clone(), &hba, clip, &loaded.data, &device, &state)
-            }
-            None => Trainer::new(config.clone(), &hba, clip, &loaded.data, &device),
+            Some(state) => Trainer::resume(
+                config.clone(),
+                &self.hba,
+                clip,
+                &loaded.data,
+                &device,
+                &state,
+            ),
+            None => Trainer::new(config.clone(), &self.hba, clip, &loaded.data, &device),
         }
         .map_err(|error| failed(error.to_string()))?;
         let mut trainer = trainer.with_prefix_cache(params.prefix_cache);
@@ -452,24 +448,15 @@ impl BackendFn<Result<(), ActionError>> for Train<'_, '_> {
             &ctx.out_dir.join("split.json"),
             format!("{split}\n").as_bytes(),
         )?;
-        let _ = writeln!(
-            ctx.log,
-            "train-hba: {} on {backend}, starting after epoch {}, up to epoch {}",
-            params.model,
-            trainer.epoch(),
-            config.last_epoch()
-        );
-
-        let mut observer =
-            Reporter::new(ctx.progress, ctx.cancel, &mut *ctx.log, config.last_epoch());
-        trainer
-            .run(Some(&epochs_root), &mut observer)
-            .map_err(train_failed)?;
-        write_file(
-            &ctx.out_dir.join("results.csv"),
-            trainer.results_csv().as_bytes(),
+        let what = format!("train-hba: {}", params.model);
+        let end = (epochs_root.as_path(), config.last_epoch());
+        train_to_end(
+            ctx,
+            (&what, backend),
+            &mut trainer,
+            end,
+            Trainer::results_csv,
         )?;
-        record_run(ctx, backend, trainer.epoch());
         ctx.info.insert(
             "best_epoch".into(),
             json!(trainer.early_stopping().best_epoch),

@@ -55,7 +55,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use cpbuild_engine::action::{ActionContext, ActionError, ParamError};
-use cpbuild_ml::backend::{BackendFn, Resolved};
+use cpbuild_ml::backend::Resolved;
 use cpbuild_ml::burn::tensor::backend::AutodiffBackend;
 use cpbuild_ml::split::Split;
 use cpbuild_ml::vit::state::VitState;
@@ -69,8 +69,10 @@ use super::params::{
     DataTable, NoiseParam, config_error, float, integer, optional_small, perturbation,
     refuse_unknown, resume_from, small, string,
 };
-use super::run::{Reporter, failed, starting_state, write_file};
-use super::training::{EpochLine, TrainingKind, on_backend, record_run, train_failed, write_json};
+use super::run::{failed, starting_state};
+use super::training::{
+    BackendTraining, EpochLine, KindParams, TrainingKind, on_backend, train_to_end, write_json,
+};
 use crate::data::imagenet::{IMAGENET_SOURCE, ImageNetFolder, ImageNetSplit};
 use crate::data::images::{Normalisation, Preprocessing, THINGS_IMAGES_SOURCE, ThingsImages};
 use crate::data::synth::SynthConfig;
@@ -140,7 +142,7 @@ fn model_config(model: &str, classes: usize) -> Option<VitConfig> {
     }
 }
 
-impl Params {
+impl KindParams for Params {
     fn parse(params: &Json) -> Result<Params, ParamError> {
         refuse_unknown(params, &PARAMS, "train-vit")?;
         let model = string(params, "model")?
@@ -200,7 +202,9 @@ impl Params {
             resume_from,
         })
     }
+}
 
+impl Params {
     fn world(params: &Json, size: usize) -> Result<World, ParamError> {
         let data = DataTable::parse(
             params,
@@ -449,10 +453,6 @@ impl TrainingKind for TrainVit {
     const REQUIRED_INPUTS: &'static [&'static str] = &REQUIRED_INPUTS;
     type Params = Params;
 
-    fn parse(params: &Json) -> Result<Params, ParamError> {
-        Params::parse(params)
-    }
-
     fn folders(params: &Params) -> Vec<&str> {
         match &params.world {
             World::ImageNet {
@@ -536,8 +536,7 @@ impl TrainingKind for TrainVit {
             "classes": data.classes,
         });
         let backend = resolved.kind().name();
-        on_backend(ctx, Self::KIND, &resolved, |ctx| Train {
-            ctx,
+        let training = VitTraining {
             params,
             config,
             model,
@@ -545,13 +544,13 @@ impl TrainingKind for TrainVit {
             classes: loaded.classes,
             description,
             backend,
-        })
+        };
+        on_backend(ctx, Self::KIND, &resolved, training)
     }
 }
 
 /// The training part of a `train-vit` run, generic over the backend.
-struct Train<'c, 'a> {
-    ctx: &'c mut ActionContext<'a>,
+struct VitTraining {
     params: Params,
     config: VitTrainConfig,
     model: VitConfig,
@@ -561,60 +560,41 @@ struct Train<'c, 'a> {
     backend: &'static str,
 }
 
-impl BackendFn<Result<(), ActionError>> for Train<'_, '_> {
-    fn call<B: AutodiffBackend>(self, device: B::Device) -> Result<(), ActionError> {
-        let Train {
-            ctx,
-            params,
-            config,
-            model,
-            data,
-            classes,
-            description,
-            backend,
-        } = self;
+impl BackendTraining for VitTraining {
+    fn train<B: AutodiffBackend>(
+        self,
+        ctx: &mut ActionContext<'_>,
+        device: B::Device,
+    ) -> Result<(), ActionError> {
+        let (params, config, model) = (self.params, self.config, self.model);
         let epochs_root = ctx.out_dir.join("epochs");
-        let resume_from = match (&params.resume_from, &config.perturbation) {
-            (Some(target), Some(perturbation)) => Some((target.as_str(), perturbation.start)),
-            _ => None,
-        };
         let start = starting_state::<VitState>(
             ctx,
             "train-vit",
             &config,
             &epochs_root,
-            resume_from,
-            &description,
+            params.resume_from.as_deref(),
+            &self.description,
             "`stop_after_epoch`/`epochs`",
         )?;
         let mut trainer = match start {
-            Some(state) => VitTrainer::<B>::resume(config.clone(), &model, data, &device, &state),
-            None => VitTrainer::<B>::new(config.clone(), &model, data, &device),
+            Some(state) => {
+                VitTrainer::<B>::resume(config.clone(), &model, self.data, &device, &state)
+            }
+            None => VitTrainer::<B>::new(config.clone(), &model, self.data, &device),
         }
         .map_err(|error| failed(error.to_string()))?;
 
-        let config_json = json!({ "run": description, "train": config });
+        let config_json = json!({ "run": self.description, "train": config });
         write_json(&ctx.out_dir.join("config.json"), &config_json)?;
-        write_json(&ctx.out_dir.join("classes.json"), &classes)?;
-        let _ = writeln!(
-            ctx.log,
-            "train-vit: {} ({} classes) on {backend}, starting after epoch {}, up to epoch {}",
-            params.model,
-            model.num_classes,
-            trainer.epoch(),
-            config.last_epoch()
+        write_json(&ctx.out_dir.join("classes.json"), &self.classes)?;
+        let what = format!(
+            "train-vit: {} ({} classes)",
+            params.model, model.num_classes
         );
-
-        let mut observer =
-            Reporter::new(ctx.progress, ctx.cancel, &mut *ctx.log, config.last_epoch());
-        trainer
-            .run(Some(&epochs_root), &mut observer)
-            .map_err(train_failed)?;
-        write_file(
-            &ctx.out_dir.join("results.csv"),
-            trainer.results_csv().as_bytes(),
-        )?;
-        record_run(ctx, backend, trainer.epoch());
+        let end = (epochs_root.as_path(), config.last_epoch());
+        let results_csv = VitTrainer::results_csv;
+        train_to_end(ctx, (&what, self.backend), &mut trainer, end, results_csv)?;
         ctx.info.insert("classes".into(), json!(model.num_classes));
         Ok(())
     }

@@ -10,7 +10,8 @@ use cpbuild_engine::action::{
     Action, ActionContext, ActionError, BuildOptions, Extension, ParamError,
 };
 use cpbuild_ml::backend::{BackendFn, Resolved, with_backend};
-use cpbuild_ml::epochs::{TrainError, TrainObserver};
+use cpbuild_ml::burn::tensor::backend::AutodiffBackend;
+use cpbuild_ml::epochs::{EpochLoop, TrainError, TrainObserver, run_epochs};
 use serde_json::{Value as Json, json};
 
 use super::run::{Reporter, backend_name, check_inputs, failed, resolve_backend, write_file};
@@ -25,10 +26,7 @@ pub trait TrainingKind: Send + Sync + 'static {
     const REQUIRED_INPUTS: &'static [&'static str];
 
     /// The parsed params.
-    type Params;
-
-    /// Parses and checks the params; errors name the field.
-    fn parse(params: &Json) -> Result<Self::Params, ParamError>;
+    type Params: KindParams;
 
     /// The folders under the project root the run reads (each must be a declared input).
     fn folders(_params: &Self::Params) -> Vec<&str> {
@@ -57,6 +55,12 @@ pub trait TrainingKind: Send + Sync + 'static {
     ) -> Result<(), ActionError>;
 }
 
+/// A training kind's parsed params.
+pub trait KindParams: Sized {
+    /// Parses and checks the params; errors name the field.
+    fn parse(params: &Json) -> Result<Self, ParamError>;
+}
+
 /// The [`Action`] of a training kind `K`.
 pub struct Training<K>(pub K);
 
@@ -78,7 +82,7 @@ impl<K: TrainingKind> Action for Training<K> {
     }
 
     fn check_params(&self, params: &Json) -> Result<(), ParamError> {
-        K::parse(params).map(|_| ())
+        K::Params::parse(params).map(|_| ())
     }
 
     fn key_context(&self, options: &BuildOptions) -> Json {
@@ -86,13 +90,13 @@ impl<K: TrainingKind> Action for Training<K> {
     }
 
     fn missing_input_help(&self, params: &Json, input: &str) -> Option<String> {
-        K::missing_input_help(&K::parse(params).ok()?, input)
+        K::missing_input_help(&K::Params::parse(params).ok()?, input)
     }
 
     /// A run's family is its params without `stop_after_epoch`; its extent is the last epoch it
     /// may train.
     fn extension(&self, params: &Json) -> Option<Extension> {
-        let extent = K::extent(&K::parse(params).ok()?)?;
+        let extent = K::extent(&K::Params::parse(params).ok()?)?;
         let mut family = params.clone();
         family.as_object_mut()?.remove("stop_after_epoch");
         Some(Extension {
@@ -102,27 +106,78 @@ impl<K: TrainingKind> Action for Training<K> {
     }
 
     fn cost(&self, params: &Json) -> u64 {
-        K::parse(params).map_or(1, |params| K::cost(&params))
+        K::Params::parse(params).map_or(1, |params| K::cost(&params))
     }
 
     fn run(&self, ctx: &mut ActionContext<'_>) -> Result<(), ActionError> {
-        let params = K::parse(ctx.params).map_err(|error| failed(error.message))?;
+        let params = K::Params::parse(ctx.params).map_err(|error| failed(error.message))?;
         let backend = resolve_backend(ctx.options, K::KIND)?;
         check_inputs(ctx, K::KIND, K::REQUIRED_INPUTS, &K::folders(&params))?;
         K::run(params, ctx, backend)
     }
 }
 
-/// Logs which backend `kind` trains on, then runs the training that `train` builds around
-/// `ctx` on it.
-pub(crate) fn on_backend<'c, 'a, T: BackendFn<Result<(), ActionError>>>(
+/// A kind's training, generic over the backend it runs on.
+pub(crate) trait BackendTraining {
+    /// Trains on `device` of backend `B`, writing the bundle through `ctx`.
+    fn train<B: AutodiffBackend>(
+        self,
+        ctx: &mut ActionContext<'_>,
+        device: B::Device,
+    ) -> Result<(), ActionError>;
+}
+
+/// A training with the action's context, as [`with_backend`] calls it.
+struct OnBackend<'c, 'a, T> {
     ctx: &'c mut ActionContext<'a>,
+    training: T,
+}
+
+impl<T: BackendTraining> BackendFn<Result<(), ActionError>> for OnBackend<'_, '_, T> {
+    fn call<B: AutodiffBackend>(self, device: B::Device) -> Result<(), ActionError> {
+        self.training.train::<B>(self.ctx, device)
+    }
+}
+
+/// Logs which backend `kind` trains on, then runs `training` on it.
+pub(crate) fn on_backend(
+    ctx: &mut ActionContext<'_>,
     kind: &str,
     backend: &Resolved,
-    train: impl FnOnce(&'c mut ActionContext<'a>) -> T,
+    training: impl BackendTraining,
 ) -> Result<(), ActionError> {
     let _ = writeln!(ctx.log, "{kind}: backend {backend}");
-    with_backend(backend, train(ctx))
+    with_backend(backend, OnBackend { ctx, training })
+}
+
+/// The part every epoch-saving run ends with: says in the log what trains (`what`) on which
+/// backend from which epoch to `last_epoch`, trains to the end saving each epoch under
+/// `epochs_root`, writes `results.csv` (`results_csv`) and records the backend and epochs
+/// trained.
+pub(crate) fn train_to_end<L>(
+    ctx: &mut ActionContext<'_>,
+    (what, backend): (&str, &str),
+    trainer: &mut L,
+    (epochs_root, last_epoch): (&Path, u32),
+    results_csv: impl Fn(&L) -> String,
+) -> Result<(), ActionError>
+where
+    L: EpochLoop,
+    L::Row: EpochLine,
+{
+    let _ = writeln!(
+        ctx.log,
+        "{what} on {backend}, starting after epoch {}, up to epoch {last_epoch}",
+        trainer.epochs_done()
+    );
+    let mut observer = Reporter::new(ctx.progress, ctx.cancel, &mut *ctx.log, last_epoch);
+    run_epochs(trainer, Some(epochs_root), &mut observer).map_err(train_failed)?;
+    write_file(
+        &ctx.out_dir.join("results.csv"),
+        results_csv(trainer).as_bytes(),
+    )?;
+    record_run(ctx, backend, trainer.epochs_done());
+    Ok(())
 }
 
 /// A training error as the engine sees it: Ctrl-C cancels the target, anything else fails it.

@@ -1,9 +1,12 @@
 //! What the test binaries and benchmarks that drive the real `cpbuild` share: the repository
 //! root, copying a tree into a temporary project, running the binary (timed, for the
-//! benchmarks) and asserting on what it printed. Each includes this file with
-//! `#[path = "../common/mod.rs"] mod common;` (`"../tests/common/mod.rs"` from `benches/`).
+//! benchmarks), asserting on what it printed, and the recipe text they write ([`recipe`]).
+//! Each includes this file with `#[path = "../common/mod.rs"] mod common;`
+//! (`"../tests/common/mod.rs"` from `benches/`).
 
 #![allow(dead_code)]
+
+pub mod recipe;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

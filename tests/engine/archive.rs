@@ -2,12 +2,12 @@
 
 use std::io::Read;
 
-use crate::support::{Project, Run, THREE_LEVELS, assert_contains};
+use crate::support::{Project, Run, assert_contains, three_levels_recipe};
 
 fn built_project() -> Project {
     let project = Project::new();
     project
-        .recipe(&format!("project = \"demo\"\n{THREE_LEVELS}"))
+        .recipe(&format!("project = \"demo\"\n{}", three_levels_recipe()))
         .file("input.txt", "hello\n");
     project.run(&["summary", "other"]).success();
     project
@@ -60,7 +60,7 @@ fn archive_summary(project: &Project, version: &str, extra: &[&str], output: &st
 fn archives_are_byte_reproducible_across_two_fresh_stores() {
     let project = Project::new();
     project
-        .recipe(&format!("project = \"demo\"\n{THREE_LEVELS}"))
+        .recipe(&format!("project = \"demo\"\n{}", three_levels_recipe()))
         .file("input.txt", "hello\n");
     project.run(&["--store", "one", "summary"]).success();
     project.run(&["--store", "two", "summary", "-j1"]).success();
@@ -110,7 +110,9 @@ fn archives_are_byte_reproducible_across_two_fresh_stores() {
 #[test]
 fn unbuilt_targets_are_refused_with_what_to_build() {
     let project = Project::new();
-    project.recipe(THREE_LEVELS).file("input.txt", "hello\n");
+    project
+        .recipe(&three_levels_recipe())
+        .file("input.txt", "hello\n");
     project.run(&["data"]).success();
     let refused = project.run(&["archive", "summary", "--version", "1.0.0"]);
     assert_eq!(refused.code, 2, "{}", refused.stderr);
@@ -259,7 +261,7 @@ fn import_fills_a_fresh_store_and_rebuilds_from_imported_runs() {
     archive_summary(&project, "2.0.0", &[], "release.tar.zst");
     let reviewer = Project::new();
     reviewer
-        .recipe(&format!("project = \"demo\"\n{THREE_LEVELS}"))
+        .recipe(&format!("project = \"demo\"\n{}", three_levels_recipe()))
         .file("input.txt", "hello\n");
     let archive = project.path("release.tar.zst");
     let imported = reviewer

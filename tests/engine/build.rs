@@ -1,10 +1,13 @@
 //! Building, freshness, rebuilds and their explanations.
 
-use crate::support::{Project, THREE_LEVELS, assert_contains};
+use crate::common::recipe::{grid, profiles};
+use crate::support::{Project, assert_contains, three_levels_recipe};
 
 fn three_levels() -> Project {
     let project = Project::new();
-    project.recipe(THREE_LEVELS).file("input.txt", "hello\n");
+    project
+        .recipe(&three_levels_recipe())
+        .file("input.txt", "hello\n");
     project
 }
 
@@ -70,7 +73,7 @@ fn changed_input_rebuilds_exactly_its_dependents() {
 fn changed_param_rebuilds_exactly_its_dependents_and_explains() {
     let project = three_levels();
     project.run(&[]).success();
-    project.recipe(&THREE_LEVELS.replace("factor = 3", "factor = 4"));
+    project.recipe(&three_levels_recipe().replace("factor = 3", "factor = 4"));
     let run = project.run(&["--json", "--explain"]).success();
     assert_eq!(run.targets_with("start"), ["left", "summary"]);
     let start = run
@@ -83,7 +86,7 @@ fn changed_param_rebuilds_exactly_its_dependents_and_explains() {
     assert_eq!(start["reasons"][0]["old"], "3");
     assert_eq!(start["reasons"][0]["new"], "4");
 
-    project.recipe(&THREE_LEVELS.replace("factor = 3", "factor = 5"));
+    project.recipe(&three_levels_recipe().replace("factor = 3", "factor = 5"));
     let human = project.run(&["--explain"]).success();
     assert!(
         human
@@ -123,7 +126,9 @@ fn outputs_are_materialised_back_into_the_working_tree() {
 
     // A fresh clone with the same store gets every output back without running anything.
     let clone = Project::new();
-    clone.recipe(THREE_LEVELS).file("input.txt", "hello\n");
+    clone
+        .recipe(&three_levels_recipe())
+        .file("input.txt", "hello\n");
     let store = project.path("artifacts");
     let run = clone
         .run(&["--json", "--store", store.to_str().unwrap()])
@@ -240,17 +245,18 @@ fn always_make_rebuilds_and_dry_run_runs_nothing() {
 #[test]
 fn grid_groups_expand_in_deps_and_on_the_command_line() {
     let project = Project::new();
-    project.recipe(
-        r#"
-[profile.ci]
-epochs = [1, 3]
-[profile.paper]
-epochs = { from = 1, to = 5 }
-
-[target.sweep]
-name = "sweep_e{k}_l{len}"
-foreach = { k = "${epochs}", len = [2, 5] }
-kind = "shell"
+    let profiles = profiles(&[
+        ("ci", &["epochs = [1, 3]"]),
+        ("paper", &["epochs = { from = 1, to = 5 }"]),
+    ]);
+    let sweep = grid(
+        "sweep",
+        "sweep_e{k}_l{len}",
+        r#"{ k = "${epochs}", len = [2, 5] }"#,
+    );
+    project.recipe(&format!(
+        "\n{profiles}\n{sweep}{}",
+        r#"kind = "shell"
 params = { epoch = "{k}", length = "{len}" }
 command = "echo {k}-{len} > sweep_{k}_{len}.txt"
 outputs = ["sweep_{k}_{len}.txt"]
@@ -260,8 +266,8 @@ kind = "shell"
 deps = ["sweep"]
 command = "cat sweep_*.txt | sort > fig.txt"
 outputs = ["fig.txt"]
-"#,
-    );
+"#
+    ));
     project.run(&["fig"]).success();
     assert_eq!(project.read("fig.txt"), "1-2\n1-5\n3-2\n3-5\n");
     let list = project.run(&["list"]).success();
@@ -320,22 +326,21 @@ fn a_list_variable_in_inputs_gives_each_profile_its_own_inputs() {
     let project = Project::new();
     project.file("base.txt", "base\n");
     project.file("photos/a.txt", "a\n");
-    project.recipe(
+    let profiles = profiles(&[
+        ("ci", &["extra = []"]),
+        ("paper", &[r#"extra = ["photos", "more.txt"]"#]),
+        ("bad", &[r#"extra = [1, { not = "a string" }]"#]),
+    ]);
+    project.recipe(&format!(
+        "\n{profiles}{}",
         r#"
-[profile.ci]
-extra = []
-[profile.paper]
-extra = ["photos", "more.txt"]
-[profile.bad]
-extra = [1, { not = "a string" }]
-
 [target.count]
 kind = "shell"
 inputs = ["base.txt", "${extra}"]
 command = "echo done > count.txt"
 outputs = ["count.txt"]
-"#,
-    );
+"#
+    ));
     project.run(&["count"]).success();
     // The paper profile reads the photos too: a missing one is named with its recipe line.
     let missing = project.run(&["--profile", "paper", "count"]);

@@ -2,20 +2,27 @@
 //! expands only once that target is built, and `-n`, `status`, `list` and `graph` say what it
 //! waits on until then.
 
+use crate::common::recipe::grid;
 use crate::support::{Project, assert_contains, assert_lacks};
 
 /// `count` publishes `n` from `n.txt`; `cell_{k}` for k = 1..n (not depending on `count`'s
 /// bundle, so a cell's key is its command alone); `total` gathers the cells.
-const RECIPE: &str = r#"
+fn cells_recipe() -> String {
+    let cells = grid(
+        "cells",
+        "cell_{k}",
+        r#"{ k = { from = 1, to = { target = "count", value = "n" } } }"#,
+    );
+    format!(
+        "{}{cells}{}",
+        r#"
 [target.count]
 kind = "shell"
 inputs = ["n.txt"]
 command = "echo \"{\\\"n\\\": $(cat n.txt), \\\"label\\\": \\\"x\\\"}\" > \"$CPBUILD_PUBLISH\""
 
-[target.cells]
-name = "cell_{k}"
-foreach = { k = { from = 1, to = { target = "count", value = "n" } } }
-kind = "shell"
+"#,
+        r#"kind = "shell"
 command = "echo {k} > \"$CPBUILD_OUT/cell.txt\"; echo {k} >> runs.log"
 
 [target.total]
@@ -23,7 +30,9 @@ kind = "shell"
 deps = ["cells"]
 command = "cat \"$CPBUILD_DEP_CELL_1/cell.txt\" > total.txt; env | grep -c '^CPBUILD_DEP_CELL_' >> total.txt"
 outputs = ["total.txt"]
-"#;
+"#
+    )
+}
 
 /// A log's lines in order (cells run in parallel, so in any order).
 fn lines(log: &str) -> String {
@@ -34,7 +43,9 @@ fn lines(log: &str) -> String {
 
 fn project(n: u32) -> Project {
     let project = Project::new();
-    project.recipe(RECIPE).file("n.txt", &format!("{n}\n"));
+    project
+        .recipe(&cells_recipe())
+        .file("n.txt", &format!("{n}\n"));
     project
 }
 
@@ -106,7 +117,7 @@ fn a_grid_waits_on_its_target_then_expands_from_its_published_value() {
 #[test]
 fn a_published_value_that_is_missing_or_not_an_integer_is_a_clear_error() {
     let project = project(2);
-    let recipe = RECIPE.replace("value = \"n\"", "value = \"m\"");
+    let recipe = cells_recipe().replace("value = \"n\"", "value = \"m\"");
     project.recipe(&recipe);
     let run = project.run(&["total"]);
     assert_eq!(run.code, 2, "{}", run.stderr);
@@ -118,7 +129,7 @@ fn a_published_value_that_is_missing_or_not_an_integer_is_a_clear_error() {
     assert_contains(&run.stderr, "help: `count` publishes `label`, `n`");
     assert_contains(&run.stderr, "main.toml:");
 
-    let recipe = RECIPE.replace("value = \"n\"", "value = \"label\"");
+    let recipe = cells_recipe().replace("value = \"n\"", "value = \"label\"");
     project.recipe(&recipe);
     let run = project.run(&["total"]);
     assert_eq!(run.code, 2, "{}", run.stderr);
@@ -129,7 +140,7 @@ fn a_published_value_that_is_missing_or_not_an_integer_is_a_clear_error() {
         run.stderr
     );
 
-    let recipe = RECIPE.replace("target = \"count\"", "target = \"cuont\"");
+    let recipe = cells_recipe().replace("target = \"count\"", "target = \"cuont\"");
     project.recipe(&recipe);
     let run = project.run(&["list"]);
     assert_eq!(run.code, 2, "{}", run.stderr);

@@ -1,5 +1,6 @@
 //! Every recipe error names `file:line:column` and says what to do (snapshot per error).
 
+use crate::common::recipe::profiles;
 use crate::support::Project;
 
 fn error_of(recipe: &str) -> String {
@@ -134,31 +135,24 @@ command = "true"
 
 #[test]
 fn unknown_profile_variable() {
-    insta::assert_snapshot!(error_of(
+    let profiles = profiles(&[("ci", &["epochs = 4"]), ("paper", &["epochs = 98"])]);
+    insta::assert_snapshot!(error_of(&format!(
         r#"
-[profile.ci]
-epochs = 4
-[profile.paper]
-epochs = 98
-
+{profiles}
 [target.train]
 kind = "shell"
-command = "train --epochs ${epoch}"
+command = "train --epochs ${{epoch}}"
 "#
-    ));
+    )));
 }
 
 #[test]
 fn profiles_must_define_the_same_variables() {
-    insta::assert_snapshot!(error_of(
-        r#"
-[profile.ci]
-epochs = 4
-seeds = 2
-[profile.paper]
-epochs = 98
-"#
-    ));
+    let profiles = profiles(&[
+        ("ci", &["epochs = 4", "seeds = 2"]),
+        ("paper", &["epochs = 98"]),
+    ]);
+    insta::assert_snapshot!(error_of(&format!("\n{profiles}")));
 }
 
 #[test]

@@ -2,20 +2,8 @@
 
 use std::time::Instant;
 
+use crate::common::recipe::ten_thousand_targets;
 use crate::support::{Project, assert_contains};
-
-/// A 10,000-target grid: 100 × 100 shell targets with no command output.
-pub fn ten_thousand_targets() -> String {
-    r#"
-[target.grid]
-name = "cell_{row}_{column}"
-foreach = { row = { from = 1, to = 100 }, column = { from = 1, to = 100 } }
-kind = "shell"
-params = { row = "{row}", column = "{column}" }
-command = "true"
-"#
-    .to_string()
-}
 
 #[test]
 fn ten_thousand_targets_dry_run_and_fresh_check() {

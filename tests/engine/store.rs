@@ -3,12 +3,14 @@
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::time::{Duration, Instant};
 
-use crate::support::{Project, THREE_LEVELS, assert_contains};
+use crate::support::{Project, assert_contains, three_levels_recipe};
 
 #[test]
 fn the_same_recipe_gives_byte_identical_bundles_in_two_fresh_stores() {
     let project = Project::new();
-    project.recipe(THREE_LEVELS).file("input.txt", "hello\n");
+    project
+        .recipe(&three_levels_recipe())
+        .file("input.txt", "hello\n");
     project.run(&["--store", "store-one"]).success();
     // Different working files in between must not matter: only declared inputs do.
     project.file("unrelated.txt", "noise");
@@ -38,7 +40,9 @@ fn flip_a_byte(path: &std::path::Path) {
 #[test]
 fn a_flipped_byte_is_detected_and_rebuilt_or_refused() {
     let project = Project::new();
-    project.recipe(THREE_LEVELS).file("input.txt", "hello\n");
+    project
+        .recipe(&three_levels_recipe())
+        .file("input.txt", "hello\n");
     let run = project.run(&["--json"]).success();
     let key = run
         .events()
@@ -82,7 +86,9 @@ fn a_flipped_byte_is_detected_and_rebuilt_or_refused() {
 #[test]
 fn a_truncated_bundle_is_detected() {
     let project = Project::new();
-    project.recipe(THREE_LEVELS).file("input.txt", "hello\n");
+    project
+        .recipe(&three_levels_recipe())
+        .file("input.txt", "hello\n");
     project.run(&[]).success();
     for (name, _) in project.bundles("artifacts") {
         let path = project.path(&format!("artifacts/bundles/{name}"));
@@ -147,7 +153,9 @@ outputs = ["slow.txt"]
 #[test]
 fn gc_removes_only_unreferenced_bundles() {
     let project = Project::new();
-    project.recipe(THREE_LEVELS).file("input.txt", "hello\n");
+    project
+        .recipe(&three_levels_recipe())
+        .file("input.txt", "hello\n");
     project.run(&["summary", "other"]).success();
     project.run(&["--profile", "paper"]).success();
     assert_eq!(project.bundles("artifacts").len(), 7);
@@ -163,7 +171,9 @@ fn gc_removes_only_unreferenced_bundles() {
 #[test]
 fn clean_asks_for_confirmation() {
     let project = Project::new();
-    project.recipe(THREE_LEVELS).file("input.txt", "hello\n");
+    project
+        .recipe(&three_levels_recipe())
+        .file("input.txt", "hello\n");
     project.run(&[]).success();
     let refused = project.run(&["clean"]);
     assert_eq!(refused.code, 2);

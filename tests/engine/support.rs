@@ -6,6 +6,7 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value as Json;
 
+use crate::common::recipe::profiles;
 pub use crate::common::{assert_contains, assert_lacks};
 
 /// A temporary project.
@@ -137,14 +138,13 @@ impl Project {
 }
 
 /// A three-level recipe: `data` → `left`, `right` → `summary`, plus an unrelated `other`.
-pub const THREE_LEVELS: &str = r#"
+pub fn three_levels_recipe() -> String {
+    let profiles = profiles(&[("ci", &["scale = 2"]), ("paper", &["scale = 10"])]);
+    format!(
+        r#"
 default = ["summary"]
 
-[profile.ci]
-scale = 2
-[profile.paper]
-scale = 10
-
+{profiles}
 [target.data]
 kind = "shell"
 inputs = ["input.txt"]
@@ -154,8 +154,8 @@ outputs = ["data.txt"]
 [target.left]
 kind = "shell"
 deps = ["data"]
-params = { factor = 3 }
-command = "echo left ${scale} >> runs.log; cat data.txt data.txt > left.txt"
+params = {{ factor = 3 }}
+command = "echo left ${{scale}} >> runs.log; cat data.txt data.txt > left.txt"
 outputs = ["left.txt"]
 
 [target.right]
@@ -174,7 +174,9 @@ outputs = ["summary.txt"]
 kind = "shell"
 command = "echo other > other.txt"
 outputs = ["other.txt"]
-"#;
+"#
+    )
+}
 
 /// Makes a read-only store directory (an unpacked copy) writable again, so a test can damage it.
 pub fn make_writable(dir: &Path) {

@@ -13,9 +13,11 @@ mod common;
 
 mod original;
 
-use cpbuild::figures::compute::{self, Fig4Table, Model, Window};
 use cpbuild::figures::runs::{self, RunsDirectory, RunsError, RunsRequest};
-use cpbuild::figures::{ImageFormat, Perturbation, plot};
+use cpbuild::figures::{
+    Fig1Table, Fig2Table, Fig3Table, Fig4Table, ImageFormat, Model, Perturbation, Window,
+    WindowRun, fig1, fig2, fig3, fig4,
+};
 
 /// The baseline's minimum test loss is at epoch 9 (then it overfits to epoch 12).
 const BASELINE: &str = "epoch,train_loss,test_loss,behavioral_rsa_rho,behavioral_rsa_p_value
@@ -129,21 +131,21 @@ fn runs_directory(root: &Path) {
 }
 
 fn full_request() -> RunsRequest {
-    RunsRequest::fig1a()
-        .and(RunsRequest::fig1b())
-        .and(RunsRequest::fig2a(&Perturbation::ALL, &FIG2_EPOCHS))
-        .and(RunsRequest::fig2b(&FIG2_EPOCHS))
-        .and(RunsRequest::fig3(&SWEEP))
-        .and(RunsRequest::fig4(&STARTS, &LENGTHS))
+    fig1::request(Model::ClipHba)
+        .and(fig1::request(Model::Vit))
+        .and(fig2::request(Model::ClipHba, &FIG2_EPOCHS))
+        .and(fig2::request(Model::Vit, &FIG2_EPOCHS))
+        .and(fig3::request(&SWEEP))
+        .and(fig4::request(&STARTS, &LENGTHS))
 }
 
 /// Every figure's table, computed from the directory.
 struct Figures {
-    fig1a: compute::Fig1Table,
-    fig1b: compute::Fig1Table,
-    fig2a: compute::Fig2Table,
-    fig2b: compute::Fig2Table,
-    fig3: compute::Fig3Table,
+    fig1a: Fig1Table,
+    fig1b: Fig1Table,
+    fig2a: Fig2Table,
+    fig2b: Fig2Table,
+    fig3: Fig3Table,
     fig4: Fig4Table,
 }
 
@@ -166,9 +168,9 @@ fn figures(root: &Path) -> Figures {
         .map(|(&(start, length), run)| (Window::new(start, length).unwrap(), run.curve()))
         .collect();
     Figures {
-        fig1a: compute::fig1(Model::ClipHba, &baseline).unwrap(),
-        fig1b: compute::fig1(Model::Vit, &loaded.vit_baseline.as_ref().unwrap().curve()).unwrap(),
-        fig2a: compute::fig2(
+        fig1a: fig1::compute(Model::ClipHba, &baseline).unwrap(),
+        fig1b: fig1::compute(Model::Vit, &loaded.vit_baseline.as_ref().unwrap().curve()).unwrap(),
+        fig2a: fig2::compute(
             Model::ClipHba,
             &baseline,
             single
@@ -176,15 +178,15 @@ fn figures(root: &Path) -> Figures {
                 .map(|(kind, epoch, curve)| (*kind, *epoch, curve)),
         )
         .unwrap(),
-        fig2b: compute::Fig2Table::from_rows(Model::Vit, loaded.vit_effects.clone().unwrap()),
-        fig3: compute::fig3(
+        fig2b: Fig2Table::from_rows(Model::Vit, loaded.vit_effects.clone().unwrap()),
+        fig3: fig3::compute(
             &baseline,
             sweep.iter().map(|(epoch, curve)| (*epoch, curve)),
         )
         .unwrap(),
-        fig4: compute::fig4(
+        fig4: fig4::compute(
             &baseline,
-            grid.iter().map(|(window, curve)| compute::WindowRun {
+            grid.iter().map(|(window, curve)| WindowRun {
                 window: *window,
                 curve,
                 epoch_limit: false,
@@ -229,13 +231,13 @@ fn render_all(figures: &Figures) -> Vec<(String, Vec<u8>)> {
     for format in ImageFormat::ALL {
         let extension = format.extension();
         let images = [
-            ("fig1a", plot::fig1(&figures.fig1a, format)),
-            ("fig1b", plot::fig1(&figures.fig1b, format)),
-            ("fig2a", plot::fig2(&figures.fig2a, format)),
-            ("fig2b", plot::fig2(&figures.fig2b, format)),
-            ("fig3", plot::fig3(&figures.fig3, format)),
-            ("fig4", plot::fig4(&figures.fig4, format)),
-            ("fig4_heatmap", plot::fig4_heatmap(&figures.fig4, format)),
+            ("fig1a", fig1::draw(&figures.fig1a, format)),
+            ("fig1b", fig1::draw(&figures.fig1b, format)),
+            ("fig2a", fig2::draw(&figures.fig2a, format)),
+            ("fig2b", fig2::draw(&figures.fig2b, format)),
+            ("fig3", fig3::draw(&figures.fig3, format)),
+            ("fig4", fig4::draw(&figures.fig4, format)),
+            ("fig4_heatmap", fig4::draw_heatmap(&figures.fig4, format)),
         ];
         for (name, bytes) in images {
             out.push((format!("{name}.{extension}"), bytes.unwrap()));
@@ -443,7 +445,7 @@ fn a_bad_value_names_the_file_line_and_column() {
     let bad = BASELINE.replace("4,6,5.5,0.3,1e-5", "4,6,5.5,n/a,1e-5");
     write(dir.path(), runs::CLIP_BASELINE_FILE, &bad);
     let error = RunsDirectory::new(dir.path())
-        .load(&RunsRequest::fig1a())
+        .load(&fig1::request(Model::ClipHba))
         .unwrap_err()
         .to_string();
     let path = dir.path().join("baseline.csv");
@@ -466,11 +468,11 @@ fn the_directory_names_the_files_a_request_reads() {
     let dir = tempfile::tempdir().unwrap();
     runs_directory(dir.path());
     let directory = RunsDirectory::new(dir.path());
-    let files = directory.expected_files(&RunsRequest::fig3(&[7])).unwrap();
+    let files = directory.expected_files(&fig3::request(&[7])).unwrap();
     let paths: Vec<&str> = files.iter().map(|file| file.path.as_str()).collect();
     assert_eq!(paths, ["baseline.csv", "training_res_run7.csv"]);
     let loaded = directory
-        .load(&RunsRequest::fig4(&[1], &[2]).and(RunsRequest::fig1b()))
+        .load(&fig4::request(&[1], &[2]).and(fig1::request(Model::Vit)))
         .unwrap();
     assert_eq!(
         loaded.files,
@@ -484,11 +486,11 @@ fn the_directory_names_the_files_a_request_reads() {
 
 #[test]
 fn an_empty_table_is_refused_not_drawn() {
-    let empty = compute::Fig3Table {
+    let empty = Fig3Table {
         setup: None,
         rows: Vec::new(),
     };
-    let error = plot::fig3(&empty, ImageFormat::Png).unwrap_err();
+    let error = fig3::draw(&empty, ImageFormat::Png).unwrap_err();
     assert_eq!(
         error.to_string(),
         "cannot draw `fig3`: its table has no rows"

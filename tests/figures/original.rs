@@ -9,6 +9,7 @@ use std::fs;
 use std::path::Path;
 
 use super::common::cpbuild;
+use super::common::recipe::figure;
 
 /// The baseline's last epoch (early stopping) and its minimum-test-loss epoch.
 const BASELINE_EPOCHS: u32 = 118;
@@ -506,24 +507,27 @@ fn project_with(recipe: &str) -> tempfile::TempDir {
 
 #[test]
 fn requested_windows_and_epochs_without_runs_are_reported_not_drawn() {
-    let dir = project_with(
-        r#"
-[target.fig4_some]
-kind = "figure"
-inputs = ["Data/clip_results"]
-params = { figure = "fig4", runs_dir = "Data", starts = [1, 13], lengths = [2, 3] }
-
-[target.fig4_chosen]
-kind = "figure"
-inputs = ["Data/clip_results"]
-params = { figure = "fig4", runs_dir = "Data", starts = [2, 90], lengths = [5, 50] }
-
-[target.fig2_more]
-kind = "figure"
-inputs = ["Data/clip_results"]
-params = { figure = "fig2a", runs_dir = "Data", epochs = [5, 6] }
-"#,
-    );
+    let dir = project_with(&format!(
+        "\n{}",
+        [
+            figure(
+                "fig4_some",
+                &["Data/clip_results"],
+                r#"figure = "fig4", runs_dir = "Data", starts = [1, 13], lengths = [2, 3]"#,
+            ),
+            figure(
+                "fig4_chosen",
+                &["Data/clip_results"],
+                r#"figure = "fig4", runs_dir = "Data", starts = [2, 90], lengths = [5, 50]"#,
+            ),
+            figure(
+                "fig2_more",
+                &["Data/clip_results"],
+                r#"figure = "fig2a", runs_dir = "Data", epochs = [5, 6]"#,
+            ),
+        ]
+        .join("\n")
+    ));
     let root = dir.path();
     let output = failure(root, "fig4_some");
     assert_names(
@@ -565,24 +569,27 @@ params = { figure = "fig2a", runs_dir = "Data", epochs = [5, 6] }
 
 #[test]
 fn files_read_must_be_declared_inputs_and_the_layout_must_be_clear() {
-    let dir = project_with(
-        r#"
-[target.fig2b_undeclared]
-kind = "figure"
-inputs = ["Data/vit_results/rsa_results_final.csv"]
-params = { figure = "fig2b", runs_dir = "Data" }
-
-[target.fig1a_above]
-kind = "figure"
-inputs = ["Data"]
-params = { figure = "fig1a", runs_dir = "." }
-
-[target.fig1a_mixed]
-kind = "figure"
-inputs = ["Data"]
-params = { figure = "fig1a", runs_dir = "Data" }
-"#,
-    );
+    let dir = project_with(&format!(
+        "\n{}",
+        [
+            figure(
+                "fig2b_undeclared",
+                &["Data/vit_results/rsa_results_final.csv"],
+                r#"figure = "fig2b", runs_dir = "Data""#,
+            ),
+            figure(
+                "fig1a_above",
+                &["Data"],
+                r#"figure = "fig1a", runs_dir = ".""#,
+            ),
+            figure(
+                "fig1a_mixed",
+                &["Data"],
+                r#"figure = "fig1a", runs_dir = "Data""#,
+            ),
+        ]
+        .join("\n")
+    ));
     let root = dir.path();
     let output = failure(root, "fig2b_undeclared");
     assert_names(
@@ -640,17 +647,22 @@ fn cpbuilds_own_layout_draws_the_windows_asked_for() {
     write(
         root,
         "recipes/main.toml",
-        r#"
-[target.fig4_runs]
-kind = "figure"
-inputs = ["runs"]
-params = { figure = "fig4", runs_dir = "runs", starts = [1], lengths = [2, 5] }
-
-[target.fig4_paper]
-kind = "figure"
-inputs = ["runs"]
-params = { figure = "fig4", runs_dir = "runs" }
-"#,
+        &format!(
+            "\n{}",
+            [
+                figure(
+                    "fig4_runs",
+                    &["runs"],
+                    r#"figure = "fig4", runs_dir = "runs", starts = [1], lengths = [2, 5]"#,
+                ),
+                figure(
+                    "fig4_paper",
+                    &["runs"],
+                    r#"figure = "fig4", runs_dir = "runs""#,
+                ),
+            ]
+            .join("\n")
+        ),
     );
     let (code, stdout, stderr) = cpbuild(root, &["fig4_runs"]);
     assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");

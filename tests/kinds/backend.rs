@@ -7,23 +7,22 @@
 //! asserts, as measured on lavapipe) whether wgpu is bitwise repeatable between fresh stores
 //! and whether a run extended from a saved epoch equals the one-go run bitwise.
 
+use super::common::recipe::{profiles, tiny_hba};
 use super::{cpbuild, project_with, read};
 
 /// A tiny baseline, trained to `${stop}`: 1 epoch in profile `short`, 3 in `ci` (the default).
-const RECIPE: &str = r#"
-[profile.ci]
-stop = 3
-[profile.short]
-stop = 1
-
-[target.baseline]
-kind = "train-hba"
-inputs = INPUTS
-params = { model = "clip-tiny", data = { world = "things-synth", train_pool_size = 24 }, weights = "random", seed = 1, max_epochs = 3, train_size = 16, test_size = 8, batch_size = 8, stop_after_epoch = "${stop}" }
-"#;
+fn recipe() -> String {
+    let profiles = profiles(&[("ci", &["stop = 3"]), ("short", &["stop = 1"])]);
+    let baseline = tiny_hba(
+        "baseline",
+        &[],
+        r#"seed = 1, max_epochs = 3, train_size = 16, test_size = 8, batch_size = 8, stop_after_epoch = "${stop}""#,
+    );
+    format!("\n{profiles}\n{baseline}")
+}
 
 fn project() -> tempfile::TempDir {
-    project_with(RECIPE)
+    project_with(&recipe())
 }
 
 /// The `results.csv` of `target` in `store`.

@@ -7,7 +7,9 @@ use std::path::Path;
 
 use image::{ImageFormat, Rgb, RgbImage};
 
-use super::{DATA, assert_perturbed_epoch_2, cpbuild, project, read};
+use super::{
+    DATA, assert_nothing_to_do, assert_perturbed_epoch_2, build_collect, cpbuild, project, read,
+};
 
 /// The classes of the generated folder.
 const CLASSES: [&str; 3] = ["n01440764", "n01443537", "n01484850"];
@@ -97,24 +99,11 @@ fn rsa_image_names(root: &Path) -> Vec<String> {
     names
 }
 
-/// Asserts that a build of `targets` runs nothing: every bundle is still there.
-fn assert_nothing_to_do(root: &Path, targets: &[&str], after: &str) {
-    let mut args = vec!["--json"];
-    args.extend(targets);
-    let (code, stdout, stderr) = cpbuild(root, &args);
-    assert_eq!(code, 0, "after {after}:\n{stderr}");
-    assert!(
-        !stdout.contains("\"start\""),
-        "after {after}, a build of {targets:?} must find everything fresh:\n{stdout}"
-    );
-}
-
 #[test]
 fn train_vit_on_an_imagenet_folder_then_nothing_to_do() {
     let dir = imagenet_project();
     let root = dir.path();
-    let (code, stdout, stderr) = cpbuild(root, &["--json", "collect"]);
-    assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    build_collect(root);
 
     let baseline = read(root, "baseline.csv");
     let lines: Vec<&str> = baseline.lines().collect();

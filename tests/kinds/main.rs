@@ -6,6 +6,7 @@ use std::path::Path;
 #[path = "../common/mod.rs"]
 mod common;
 
+use common::recipe::tiny_hba;
 use common::{TRAIN_HBA_DATA as DATA, cpbuild, training_project as project_with};
 
 mod backend;
@@ -15,27 +16,27 @@ mod vit_pretrain;
 
 /// A tiny baseline (clip-tiny, 24 synthetic pool images, 3 epochs of one step), a `random_target` run
 /// perturbing epoch 2 that continues it, and a shell target collecting both results.
-const RECIPE: &str = r#"
-[target.baseline]
-kind = "train-hba"
-inputs = INPUTS
-params = { model = "clip-tiny", data = { world = "things-synth", train_pool_size = 24 }, weights = "random", seed = 1, max_epochs = 3, train_size = 16, test_size = 8, batch_size = 16 }
-
-[target.target_noise_e2]
-kind = "train-hba"
-deps = ["baseline"]
-inputs = INPUTS
-params = { model = "clip-tiny", data = { world = "things-synth", train_pool_size = 24 }, weights = "random", seed = 1, max_epochs = 3, train_size = 16, test_size = 8, batch_size = 16, perturbation = { kind = "random_target", start = 2, length = 1, seed = 3 }, resume_from = "baseline" }
-
-[target.collect]
+fn recipe() -> String {
+    let run = "seed = 1, max_epochs = 3, train_size = 16, test_size = 8, batch_size = 16";
+    let baseline = tiny_hba("baseline", &[], run);
+    let perturbed = tiny_hba(
+        "target_noise_e2",
+        &["baseline"],
+        &format!(
+            r#"{run}, perturbation = {{ kind = "random_target", start = 2, length = 1, seed = 3 }}, resume_from = "baseline""#
+        ),
+    );
+    let collect = r#"[target.collect]
 kind = "shell"
 deps = ["baseline", "target_noise_e2"]
 command = "cp $CPBUILD_DEP_BASELINE/results.csv baseline.csv; cp $CPBUILD_DEP_TARGET_NOISE_E2/results.csv perturbed.csv; ls $CPBUILD_DEP_BASELINE/epochs $CPBUILD_DEP_TARGET_NOISE_E2/epochs > epochs.txt; cat $CPBUILD_DEP_BASELINE/split.json > split.json"
 outputs = ["baseline.csv", "perturbed.csv", "epochs.txt", "split.json"]
 "#;
+    format!("\n{baseline}\n{perturbed}\n{collect}")
+}
 
 fn project() -> tempfile::TempDir {
-    project_with(RECIPE)
+    project_with(&recipe())
 }
 
 /// Checks `perturbed.csv` in `root`, a run perturbing epoch 2 that continued the baseline whose
@@ -67,6 +68,24 @@ fn assert_perturbed_epoch_2(
     perturbed
 }
 
+/// Builds `collect` in `root`, which must succeed.
+fn build_collect(root: &Path) {
+    let (code, stdout, stderr) = cpbuild(root, &["--json", "collect"]);
+    assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+}
+
+/// Asserts that a build of `targets` runs nothing: every bundle is still there.
+pub(crate) fn assert_nothing_to_do(root: &Path, targets: &[&str], after: &str) {
+    let mut args = vec!["--json"];
+    args.extend(targets);
+    let (code, stdout, stderr) = cpbuild(root, &args);
+    assert_eq!(code, 0, "after {after}:\n{stderr}");
+    assert!(
+        !stdout.contains("\"start\""),
+        "after {after}, a build of {targets:?} must find everything fresh:\n{stdout}"
+    );
+}
+
 fn read(root: &Path, file: &str) -> String {
     std::fs::read_to_string(root.join(file)).unwrap_or_else(|e| panic!("cannot read {file}: {e}"))
 }
@@ -75,8 +94,7 @@ fn read(root: &Path, file: &str) -> String {
 fn train_hba_baseline_and_perturbed_run_then_nothing_to_do() {
     let dir = project();
     let root = dir.path();
-    let (code, stdout, stderr) = cpbuild(root, &["--json", "collect"]);
-    assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    build_collect(root);
 
     let baseline = read(root, "baseline.csv");
     let lines: Vec<&str> = baseline.lines().collect();
@@ -103,12 +121,7 @@ fn train_hba_baseline_and_perturbed_run_then_nothing_to_do() {
     assert_eq!(split["train"].as_array().map(Vec::len), Some(16));
     assert_eq!(split["test"].as_array().map(Vec::len), Some(8));
 
-    let (code, stdout, stderr) = cpbuild(root, &["--json", "collect"]);
-    assert_eq!(code, 0, "{stderr}");
-    assert!(
-        !stdout.contains("\"start\""),
-        "a second run must run nothing:\n{stdout}"
-    );
+    assert_nothing_to_do(root, &["collect"], "a first build");
     let (code, shown, _) = cpbuild(root, &["show", "baseline"]);
     assert_eq!(code, 0);
     assert!(shown.contains("\"backend\": \"ndarray\""), "{shown}");

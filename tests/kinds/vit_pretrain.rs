@@ -2,54 +2,60 @@
 //! `train-hba` run fine-tunes (`weights_from`), and a tiny ViT baseline with a perturbed run
 //! continuing it. A second build must do nothing.
 
-use super::{assert_perturbed_epoch_2, bundle, cpbuild, project, project_with, read};
+use super::common::recipe::{profiles, tiny_vit, training};
+use super::{
+    assert_nothing_to_do, assert_perturbed_epoch_2, build_collect, bundle, cpbuild, project,
+    project_with, read,
+};
 
 /// Pretraining on 40 synthetic concepts (8 held out), then CLIP-HBA fine-tuned from it.
-const PRETRAIN_RECIPE: &str = r#"
-[target.pretrain]
-kind = "pretrain-clip"
-inputs = INPUTS
-params = { model = "clip-tiny", data = { world = "things-synth", train_pool_size = 40, eval_size = 8 }, seed = 1, epochs = 2, batch_size = 16 }
-
-[target.hba]
-kind = "train-hba"
-deps = ["pretrain"]
-inputs = INPUTS
-params = { model = "clip-tiny", data = { world = "things-synth", train_pool_size = 24 }, weights_from = "pretrain", seed = 1, max_epochs = 1, train_size = 16, test_size = 8, batch_size = 16 }
-
-[target.collect]
+fn pretrain_recipe() -> String {
+    let pretrain = training(
+        "pretrain",
+        "pretrain-clip",
+        &[],
+        r#"model = "clip-tiny", data = { world = "things-synth", train_pool_size = 40, eval_size = 8 }, seed = 1, epochs = 2, batch_size = 16"#,
+    );
+    let hba = training(
+        "hba",
+        "train-hba",
+        &["pretrain"],
+        r#"model = "clip-tiny", data = { world = "things-synth", train_pool_size = 24 }, weights_from = "pretrain", seed = 1, max_epochs = 1, train_size = 16, test_size = 8, batch_size = 16"#,
+    );
+    let collect = r#"[target.collect]
 kind = "shell"
 deps = ["pretrain", "hba"]
 command = "cp $CPBUILD_DEP_PRETRAIN/pretrain_log.csv log.csv; cp $CPBUILD_DEP_PRETRAIN/summary.json summary.json; cp $CPBUILD_DEP_HBA/results.csv hba.csv; ls $CPBUILD_DEP_PRETRAIN > files.txt"
 outputs = ["log.csv", "summary.json", "hba.csv", "files.txt"]
 "#;
+    format!("\n{pretrain}\n{hba}\n{collect}")
+}
 
 /// A ViT baseline on 160 synthetic concepts and a `label_shuffle` run perturbing its epoch 2.
-const VIT_RECIPE: &str = r#"
-[target.vit]
-kind = "train-vit"
-inputs = INPUTS
-params = { model = "vit-tiny", data = { world = "things-synth", train_pool_size = 160, min_class_size = 6, val_size = 24 }, seed = 2, epochs = 3, warmup_epochs = 1, batch_size = 32, learning_rate = 0.05 }
-
-[target.vit_shuffle_e2]
-kind = "train-vit"
-deps = ["vit"]
-inputs = INPUTS
-params = { model = "vit-tiny", data = { world = "things-synth", train_pool_size = 160, min_class_size = 6, val_size = 24 }, seed = 2, epochs = 3, warmup_epochs = 1, batch_size = 32, learning_rate = 0.05, perturbation = { kind = "label_shuffle", start = 2, length = 1, seed = 4 }, resume_from = "vit" }
-
-[target.collect]
+fn vit_recipe() -> String {
+    let run = "seed = 2, epochs = 3, warmup_epochs = 1, batch_size = 32, learning_rate = 0.05";
+    let baseline = tiny_vit("vit", &[], run);
+    let perturbed = tiny_vit(
+        "vit_shuffle_e2",
+        &["vit"],
+        &format!(
+            r#"{run}, perturbation = {{ kind = "label_shuffle", start = 2, length = 1, seed = 4 }}, resume_from = "vit""#
+        ),
+    );
+    let collect = r#"[target.collect]
 kind = "shell"
 deps = ["vit", "vit_shuffle_e2"]
 command = "cp $CPBUILD_DEP_VIT/results.csv baseline.csv; cp $CPBUILD_DEP_VIT_SHUFFLE_E2/results.csv perturbed.csv; cp $CPBUILD_DEP_VIT/classes.json classes.json; ls $CPBUILD_DEP_VIT/epochs > epochs.txt"
 outputs = ["baseline.csv", "perturbed.csv", "classes.json", "epochs.txt"]
 "#;
+    format!("\n{baseline}\n{perturbed}\n{collect}")
+}
 
 #[test]
 fn pretrain_clip_then_train_hba_from_its_weights() {
-    let dir = project_with(PRETRAIN_RECIPE);
+    let dir = project_with(&pretrain_recipe());
     let root = dir.path();
-    let (code, stdout, stderr) = cpbuild(root, &["--json", "collect"]);
-    assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    build_collect(root);
 
     let log = read(root, "log.csv");
     let lines: Vec<&str> = log.lines().collect();
@@ -66,12 +72,7 @@ fn pretrain_clip_then_train_hba_from_its_weights() {
     let hba = read(root, "hba.csv");
     assert_eq!(hba.lines().count(), 2, "{hba}");
 
-    let (code, stdout, stderr) = cpbuild(root, &["--json", "collect"]);
-    assert_eq!(code, 0, "{stderr}");
-    assert!(
-        !stdout.contains("\"start\""),
-        "a second run must run nothing:\n{stdout}"
-    );
+    assert_nothing_to_do(root, &["collect"], "a first build");
     let (code, shown, _) = cpbuild(root, &["show", "pretrain"]);
     assert_eq!(code, 0);
     assert!(shown.contains("\"backend\": \"ndarray\""), "{shown}");
@@ -80,10 +81,9 @@ fn pretrain_clip_then_train_hba_from_its_weights() {
 
 #[test]
 fn train_vit_baseline_and_perturbed_run() {
-    let dir = project_with(VIT_RECIPE);
+    let dir = project_with(&vit_recipe());
     let root = dir.path();
-    let (code, stdout, stderr) = cpbuild(root, &["--json", "collect"]);
-    assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    build_collect(root);
 
     let baseline = read(root, "baseline.csv");
     let lines: Vec<&str> = baseline.lines().collect();
@@ -104,12 +104,7 @@ fn train_vit_baseline_and_perturbed_run() {
         serde_json::from_str(&read(root, "classes.json")).expect("json");
     assert!(classes["classes"].as_array().is_some_and(|c| c.len() >= 2));
 
-    let (code, stdout, stderr) = cpbuild(root, &["--json", "collect"]);
-    assert_eq!(code, 0, "{stderr}");
-    assert!(
-        !stdout.contains("\"start\""),
-        "a second run must run nothing:\n{stdout}"
-    );
+    assert_nothing_to_do(root, &["collect"], "a first build");
     let (code, shown, _) = cpbuild(root, &["show", "vit"]);
     assert_eq!(code, 0);
     assert!(shown.contains("\"epochs_trained\": 3"), "{shown}");
@@ -144,21 +139,19 @@ params = { model = "clip-tiny", data = { world = "things-synth" }, epochs = 1, b
 }
 
 /// A ViT baseline trained to `${stop}`: epoch 1 in profile `short`, 3 in `ci`.
-const VIT_GROW_RECIPE: &str = r#"
-[profile.ci]
-stop = 3
-[profile.short]
-stop = 1
-
-[target.vit]
-kind = "train-vit"
-inputs = INPUTS
-params = { model = "vit-tiny", data = { world = "things-synth", train_pool_size = 160, min_class_size = 6, val_size = 24 }, seed = 2, epochs = 4, warmup_epochs = 1, batch_size = 32, learning_rate = 0.05, stop_after_epoch = "${stop}" }
-"#;
+fn vit_grow_recipe() -> String {
+    let profiles = profiles(&[("ci", &["stop = 3"]), ("short", &["stop = 1"])]);
+    let vit = tiny_vit(
+        "vit",
+        &[],
+        r#"seed = 2, epochs = 4, warmup_epochs = 1, batch_size = 32, learning_rate = 0.05, stop_after_epoch = "${stop}""#,
+    );
+    format!("\n{profiles}\n{vit}")
+}
 
 #[test]
 fn an_extended_vit_run_equals_the_one_go_run_bitwise() {
-    let dir = project_with(VIT_GROW_RECIPE);
+    let dir = project_with(&vit_grow_recipe());
     let root = dir.path();
     let (code, _, stderr) = cpbuild(root, &["--profile", "short", "--store", "extended", "vit"]);
     assert_eq!(code, 0, "{stderr}");

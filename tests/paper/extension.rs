@@ -2,36 +2,33 @@
 //! of its family from its last saved epoch, and its bundle is byte-identical to the run that
 //! went that far in one go.
 
+use super::common::recipe::{profiles, tiny_hba};
 use super::common::training_project;
 use super::support::{cpbuild, read};
 
 /// `grow`: a baseline trained to `stop`; `window`: a `random_target` window continuing a fixed
 /// baseline, trained to `stop`. Profile `ci` stops at epoch 2, `long` at epoch 4.
-const RECIPE: &str = r#"
-[profile.ci]
-stop = 2
-[profile.long]
-stop = 4
-
-[target.base]
-kind = "train-hba"
-inputs = INPUTS
-params = { model = "clip-tiny", data = { world = "things-synth", train_pool_size = 24 }, weights = "random", seed = 1, max_epochs = 5, train_size = 16, test_size = 8, batch_size = 8 }
-
-[target.grow]
-kind = "train-hba"
-inputs = INPUTS
-params = { model = "clip-tiny", data = { world = "things-synth", train_pool_size = 24 }, weights = "random", seed = 2, max_epochs = 5, train_size = 16, test_size = 8, batch_size = 8, stop_after_epoch = "${stop}" }
-
-[target.window]
-kind = "train-hba"
-deps = ["base"]
-inputs = INPUTS
-params = { model = "clip-tiny", data = { world = "things-synth", train_pool_size = 24 }, weights = "random", seed = 1, max_epochs = 5, train_size = 16, test_size = 8, batch_size = 8, perturbation = { kind = "random_target", start = 2, length = 2, seed = 3 }, resume_from = "base", stop_after_epoch = "${stop}" }
-"#;
+fn recipe() -> String {
+    let profiles = profiles(&[("ci", &["stop = 2"]), ("long", &["stop = 4"])]);
+    let run = "max_epochs = 5, train_size = 16, test_size = 8, batch_size = 8";
+    let base = tiny_hba("base", &[], &format!("seed = 1, {run}"));
+    let grow = tiny_hba(
+        "grow",
+        &[],
+        &format!(r#"seed = 2, {run}, stop_after_epoch = "${{stop}}""#),
+    );
+    let window = tiny_hba(
+        "window",
+        &["base"],
+        &format!(
+            r#"seed = 1, {run}, perturbation = {{ kind = "random_target", start = 2, length = 2, seed = 3 }}, resume_from = "base", stop_after_epoch = "${{stop}}""#
+        ),
+    );
+    format!("\n{profiles}\n{base}\n{grow}\n{window}")
+}
 
 fn project() -> tempfile::TempDir {
-    training_project(RECIPE)
+    training_project(&recipe())
 }
 
 /// The bytes of `target`'s bundle in `store` (profile `long`).

@@ -14,6 +14,13 @@ use cpbuild_engine::store::Store;
 use cpbuild_engine::store::bundle;
 use cpbuild_engine::store::{Machine, Manifest};
 
+/// The recipe text the root package's tests write too (profile blocks, grid heads).
+#[path = "../../../tests/common/recipe.rs"]
+#[allow(dead_code)]
+mod recipe_text;
+
+use recipe_text::{grid, profiles};
+
 /// xorshift64*: deterministic, no dependency.
 struct Rng(u64);
 
@@ -51,24 +58,30 @@ fn mutate(rng: &mut Rng, bytes: &[u8], tokens: &[&[u8]]) -> Vec<u8> {
     out
 }
 
-const RECIPE: &str = r#"
+/// The seed recipe: a profile, a plain target, a grid over a profile variable, a gatherer.
+fn recipe() -> String {
+    let profiles = profiles(&[("ci", &["n = 3", r#"word = "x""#])]);
+    let grid = grid(
+        "grid",
+        "g_{k}_{w}",
+        r#"{ k = { from = 1, to = "${n}", step = 1 }, w = ["p", "q"] }"#,
+    );
+    format!(
+        "{}{profiles}{}{grid}{}",
+        r#"
 project = "fuzz"
 default = ["b"]
 
-[profile.ci]
-n = 3
-word = "x"
-
+"#,
+        r#"
 [target.a]
 kind = "shell"
 inputs = ["in.txt"]
 command = "cp in.txt a.txt"
 outputs = ["a.txt"]
 
-[target.grid]
-name = "g_{k}_{w}"
-foreach = { k = { from = 1, to = "${n}", step = 1 }, w = ["p", "q"] }
-kind = "shell"
+"#,
+        r#"kind = "shell"
 deps = ["a"]
 params = { k = "{k}", label = "${word}-{w}" }
 command = "echo {k} > g.txt"
@@ -78,7 +91,9 @@ outputs = ["g.txt"]
 kind = "shell"
 deps = ["grid"]
 command = "true"
-"#;
+"#
+    )
+}
 
 const RECIPE_TOKENS: &[&[u8]] = &[
     b"${",
@@ -105,11 +120,12 @@ fn no_recipe_text_makes_the_loader_or_the_expander_panic() {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let mut accepted = 0;
     let cases = 4000;
-    let mut current = RECIPE.as_bytes().to_vec();
+    let recipe = recipe();
+    let mut current = recipe.as_bytes().to_vec();
     for case in 0..cases {
         // Mostly one mutation of the valid recipe; sometimes a few stacked.
         if case % 4 == 0 {
-            current = RECIPE.as_bytes().to_vec();
+            current = recipe.as_bytes().to_vec();
         }
         current = mutate(&mut rng, &current, RECIPE_TOKENS);
         let Ok(text) = String::from_utf8(current.clone()) else {
@@ -199,7 +215,7 @@ fn no_damaged_bundle_makes_the_reader_panic_or_yield_wrong_content() {
 /// A small real archive, written by `archive::write` from an empty store.
 fn small_archive(dir: &Path) -> Vec<u8> {
     let store = Store::open(&dir.join("store")).unwrap();
-    std::fs::write(dir.join("main.toml"), RECIPE).unwrap();
+    std::fs::write(dir.join("main.toml"), recipe()).unwrap();
     let manifest = ArchiveManifest {
         format: archive::FORMAT,
         project: "fuzz".into(),

@@ -11,6 +11,7 @@
 
 use std::time::Instant;
 
+use cpbuild_ml::backend::cpu_model;
 use cpbuild_ml::results::EpochResult;
 use cpbuild_ml::train::{TrainConfig, TrainData, Trainer, random_clip};
 use cpbuild_ml::{ClipConfig, ClipHbaConfig, CpuAutodiffBackend, DoraConfig};
@@ -54,18 +55,6 @@ fn data(size: usize) -> TrainData {
     }
 }
 
-fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|text| {
-            text.lines()
-                .find(|line| line.starts_with("model name"))
-                .and_then(|line| line.split(':').nth(1))
-                .map(|name| name.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".to_string())
-}
-
 fn run(cache: bool) -> Result<(f64, Vec<EpochResult>), Box<dyn std::error::Error>> {
     let clip = ClipConfig::tiny();
     let hba = ClipHbaConfig::new(clip.clone(), DoraConfig::last_layers(&clip, 1, 1));
@@ -95,7 +84,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "train_bench: clip-tiny, NdArray (f32), batch 64, {} threads available, CPU: {}",
         std::thread::available_parallelism().map_or(1, usize::from),
-        cpu_model()
+        cpu_model().unwrap_or_else(|| "unknown CPU".to_string())
     );
     let (uncached, uncached_rows) = run(false)?;
     let (cached, cached_rows) = run(true)?;

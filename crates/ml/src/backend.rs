@@ -492,6 +492,19 @@ fn catch_quietly<T>(f: impl FnOnce() -> T) -> Result<T, String> {
     })
 }
 
+/// The host processor's model name as Linux's `/proc/cpuinfo` gives it; `None` elsewhere. The
+/// benchmarks print it beside their timings, which depend on it.
+pub fn cpu_model() -> Option<String> {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find(|line| line.starts_with("model name"))
+                .and_then(|line| line.split(':').nth(1))
+                .map(|name| name.trim().to_string())
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use burn::tensor::{ElementConversion, Tensor};

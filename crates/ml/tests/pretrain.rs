@@ -14,7 +14,10 @@ use cpbuild_ml::{
 
 type B = CpuAutodiffBackend;
 
-const SIZE: usize = 8;
+mod support;
+
+use support::SIZE;
+
 const CONTEXT: usize = 6;
 const KINDS: usize = 4;
 
@@ -30,19 +33,7 @@ fn clip() -> ClipConfig {
 
 /// A picture whose pattern says its kind.
 fn image(kind: usize, variant: usize) -> Vec<f32> {
-    (0..3 * SIZE * SIZE)
-        .map(|i| {
-            let (channel, pixel) = (i / (SIZE * SIZE), i % (SIZE * SIZE));
-            let (row, col) = (pixel / SIZE, pixel % SIZE);
-            let signal = match kind {
-                0 => row as f32 / SIZE as f32,
-                1 => col as f32 / SIZE as f32,
-                2 => ((row + col) % 2) as f32,
-                _ => channel as f32 * 0.5,
-            };
-            signal + ((i * 7 + variant * 13) as f32 * 0.31).sin() * 0.1
-        })
-        .collect()
+    support::patterned_image(kind, variant, 0.1)
 }
 
 /// A caption naming the kind: start, two kind tokens, end (the largest id), padding.

@@ -13,7 +13,10 @@ use cpbuild_ml::vit::{InMemoryImages, VitConfig, VitData, VitTrainConfig, VitTra
 
 type B = CpuAutodiffBackend;
 
-const SIZE: usize = 8;
+mod support;
+
+use support::SIZE;
+
 const CLASSES: usize = 4;
 
 fn model() -> VitConfig {
@@ -22,19 +25,7 @@ fn model() -> VitConfig {
 
 /// An image whose pattern depends on its class, plus a per-image wobble.
 fn image(class: usize, variant: usize) -> Vec<f32> {
-    (0..3 * SIZE * SIZE)
-        .map(|i| {
-            let (channel, pixel) = (i / (SIZE * SIZE), i % (SIZE * SIZE));
-            let (row, col) = (pixel / SIZE, pixel % SIZE);
-            let signal = match class {
-                0 => row as f32 / SIZE as f32,
-                1 => col as f32 / SIZE as f32,
-                2 => ((row + col) % 2) as f32,
-                _ => channel as f32 * 0.5,
-            };
-            signal + ((i * 7 + variant * 13) as f32 * 0.31).sin() * 0.2
-        })
-        .collect()
+    support::patterned_image(class, variant, 0.2)
 }
 
 fn set(count: usize, offset: usize) -> InMemoryImages {
@@ -54,16 +45,7 @@ fn set(count: usize, offset: usize) -> InMemoryImages {
 /// 40 training and 12 validation images in 4 classes; 6 RSA images; a symmetric human RDM.
 fn data() -> Arc<VitData> {
     let rsa = 6;
-    let human_rdm = (0..rsa * rsa)
-        .map(|i| {
-            let (a, b) = (i / rsa, i % rsa);
-            if a == b {
-                0.0
-            } else {
-                0.1 + ((a + b) as f64 * 0.37).sin().abs() * 0.8 + (a * b) as f64 * 0.001
-            }
-        })
-        .collect();
+    let human_rdm = support::human_rdm(rsa);
     Arc::new(VitData {
         image_size: SIZE,
         classes: CLASSES,

@@ -5,15 +5,15 @@
 //! perturbed run left the baseline and whether it came back. It shares the figures' painting
 //! code (embedded font, byte-deterministic output), so the same curves give the same bytes.
 
-use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::{
-    Drawn, GRID, ImageFormat, LABEL_SIZE, LINE, Painting, PlotError, epoch_tick, font, legend_row,
-    padded_range, render, tick, tick_decimals,
+    Area, Drawn, GRID, ImageFormat, LABEL_SIZE, LINE, Painting, PlotError, epoch_tick, font,
+    padded_range, render, tick, tick_decimals, two_panels,
 };
 use crate::figures::compute::Model;
-use crate::figures::curve::Curve;
+use crate::figures::curve::{Curve, CurvePoint};
+use crate::figures::setup::RunSetup;
 
 /// The baseline's line.
 const BASELINE: RGBColor = RGBColor(150, 150, 150);
@@ -41,8 +41,7 @@ pub struct RunCurves<'c> {
 
 /// Draws `curves` (both panels side by side).
 pub fn run_curves(curves: &RunCurves<'_>, format: ImageFormat) -> Result<Vec<u8>, PlotError> {
-    let empty = curves.run.points.is_empty();
-    render(&RunCurvesPlot(curves), "run curves", empty, format)
+    render(&RunCurvesPlot(curves), format)
 }
 
 struct RunCurvesPlot<'p, 'c>(&'p RunCurves<'c>);
@@ -73,9 +72,9 @@ impl RunCurvesPlot<'_, '_> {
 
     fn panel<DB: DrawingBackend>(
         &self,
-        area: &DrawingArea<DB, Shift>,
+        area: &Area<DB>,
         caption: &str,
-        value: impl Fn(&crate::figures::curve::CurvePoint) -> f64,
+        value: impl Fn(&CurvePoint) -> f64,
         figure: &'static str,
     ) -> Result<(), PlotError> {
         let curves = self.0;
@@ -166,11 +165,20 @@ impl RunCurvesPlot<'_, '_> {
 impl Painting for RunCurvesPlot<'_, '_> {
     const SIZE: (u32, u32) = (820, 300);
 
-    fn paint<DB: DrawingBackend>(
-        &self,
-        area: &DrawingArea<DB, Shift>,
-        figure: &'static str,
-    ) -> Result<(), PlotError> {
+    fn name(&self) -> &'static str {
+        "run curves"
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.run.points.is_empty()
+    }
+
+    fn heading(&self) -> Option<(String, Option<&RunSetup>)> {
+        None
+    }
+
+    fn paint<DB: DrawingBackend>(&self, area: &Area<DB>) -> Result<(), PlotError> {
+        let figure = self.name();
         let curves = self.0;
         let mut legend = vec![(curves.run_label.clone(), LINE)];
         if let Some((label, _)) = &curves.baseline {
@@ -179,19 +187,19 @@ impl Painting for RunCurvesPlot<'_, '_> {
         if curves.perturbed.is_some() {
             legend.push(("perturbed epochs".to_string(), PERTURBED));
         }
-        let body = legend_row(area, &legend, figure)?;
-        let panels = body.split_evenly((1, 2));
-        self.panel(
-            &panels[0],
-            curves.model.loss_label(),
-            |point| point.loss,
+        let loss: fn(&CurvePoint) -> f64 = |point| point.loss;
+        let alignment: fn(&CurvePoint) -> f64 = |point| point.alignment;
+        let panels = [
+            (curves.model.loss_label(), loss),
+            (curves.model.alignment_label(), alignment),
+        ];
+        two_panels(
+            area,
+            &legend,
+            (1, 2),
+            panels,
             figure,
-        )?;
-        self.panel(
-            &panels[1],
-            curves.model.alignment_label(),
-            |point| point.alignment,
-            figure,
+            |panel, caption, value| self.panel(panel, caption, value, figure),
         )
     }
 }

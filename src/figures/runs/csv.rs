@@ -267,7 +267,7 @@ pub fn read_vit_effects(path: &Path) -> Result<Vec<Fig2Row>, RunsError> {
 }
 
 /// Parses the ViT's perturbation effects table in cpbuild's format into fig2 rows, sorted like
-/// [`crate::figures::compute::fig2`] sorts them; `source` names it in errors.
+/// fig2's `compute` sorts them; `source` names it in errors.
 pub fn parse_vit_effects(text: &str, source: &Path) -> Result<Vec<Fig2Row>, RunsError> {
     parse_effects(text, source, &CPBUILD_EFFECTS)
 }

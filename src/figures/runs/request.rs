@@ -4,8 +4,8 @@ use std::collections::BTreeSet;
 
 use crate::figures::perturbation::Perturbation;
 
-/// Which runs a figure needs from a runs directory. Build with the `fig…` constructors and
-/// combine with [`RunsRequest::and`].
+/// Which runs a figure needs from a runs directory. Each figure's module says what it requests
+/// (`fig1::request`, …); combine them with [`RunsRequest::and`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RunsRequest {
     /// The CLIP-HBA baseline.
@@ -24,63 +24,6 @@ pub struct RunsRequest {
 }
 
 impl RunsRequest {
-    /// fig1a: the CLIP-HBA baseline.
-    pub fn fig1a() -> RunsRequest {
-        RunsRequest {
-            clip_baseline: true,
-            ..RunsRequest::default()
-        }
-    }
-
-    /// fig1b: the ViT baseline.
-    pub fn fig1b() -> RunsRequest {
-        RunsRequest {
-            vit_baseline: true,
-            ..RunsRequest::default()
-        }
-    }
-
-    /// fig2a: the baseline and every type at every epoch.
-    pub fn fig2a(kinds: &[Perturbation], epochs: &[u32]) -> RunsRequest {
-        RunsRequest {
-            clip_baseline: true,
-            single_epoch: kinds
-                .iter()
-                .flat_map(|&kind| epochs.iter().map(move |&epoch| (kind, epoch)))
-                .collect(),
-            ..RunsRequest::default()
-        }
-    }
-
-    /// fig2b: the ViT effects table, every type at every epoch.
-    pub fn fig2b(epochs: &[u32]) -> RunsRequest {
-        RunsRequest {
-            vit_effects: Some(epochs.iter().copied().collect()),
-            ..RunsRequest::default()
-        }
-    }
-
-    /// fig3: the baseline and the sweep at these epochs.
-    pub fn fig3(epochs: &[u32]) -> RunsRequest {
-        RunsRequest {
-            clip_baseline: true,
-            sweep: epochs.iter().copied().collect(),
-            ..RunsRequest::default()
-        }
-    }
-
-    /// fig4: the baseline and every (start, length) window.
-    pub fn fig4(starts: &[u32], lengths: &[u32]) -> RunsRequest {
-        RunsRequest {
-            clip_baseline: true,
-            grid: starts
-                .iter()
-                .flat_map(|&start| lengths.iter().map(move |&length| (start, length)))
-                .collect(),
-            ..RunsRequest::default()
-        }
-    }
-
     /// Both requests together.
     pub fn and(mut self, other: RunsRequest) -> RunsRequest {
         self.clip_baseline |= other.clip_baseline;

@@ -1,5 +1,9 @@
-//! The tiny CLIP-HBA and its data that the training tests share: `tests/train.rs` (NdArray) and
-//! `tests/wgpu.rs` (the same run on wgpu) must train the very same model on the very same data.
+//! The tiny models' data that the training tests share: `tests/train.rs` (NdArray) and
+//! `tests/wgpu.rs` (the same run on wgpu) must train the very same CLIP-HBA on the very same
+//! data; `tests/vit.rs` and `tests/pretrain.rs` draw their images and human RDM the same way.
+
+// Each test binary uses part of it.
+#![allow(dead_code)]
 
 use cpbuild_ml::train::TrainData;
 use cpbuild_ml::{ClipConfig, ClipHbaConfig, ClipTextConfig, ClipVisionConfig, DoraConfig};
@@ -27,6 +31,38 @@ pub fn image(seed: usize) -> Vec<f32> {
         .collect()
 }
 
+/// An image whose pattern says its class (a row ramp, a column ramp, a checkerboard, or a
+/// channel ramp for any other class), plus a per-`variant` wobble of amplitude `wobble`.
+pub fn patterned_image(class: usize, variant: usize, wobble: f32) -> Vec<f32> {
+    (0..3 * SIZE * SIZE)
+        .map(|i| {
+            let (channel, pixel) = (i / (SIZE * SIZE), i % (SIZE * SIZE));
+            let (row, col) = (pixel / SIZE, pixel % SIZE);
+            let signal = match class {
+                0 => row as f32 / SIZE as f32,
+                1 => col as f32 / SIZE as f32,
+                2 => ((row + col) % 2) as f32,
+                _ => channel as f32 * 0.5,
+            };
+            signal + ((i * 7 + variant * 13) as f32 * 0.31).sin() * wobble
+        })
+        .collect()
+}
+
+/// A symmetric `images` × `images` human RDM with a zero diagonal.
+pub fn human_rdm(images: usize) -> Vec<f64> {
+    (0..images * images)
+        .map(|i| {
+            let (a, b) = (i / images, i % images);
+            if a == b {
+                0.0
+            } else {
+                0.1 + ((a + b) as f64 * 0.37).sin().abs() * 0.8 + (a * b) as f64 * 0.001
+            }
+        })
+        .collect()
+}
+
 /// 40 pool images, 6 RSA images; targets that depend on the image, a symmetric human RDM.
 pub fn data() -> TrainData {
     let pool = 40;
@@ -36,16 +72,7 @@ pub fn data() -> TrainData {
         .flat_map(|r| (0..LABELS).map(move |j| 5.0 + 4.0 * ((r % 5) as f32 * 0.7 + j as f32).sin()))
         .collect();
     let rsa_images = (100..100 + rsa).flat_map(image).collect();
-    let human_rdm = (0..rsa * rsa)
-        .map(|i| {
-            let (a, b) = (i / rsa, i % rsa);
-            if a == b {
-                0.0
-            } else {
-                0.1 + ((a + b) as f64 * 0.37).sin().abs() * 0.8 + (a * b) as f64 * 0.001
-            }
-        })
-        .collect();
+    let human_rdm = human_rdm(rsa);
     let label_ids = (0..LABELS)
         .flat_map(|j| {
             let mut ids = vec![498i64, 10 + j as i64, 20 + j as i64, 499];
