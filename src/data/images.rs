@@ -534,6 +534,24 @@ pub fn resize_bilinear(image: &RgbImage, width: u32, height: u32) -> RgbImage {
     current
 }
 
+/// Encodes 8-bit RGB pixels (row-major, `width × height × 3` bytes) as a PNG with fixed
+/// settings, so the bytes depend on the pixels only: the figures' PNGs and the things-synth
+/// previews.
+pub fn encode_rgb_png(pixels: &[u8], width: u32, height: u32) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    let mut encoder = png::Encoder::new(&mut out, width, height);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    encoder.set_compression(png::Compression::Balanced);
+    encoder.set_filter(png::Filter::Adaptive);
+    let mut writer = encoder.write_header().map_err(|error| error.to_string())?;
+    writer
+        .write_image_data(pixels)
+        .map_err(|error| error.to_string())?;
+    writer.finish().map_err(|error| error.to_string())?;
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -171,7 +171,7 @@ pub(super) fn render<P: Painting>(painting: &P, format: ImageFormat) -> Result<V
                 headed(painting, &area, figure)?;
                 drawn(area.present().map_err(|error| error.to_string()))?;
             }
-            encode_png(&pixels, (width, height))
+            crate::data::images::encode_rgb_png(&pixels, width, height)
                 .map_err(|message| PlotError::Encode { figure, message })
         }
         ImageFormat::Svg => {
@@ -197,22 +197,6 @@ fn headed<P: Painting, DB: DrawingBackend>(
         Some((title, setup)) => painting.paint(&titled(area, &title, setup, figure)?),
         None => painting.paint(area),
     }
-}
-
-/// Encodes RGB pixels with fixed settings, so the bytes depend on the pixels only.
-fn encode_png(pixels: &[u8], (width, height): (u32, u32)) -> Result<Vec<u8>, String> {
-    let mut out = Vec::new();
-    let mut encoder = png::Encoder::new(&mut out, width, height);
-    encoder.set_color(png::ColorType::Rgb);
-    encoder.set_depth(png::BitDepth::Eight);
-    encoder.set_compression(png::Compression::Balanced);
-    encoder.set_filter(png::Filter::Adaptive);
-    let mut writer = encoder.write_header().map_err(|error| error.to_string())?;
-    writer
-        .write_image_data(pixels)
-        .map_err(|error| error.to_string())?;
-    writer.finish().map_err(|error| error.to_string())?;
-    Ok(out)
 }
 
 /// plotters' drawing errors as [`PlotError::Draw`].
