@@ -237,13 +237,12 @@ impl Action for Shell {
         let mut command = Command::new("sh");
         command
             .arg("-ec")
-            .arg(&command_text)
+            .arg(crate::util::process::gated(&command_text))
             .current_dir(ctx.project_root)
             .env("CPBUILD_TARGET", ctx.target)
             .env("CPBUILD_PROFILE", &ctx.options.profile)
             .env("CPBUILD_OUT", ctx.out_dir)
             .env("CPBUILD_PUBLISH", &publish_file)
-            .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         for (name, dep) in ctx.deps {
@@ -255,7 +254,7 @@ impl Action for Shell {
             .spawn()
             .map_err(|e| ActionError::failed(format!("cannot start `sh`: {e}")))?;
         // Every process of the command's group dies with it (or with cpbuild).
-        let mut group = Some(crate::util::process::GroupGuard::new(&child));
+        let mut group = Some(crate::util::process::GroupGuard::start(&mut child));
         let mut output = Output::new(
             child.stdout.take().map(OwnedFd::from),
             child.stderr.take().map(OwnedFd::from),

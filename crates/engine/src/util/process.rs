@@ -3,27 +3,31 @@
 //!
 //! - The group is killed when the action's shell exits (background processes it left behind
 //!   included), and on Ctrl-C.
-//! - The shell gets `PR_SET_PDEATHSIG`, so it dies with cpbuild. Its own children do not
-//!   inherit that, so a watchdog (one small `sh` per cpbuild process, in a group of its own)
-//!   holds the list of running groups and kills them all when its pipe from cpbuild closes,
-//!   which the kernel does when cpbuild dies, even by `kill -9`.
+//! - A watchdog (one small `sh` per cpbuild process, in a group of its own) holds the list of
+//!   running groups and kills them all when its pipe from cpbuild closes, which the kernel does
+//!   when cpbuild dies, even by `kill -9`.
+//! - The shell runs nothing of the command before the watchdog knows its group: it first waits
+//!   for a line on its stdin ([`gated`]), which cpbuild sends once it has told the watchdog
+//!   ([`GroupGuard::start`]). If cpbuild dies before that, the shell reads end-of-file and exits.
+//!
+//! Children are started with `posix_spawn` (no code runs between fork and exec), which spares
+//! copying cpbuild's page tables for every command.
 
 use std::io::Write;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 
-/// Puts the child in its own process group and asks the kernel to kill it if cpbuild dies.
+/// Puts the child in its own process group, with its stdin the gate of [`gated`].
 pub fn isolate(command: &mut Command) {
-    command.process_group(0);
-    // SAFETY: `prctl` is async-signal-safe and touches no memory of the parent.
-    unsafe {
-        command.pre_exec(|| {
-            #[cfg(target_os = "linux")]
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            Ok(())
-        });
-    }
+    command.process_group(0).stdin(Stdio::piped());
+}
+
+/// The script `sh -ec` runs for `command` in a child set up by [`isolate`]: it waits for
+/// cpbuild's go, then reads from `/dev/null` as commands always do. On the command's first
+/// line, so the shell's line numbers in its messages stay the command's own.
+pub fn gated(command: &str) -> String {
+    format!("read -r _ || exit 125; exec </dev/null; {command}")
 }
 
 /// Sends `signal` to the child's whole process group.
@@ -87,10 +91,15 @@ pub struct GroupGuard {
 }
 
 impl GroupGuard {
-    /// Watches the group of `child` (spawned with [`isolate`]).
-    pub fn new(child: &Child) -> GroupGuard {
+    /// Watches the group of `child` (spawned with [`isolate`], running a [`gated`] script),
+    /// then lets the command start.
+    pub fn start(child: &mut Child) -> GroupGuard {
         let group = child.id() as i32;
         tell_watchdog(&format!("+ {group}\n"));
+        if let Some(mut gate) = child.stdin.take() {
+            // A shell that is already gone has nothing left to start.
+            let _ = gate.write_all(b"\n");
+        }
         GroupGuard { group }
     }
 }
