@@ -239,7 +239,22 @@ impl Executor<'_> {
         let (sender, receiver) = mpsc::channel::<Message>();
         let mut running = 0usize;
         let mut stop = false;
+        // One worker thread per job slot, fed through a channel (not a thread per target).
+        let (jobs, work) = mpsc::channel::<PlanItem>();
+        let work = std::sync::Mutex::new(work);
         std::thread::scope(|scope| {
+            for _ in 0..self.jobs.max(1) {
+                let sender = sender.clone();
+                let work = &work;
+                scope.spawn(move || {
+                    loop {
+                        let next = work.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                        let Ok(item) = next else { break };
+                        let result = self.build_one(plan, &item, &sender);
+                        let _ = sender.send(Message::Done(item.id, result));
+                    }
+                });
+            }
             loop {
                 if self.cancel.is_cancelled() {
                     stop = true;
@@ -258,11 +273,8 @@ impl Executor<'_> {
                         reasons,
                     });
                     running += 1;
-                    let sender = sender.clone();
-                    scope.spawn(move || {
-                        let result = self.build_one(plan, &item, &sender);
-                        let _ = sender.send(Message::Done(id, result));
-                    });
+                    jobs.send(item)
+                        .expect("the workers live as long as this loop");
                 }
                 if running == 0 {
                     break;
@@ -337,6 +349,8 @@ impl Executor<'_> {
                     }
                 }
             }
+            // The workers end once the channel is closed.
+            drop(jobs);
         });
         // Every commit of this build is on disk before it says it is done.
         self.build.store.flush()?;

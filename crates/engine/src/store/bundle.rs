@@ -89,7 +89,7 @@ pub fn scan_files(files_dir: &Path) -> Result<BTreeMap<String, FileEntry>, Bundl
 }
 
 /// Writes the bundle for `manifest` and the files under `files_dir` to `destination`, and
-/// returns its sha256. The file is fsynced before returning.
+/// returns its sha256. The file is not fsynced: the store does that (see `Store::commit`).
 pub fn write(
     manifest: &Manifest,
     files_dir: &Path,
@@ -121,7 +121,8 @@ pub fn write(
             })?;
     }
     writer
-        .finish()
+        .finish_unsynced()
+        .map(|(_, sha)| sha)
         .map_err(|e| io_error("write", destination, e))
 }
 

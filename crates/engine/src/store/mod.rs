@@ -5,8 +5,9 @@
 //!   store.lock                 shared by builds, exclusive for gc/clean
 //!   bundles/<key>.tar.zst      the bundle (read-only)
 //!   bundles/<key>.sha256       its recorded sha256 (`sha256sum` format), written before the
-//!                              bundle appears, then a `# verified` comment with the size,
-//!                              mtime and inode the bundle had when the commit hashed it
+//!                              bundle appears; once the bundle is on disk, a `# verified`
+//!                              comment with the size, mtime and inode it had when the commit
+//!                              hashed it
 //!   bundles/<key>.run.json     wall-clock facts of the build (not part of the bundle bytes)
 //!   verified/<key>             size/mtime/inode of the last verification after the commit's,
 //!                              to skip re-hashing (builds and `status` only: `archive` and
@@ -23,16 +24,17 @@
 //! ```
 //!
 //! A bundle is complete only when both `<key>.tar.zst` and `<key>.sha256` exist and agree:
-//! the bundle is written under `tmp/`, fsynced, its sha256 recorded, and only then renamed into
+//! the bundle is written under `tmp/`, its sha256 recorded, and only then renamed into
 //! `bundles/`. A build killed at any point leaves nothing that looks complete.
 //!
-//! Durability against a power loss: the bundle's bytes reach the disk before its name appears
-//! (fsync, then rename). Its record and the `bundles/` directory are fsynced by a background
-//! thread, a batch at a time, and a build waits for them before it ends ([`Store::flush`]). A
-//! power loss during a build can therefore lose the record or the name of a bundle committed
-//! in its last moments: that bundle is then missing (rebuilt) or has no matching record
-//! (reported corrupt, moved aside and rebuilt); it can never make a wrong bundle pass as
-//! valid.
+//! Durability against a power loss: bundles, their records and the `bundles/` directory are
+//! fsynced by a background thread, a batch at a time, and a build waits for them before it
+//! ends ([`Store::flush`]). A record gets its `# verified` stamp (which lets later checks skip
+//! hashing) only after its bundle is on disk; until then the process that committed it trusts
+//! it from memory, and any other process hashes it. A power loss during a build can therefore
+//! lose or damage bundles committed in its last moments: such a bundle is missing (rebuilt),
+//! has no matching record, or fails its sha256 when next checked (reported corrupt, moved
+//! aside and rebuilt); it can never pass as valid.
 
 pub mod bundle;
 pub(crate) mod fsck;
@@ -63,8 +65,11 @@ pub enum BundleState {
 #[derive(Debug, Clone)]
 pub struct Store {
     root: PathBuf,
-    /// The records and directory entries of commits, flushed in the background.
+    /// The bundles, records and directory entries of commits, flushed in the background.
     sync: crate::util::fs::DeferredSync,
+    /// The stamps of the bundles this process committed (their records get them once the
+    /// bundles are on disk).
+    committed: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, String>>>,
 }
 
 const SUBDIRECTORIES: &[&str] = &[
@@ -87,6 +92,7 @@ impl Store {
         Store {
             root: root.to_path_buf(),
             sync: Default::default(),
+            committed: Default::default(),
         }
     }
 
@@ -218,8 +224,16 @@ impl Store {
         };
         let (recorded, committed) = parse_record(&record);
         let stamp = stamp_text(&metadata, recorded);
+        let in_memory = || {
+            self.committed
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(key)
+                .is_some_and(|s| *s == stamp)
+        };
         if trust_stamps
             && (committed == Some(stamp.as_str())
+                || in_memory()
                 || std::fs::read_to_string(self.stamp_path(key)).is_ok_and(|s| s == stamp))
         {
             return BundleState::Valid;
@@ -431,15 +445,21 @@ impl Store {
         let record = self.sha_path(key);
         crate::util::fs::write_replace(
             &record,
-            format!(
-                "{sha}  {key}.tar.zst\n{VERIFIED}{}\n",
-                stamp_text(&metadata, &sha)
-            )
-            .as_bytes(),
+            format!("{sha}  {key}.tar.zst\n").as_bytes(),
             false,
         )?;
         std::fs::rename(temporary, &destination).map_err(|e| Error::io(&destination, e))?;
-        self.sync.defer(Some(&record), &self.root.join("bundles"));
+        let stamp = stamp_text(&metadata, &sha);
+        self.committed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key.clone(), stamp.clone());
+        self.sync.defer_then_note(
+            &destination,
+            &record,
+            format!("{VERIFIED}{stamp}\n"),
+            &self.root.join("bundles"),
+        );
         run.bundle_sha256 = sha.clone();
         let run_text = serde_json::to_string_pretty(&run).expect("run records always serialise");
         crate::util::fs::write_replace(&self.run_path(key), run_text.as_bytes(), false)?;
@@ -690,7 +710,10 @@ const VERIFIED: &str = "# verified ";
 /// The recorded sha256 of a bundle's record, and the stamp its commit wrote, if any.
 fn parse_record(text: &str) -> (&str, Option<&str>) {
     let sha = text.split_whitespace().next().unwrap_or("");
-    let stamp = text.lines().find_map(|line| line.strip_prefix(VERIFIED));
+    let stamp = text
+        .lines()
+        .rev()
+        .find_map(|line| line.strip_prefix(VERIFIED));
     (sha, stamp)
 }
 

@@ -53,7 +53,8 @@ pub struct DeferredSync {
 
 #[derive(Default)]
 struct SyncQueue {
-    files: Vec<PathBuf>,
+    /// Files to fsync, each with a line to append to another file once it is on disk.
+    files: Vec<(PathBuf, Option<(PathBuf, String)>)>,
     directories: std::collections::BTreeSet<PathBuf>,
     /// Whether the thread is running (it exits once the queue is empty).
     running: bool,
@@ -70,9 +71,23 @@ impl std::fmt::Debug for DeferredSync {
 impl DeferredSync {
     /// Hands over `file` (if any) and `directory` to be fsynced.
     pub fn defer(&self, file: Option<&Path>, directory: &Path) {
+        self.enqueue(file.map(|f| (f.to_path_buf(), None)), directory);
+    }
+
+    /// Hands over `file` and `directory` to be fsynced; once `file` is on disk, `line` is
+    /// appended to `note` (which is then fsynced too). A `note` that no longer exists is left
+    /// alone.
+    pub fn defer_then_note(&self, file: &Path, note: &Path, line: String, directory: &Path) {
+        self.enqueue(
+            Some((file.to_path_buf(), Some((note.to_path_buf(), line)))),
+            directory,
+        );
+    }
+
+    fn enqueue(&self, file: Option<(PathBuf, Option<(PathBuf, String)>)>, directory: &Path) {
         let (lock, _) = &*self.state;
         let mut queue = lock.lock().unwrap_or_else(|e| e.into_inner());
-        queue.files.extend(file.map(Path::to_path_buf));
+        queue.files.extend(file);
         queue.directories.insert(directory.to_path_buf());
         if queue.running {
             return;
@@ -104,10 +119,17 @@ impl DeferredSync {
     }
 }
 
+/// How long the background thread of [`DeferredSync`] lets commits gather before it flushes
+/// them.
+const BATCH_MILLIS: u64 = 20;
+
 /// The background thread of [`DeferredSync`]: fsyncs batches until the queue is empty.
 fn sync_until_empty(state: &(Mutex<SyncQueue>, Condvar)) {
     let (lock, done) = state;
     loop {
+        // Let a batch gather: one fsync of a file commits a journalling filesystem's whole
+        // transaction, so the rest of the batch then costs little.
+        std::thread::sleep(std::time::Duration::from_millis(BATCH_MILLIS));
         let (files, directories) = {
             let mut queue = lock.lock().unwrap_or_else(|e| e.into_inner());
             if queue.files.is_empty() && queue.directories.is_empty() {
@@ -121,16 +143,37 @@ fn sync_until_empty(state: &(Mutex<SyncQueue>, Condvar)) {
             )
         };
         let mut failure = None;
-        // Files before the directories that name them. A file removed since (a quarantined
-        // bundle's record, say) needs no flushing.
-        for path in files.into_iter().chain(directories) {
-            let result = std::fs::File::open(&path).and_then(|f| f.sync_all());
-            match result {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound && failure.is_none() => {
-                    failure = Some((path, e));
-                }
-                _ => {}
+        let mut note = |path: PathBuf, result: std::io::Result<()>| match result {
+            // A file removed since (a quarantined bundle, say) needs no flushing.
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound && failure.is_none() => {
+                failure = Some((path, e));
             }
+            _ => {}
+        };
+        let sync = |path: &Path| std::fs::File::open(path).and_then(|f| f.sync_all());
+        // Files first, then the notes written once they are on disk, then the directories
+        // that name them all.
+        let mut notes = Vec::new();
+        for (path, then) in files {
+            let result = sync(&path);
+            if let (Ok(()), Some(then)) = (&result, then) {
+                notes.push(then);
+            }
+            note(path, result);
+        }
+        for (path, line) in notes {
+            let result = std::fs::OpenOptions::new()
+                .append(true)
+                .open(&path)
+                .and_then(|mut f| {
+                    f.write_all(line.as_bytes())?;
+                    f.sync_all()
+                });
+            note(path, result);
+        }
+        for path in directories {
+            let result = sync(&path);
+            note(path, result);
         }
         if let Some(failure) = failure {
             let mut queue = lock.lock().unwrap_or_else(|e| e.into_inner());

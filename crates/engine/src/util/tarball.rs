@@ -135,6 +135,13 @@ impl Writer {
 
     /// Finishes the tarball, fsyncs it and returns its sha256.
     pub fn finish(self) -> std::io::Result<String> {
+        let (file, sha) = self.finish_unsynced()?;
+        file.sync_all()?;
+        Ok(sha)
+    }
+
+    /// Finishes the tarball and returns its file (written, not yet fsynced) and its sha256.
+    pub fn finish_unsynced(self) -> std::io::Result<(File, String)> {
         let mut encoder = self.builder.into_inner()?;
         encoder.finish()?;
         let (writer, compressor) = encoder.into_inner();
@@ -143,8 +150,7 @@ impl Writer {
             .unwrap_or_else(|e| e.into_inner())
             .push(compressor);
         let HashingFile { file, hasher } = writer.into_inner().map_err(|e| e.into_error())?;
-        file.sync_all()?;
-        Ok(hex::encode(hasher.finalize()))
+        Ok((file, hex::encode(hasher.finalize())))
     }
 }
 
