@@ -216,3 +216,57 @@ outputs = ["slow.txt"]
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+fn finished_key(run: &crate::support::Run, target: &str) -> String {
+    run.events()
+        .into_iter()
+        .find(|e| e["event"] == "finished" && e["target"] == target)
+        .unwrap_or_else(|| panic!("`{target}` was not built"))["key"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// A command's working-tree outputs are stored straight from the working tree: no unpacked
+/// copy is made until a dependent needs one, no staging folder is left behind, and every
+/// record has its `# verified` stamp (written once its bundle is on disk) when the build ends.
+#[test]
+fn unpacked_copies_are_made_when_a_dependent_needs_them_and_records_are_stamped_by_the_end() {
+    let project = Project::new();
+    project
+        .recipe(&three_levels_recipe())
+        .file("input.txt", "hello\n");
+    let run = project.run(&["--json", "other"]).success();
+    let other = finished_key(&run, "other");
+    assert!(
+        !project
+            .path(&format!("artifacts/unpacked/{other}"))
+            .exists()
+    );
+    let record = project.read(&format!("artifacts/bundles/{other}.sha256"));
+    assert!(
+        record.lines().any(|line| line.starts_with("# verified ")),
+        "{record}"
+    );
+    let tmp = || {
+        std::fs::read_dir(project.path("artifacts/tmp"))
+            .unwrap()
+            .count()
+    };
+    assert_eq!(tmp(), 0, "staging left behind");
+
+    let run = project.run(&["--json"]).success();
+    let data = finished_key(&run, "data");
+    assert_eq!(
+        project.read(&format!("artifacts/unpacked/{data}/files/data.txt")),
+        "HELLO\n"
+    );
+    let summary = finished_key(&run, "summary");
+    assert!(
+        !project
+            .path(&format!("artifacts/unpacked/{summary}"))
+            .exists()
+    );
+    assert_eq!(project.read("summary.txt"), "HELLO\nHELLO\n6\n");
+    assert_eq!(tmp(), 0, "staging left behind");
+}

@@ -181,7 +181,7 @@ fn no_damaged_bundle_makes_the_reader_panic_or_yield_wrong_content() {
     .unwrap();
     let manifest = manifest_for(&files);
     let good_path = dir.path().join("good.tar.zst");
-    bundle::write(&manifest, &files, &good_path).unwrap();
+    bundle::write(&manifest, &files, &Default::default(), &good_path).unwrap();
     let good = std::fs::read(&good_path).unwrap();
     let mut rng = Rng(0x0123_4567_89ab_cdef);
     let bad_path = dir.path().join("bad.tar.zst");

@@ -103,8 +103,10 @@ pub struct ActionContext<'a> {
     pub cancel: &'a CancelFlag,
     /// Build-wide options.
     pub options: &'a BuildOptions,
-    /// Files under `out_dir` to copy back into the working tree after the build, as paths
-    /// relative to both `out_dir` and the project root.
+    /// The action's files in the working tree, as paths relative to both `out_dir` and the
+    /// project root: each one either written under `out_dir` (copied into the working tree
+    /// after the build) or written into the working tree itself (stored into the bundle from
+    /// there).
     pub worktree_outputs: Vec<String>,
     /// The longest committed run of the same family that goes no further than this one (only
     /// for actions that declare an [`Action::extension`]); extending it must give exactly the

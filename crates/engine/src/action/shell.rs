@@ -3,8 +3,8 @@
 //! The command sees `CPBUILD_TARGET`, `CPBUILD_PROFILE`, `CPBUILD_OUT` (a directory whose files
 //! join the bundle) and `CPBUILD_DEP_<NAME>` (each dependency's unpacked files; the name
 //! upper-cased with other characters as `_`). The files listed in `outputs` must exist after
-//! the command succeeds; they are captured into the bundle and materialised back into the
-//! working tree whenever the target is fresh.
+//! the command succeeds; they are stored into the bundle from the working tree and
+//! materialised back into it whenever the target is fresh.
 //!
 //! A command may publish values (for data-dependent grids, see
 //! the recipe's `foreach` from a target) by writing a JSON object to the file `CPBUILD_PUBLISH` names:
@@ -335,15 +335,7 @@ impl Action for Shell {
                     stderr_tail: tail.into(),
                 });
             }
-            let destination = ctx.out_dir.join(&output);
-            if let Some(parent) = destination.parent() {
-                std::fs::create_dir_all(parent).map_err(|e| {
-                    ActionError::failed(format!("cannot create `{}`: {e}", parent.display()))
-                })?;
-            }
-            std::fs::copy(&source, &destination).map_err(|e| {
-                ActionError::failed(format!("cannot capture output `{output}`: {e}"))
-            })?;
+            // Stored from the working tree by the commit (not copied under `out_dir`).
             ctx.worktree_outputs.push(output);
         }
         if publish_file.exists() {

@@ -22,7 +22,7 @@ use crate::error::{Error, Result};
 use crate::events::{Event, Reporter};
 use crate::graph::TargetId;
 use crate::plan::{Build, ItemState, Plan, PlanItem};
-use crate::store::manifest::{Machine, Manifest, RunRecord};
+use crate::store::manifest::{FileEntry, Machine, Manifest, RunRecord};
 use queue::DependencyQueue;
 
 /// How a build went.
@@ -243,14 +243,14 @@ impl Executor<'_> {
         let (jobs, work) = mpsc::channel::<PlanItem>();
         let work = std::sync::Mutex::new(work);
         std::thread::scope(|scope| {
-            for _ in 0..self.jobs.max(1) {
+            for slot in 0..self.jobs.max(1) {
                 let sender = sender.clone();
                 let work = &work;
                 scope.spawn(move || {
                     loop {
                         let next = work.lock().unwrap_or_else(|e| e.into_inner()).recv();
                         let Ok(item) = next else { break };
-                        let result = self.build_one(plan, &item, &sender);
+                        let result = self.build_one(plan, &item, &sender, slot);
                         let _ = sender.send(Message::Done(item.id, result));
                     }
                 });
@@ -352,6 +352,7 @@ impl Executor<'_> {
             // The workers end once the channel is closed.
             drop(jobs);
         });
+        let _ = self.build.store.remove_staging(None);
         // Every commit of this build is on disk before it says it is done.
         self.build.store.flush()?;
         if !outcome.interrupted {
@@ -431,6 +432,7 @@ impl Executor<'_> {
         plan: &Plan,
         item: &PlanItem,
         sender: &mpsc::Sender<Message>,
+        slot: usize,
     ) -> WorkResult {
         let aside = self.build.store.root().join("tmp").join(format!(
             "{}.{}.before",
@@ -438,12 +440,10 @@ impl Executor<'_> {
             std::process::id()
         ));
         let mut snapshot = None;
-        let result = self.try_build_one(plan, item, sender, &aside, &mut snapshot);
-        let _ = crate::util::fs::remove_tree(&self.build.store.root().join("tmp").join(format!(
-            "{}.{}",
-            item.key,
-            std::process::id()
-        )));
+        let result = self.try_build_one(plan, item, sender, &aside, &mut snapshot, slot);
+        if !matches!(result, Ok(WorkResult::Built { .. })) {
+            let _ = self.build.store.remove_staging(Some(slot));
+        }
         let result = match result {
             Ok(result) => result,
             Err(error) => WorkResult::Failed {
@@ -485,6 +485,7 @@ impl Executor<'_> {
         sender: &mpsc::Sender<Message>,
         aside: &Path,
         snapshot: &mut Option<worktree::Snapshot>,
+        slot: usize,
     ) -> Result<WorkResult> {
         let target = self.build.graph.target(item.id);
         let name = &target.spec.name;
@@ -563,7 +564,7 @@ impl Executor<'_> {
             }
             None => None,
         };
-        let staging = self.build.store.staging(&item.key)?;
+        let staging = self.build.store.staging(&item.key, slot)?;
         let declared = action.worktree_outputs(&target.spec.params);
         if !declared.is_empty() {
             *snapshot = Some(worktree::Snapshot::take(
@@ -607,14 +608,12 @@ impl Executor<'_> {
         match result {
             Ok(()) => {}
             Err(ActionError::Cancelled) => {
-                let _ = crate::util::fs::remove_tree(&staging);
                 return Ok(WorkResult::Cancelled);
             }
             Err(ActionError::Failed {
                 message,
                 stderr_tail,
             }) => {
-                let _ = crate::util::fs::remove_tree(&staging);
                 return Ok(WorkResult::Failed {
                     message,
                     stderr_tail,
@@ -623,7 +622,6 @@ impl Executor<'_> {
             }
         }
         if self.cancel.is_cancelled() {
-            let _ = crate::util::fs::remove_tree(&staging);
             return Ok(WorkResult::Cancelled);
         }
         // The key was computed from the inputs as they were when planned: an input that
@@ -635,7 +633,7 @@ impl Executor<'_> {
                 store_error: false,
             });
         }
-        let files = match crate::store::bundle::scan_files(&out_dir) {
+        let mut files = match crate::store::bundle::scan_files(&out_dir) {
             Ok(files) => files,
             Err(e) => {
                 return Ok(WorkResult::Failed {
@@ -645,6 +643,31 @@ impl Executor<'_> {
                 });
             }
         };
+        // Working-tree outputs the action did not write under `out_dir` are stored from the
+        // working tree.
+        let mut sources = BTreeMap::new();
+        for relative in &worktree_outputs {
+            if files.contains_key(relative) {
+                continue;
+            }
+            let path = self.build.project_root.join(relative);
+            match crate::util::hash::file(&path) {
+                Ok((sha256, size)) => {
+                    files.insert(relative.clone(), FileEntry { sha256, size });
+                    sources.insert(relative.clone(), path);
+                }
+                Err(e) => {
+                    return Ok(WorkResult::Failed {
+                        message: format!(
+                            "cannot read output `{}`: {e}",
+                            crate::util::printable(relative)
+                        ),
+                        stderr_tail: Vec::new(),
+                        store_error: false,
+                    });
+                }
+            }
+        }
         let manifest = Manifest {
             format: crate::store::manifest::FORMAT,
             key: item.key.clone(),
@@ -665,7 +688,7 @@ impl Executor<'_> {
         };
         self.build
             .store
-            .commit(&staging, &manifest, run)
+            .commit(&staging, &manifest, &sources, run)
             .map_err(|e| Error::store(format!("cannot store target `{name}`: {e}")))?;
         if let Some((family, extent)) = &extension {
             self.build.store.add_to_family(family, *extent, &item.key)?;

@@ -88,11 +88,14 @@ pub fn scan_files(files_dir: &Path) -> Result<BTreeMap<String, FileEntry>, Bundl
     Ok(files)
 }
 
-/// Writes the bundle for `manifest` and the files under `files_dir` to `destination`, and
-/// returns its sha256. The file is not fsynced: the store does that (see `Store::commit`).
+/// Writes the bundle for `manifest` to `destination`, and returns its sha256. Each file is
+/// read from `sources` (files the action left in the working tree) or else from under
+/// `files_dir`, and must still be what the manifest says: a file that changed since it was
+/// hashed fails the bundle. The file is not fsynced: the store does that (see `Store::commit`).
 pub fn write(
     manifest: &Manifest,
     files_dir: &Path,
+    sources: &BTreeMap<String, PathBuf>,
     destination: &Path,
 ) -> Result<String, BundleError> {
     let mut writer =
@@ -108,9 +111,12 @@ pub fn write(
             &mut manifest_text.as_bytes(),
         )
         .map_err(|e| io_error("write", destination, e))?;
-    for relative in manifest.files.keys() {
-        let path = files_dir.join(relative);
-        writer
+    for (relative, expected) in &manifest.files {
+        let path = sources
+            .get(relative)
+            .cloned()
+            .unwrap_or_else(|| files_dir.join(relative));
+        let (sha256, size) = writer
             .append_file(&format!("files/{relative}"), &path)
             .map_err(|e| {
                 if tarball::is_source_error(&e) {
@@ -119,6 +125,14 @@ pub fn write(
                     io_error("write", destination, e)
                 }
             })?;
+        if sha256 != expected.sha256 || size != expected.size {
+            return Err(BundleError(format!(
+                "output `{relative}` changed while it was being stored ({} bytes with sha256 {} when hashed, {size} bytes with sha256 {} when packed); build again once nothing else writes it",
+                expected.size,
+                &expected.sha256[..expected.sha256.len().min(12)],
+                &sha256[..12]
+            )));
+        }
     }
     writer
         .finish_unsynced()
@@ -313,5 +327,56 @@ impl<R: Read, W: Write> Read for TeeReader<'_, R, W> {
         let n = self.inner.read(buffer)?;
         self.out.write_all(&buffer[..n])?;
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A file that no longer has the content its manifest entry was hashed from (changed
+    /// between hashing and packing) fails the bundle instead of being stored under it.
+    #[test]
+    fn a_file_changed_after_it_was_hashed_fails_the_bundle() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = dir.path().join("files");
+        std::fs::create_dir_all(&files).unwrap();
+        std::fs::write(files.join("a.txt"), "old\n").unwrap();
+        let mut manifest = Manifest {
+            format: crate::store::manifest::FORMAT,
+            key: "k".into(),
+            fingerprint: crate::fingerprint::Fingerprint {
+                cpbuild: "0".into(),
+                target: "a".into(),
+                kind: "shell".into(),
+                action_version: "1".into(),
+                context: serde_json::Value::Null,
+                params: serde_json::json!({}),
+                deps: BTreeMap::new(),
+                inputs: BTreeMap::new(),
+            },
+            machine: crate::store::manifest::Machine::current(),
+            info: BTreeMap::new(),
+            files: BTreeMap::new(),
+            worktree: Vec::new(),
+        };
+        manifest.files = scan_files(&files).unwrap();
+        let bundle = dir.path().join("k.tar.zst");
+        write(&manifest, &files, &BTreeMap::new(), &bundle).unwrap();
+        assert_eq!(read_manifest(&bundle).unwrap(), manifest);
+
+        std::fs::write(files.join("a.txt"), "new\n").unwrap();
+        let error = write(&manifest, &files, &BTreeMap::new(), &bundle).unwrap_err();
+        assert!(
+            error
+                .0
+                .contains("output `a.txt` changed while it was being stored"),
+            "{error}"
+        );
+        // The same from a working-tree source.
+        let elsewhere = dir.path().join("a.txt");
+        std::fs::write(&elsewhere, "other\n").unwrap();
+        let sources = BTreeMap::from([("a.txt".to_string(), elsewhere)]);
+        assert!(write(&manifest, &files, &sources, &bundle).is_err());
     }
 }

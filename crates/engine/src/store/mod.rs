@@ -70,6 +70,8 @@ pub struct Store {
     /// The stamps of the bundles this process committed (their records get them once the
     /// bundles are on disk).
     committed: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, String>>>,
+    /// Held while this process unpacks a bundle.
+    unpacking: std::sync::Arc<std::sync::Mutex<()>>,
 }
 
 const SUBDIRECTORIES: &[&str] = &[
@@ -93,6 +95,7 @@ impl Store {
             root: root.to_path_buf(),
             sync: Default::default(),
             committed: Default::default(),
+            unpacking: Default::default(),
         }
     }
 
@@ -362,16 +365,58 @@ impl Store {
         Ok(destination)
     }
 
-    /// A fresh staging directory for building `key` (the caller holds the key's lock, so
-    /// leftovers of killed builds of the same key are removed first).
-    pub fn staging(&self, key: &str) -> Result<PathBuf> {
+    /// The staging directory of job slot `slot` of this process for building `key`, with an
+    /// empty `files/`: a slot's directory is reused from one target to the next when the
+    /// previous one left it empty (see [`Store::commit`]), so that most commits create no
+    /// folders. Leftovers of killed builds of `key` are removed first (the caller holds the
+    /// key's lock).
+    pub fn staging(&self, key: &str, slot: usize) -> Result<PathBuf> {
         self.remove_leftovers(key)?;
-        let dir = self
-            .root
-            .join("tmp")
-            .join(format!("{key}.{}", std::process::id()));
-        std::fs::create_dir_all(dir.join("files")).map_err(|e| Error::io(&dir, e))?;
+        let dir = self.staging_path(slot);
+        let files = dir.join("files");
+        let reusable = || -> Option<()> {
+            let mut entries = std::fs::read_dir(&dir).ok()?;
+            let only = entries.next()?.ok()?;
+            (only.file_name() == "files" && entries.next().is_none()).then_some(())?;
+            std::fs::read_dir(&files)
+                .ok()?
+                .next()
+                .is_none()
+                .then_some(())
+        };
+        if reusable().is_none() {
+            crate::util::fs::remove_tree(&dir).map_err(|e| Error::io(&dir, e))?;
+            std::fs::create_dir_all(&files).map_err(|e| Error::io(&dir, e))?;
+        }
         Ok(dir)
+    }
+
+    fn staging_path(&self, slot: usize) -> PathBuf {
+        self.root
+            .join("tmp")
+            .join(format!("slot-{}.{slot}", std::process::id()))
+    }
+
+    /// Removes the staging directories of this process (at the end of a build, or after a
+    /// target failed in one).
+    pub fn remove_staging(&self, slot: Option<usize>) -> Result<()> {
+        let dirs: Vec<PathBuf> = match slot {
+            Some(slot) => vec![self.staging_path(slot)],
+            None => {
+                let prefix = format!("slot-{}.", std::process::id());
+                let tmp = self.root.join("tmp");
+                std::fs::read_dir(&tmp)
+                    .map_err(|e| Error::io(&tmp, e))?
+                    .flatten()
+                    .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+                    .map(|e| e.path())
+                    .collect()
+            }
+        };
+        for dir in dirs {
+            crate::util::fs::remove_tree(&dir).map_err(|e| Error::io(&dir, e))?;
+        }
+        Ok(())
     }
 
     fn remove_leftovers(&self, key: &str) -> Result<()> {
@@ -392,15 +437,25 @@ impl Store {
         Ok(())
     }
 
-    /// Packs `staging` (manifest.json + files/) into the bundle for `manifest.key` and commits
-    /// it atomically; the staging directory becomes the unpacked copy. Returns the bundle sha256.
-    /// On failure the partial bundle is removed (the caller removes `staging`).
-    pub fn commit(&self, staging: &Path, manifest: &Manifest, run: RunRecord) -> Result<String> {
+    /// Packs the files of `manifest` into the bundle for `manifest.key` and commits it
+    /// atomically; returns the bundle sha256. Files are read from `sources` (the working-tree
+    /// files an action left there) or else from `staging/files`. When `staging/files` holds
+    /// files of its own, the staging directory becomes the unpacked copy (with the working-tree
+    /// files copied in); otherwise it is left empty for the next target, and the bundle is
+    /// unpacked when a dependent first needs it. On failure the partial bundle is removed (the
+    /// caller removes `staging`).
+    pub fn commit(
+        &self,
+        staging: &Path,
+        manifest: &Manifest,
+        sources: &std::collections::BTreeMap<String, PathBuf>,
+        run: RunRecord,
+    ) -> Result<String> {
         let temporary =
             self.root
                 .join("tmp")
                 .join(format!("{}.{}.tar.zst", manifest.key, std::process::id()));
-        let result = self.try_commit(staging, manifest, run, &temporary);
+        let result = self.try_commit(staging, manifest, sources, run, &temporary);
         if result.is_err() {
             let _ = std::fs::remove_file(&temporary);
         }
@@ -411,16 +466,12 @@ impl Store {
         &self,
         staging: &Path,
         manifest: &Manifest,
+        sources: &std::collections::BTreeMap<String, PathBuf>,
         mut run: RunRecord,
         temporary: &Path,
     ) -> Result<String> {
         let key = &manifest.key;
-        let manifest_text = crate::util::canonical::to_pretty(
-            &serde_json::to_value(manifest).expect("manifests always serialise"),
-        );
-        std::fs::write(staging.join(bundle::MANIFEST), &manifest_text)
-            .map_err(|e| Error::io(staging, e))?;
-        let sha = bundle::write(manifest, &staging.join("files"), temporary)
+        let sha = bundle::write(manifest, &staging.join("files"), sources, temporary)
             .map_err(|e| Error::store(e.to_string()))?;
         {
             use std::os::unix::fs::PermissionsExt;
@@ -463,17 +514,47 @@ impl Store {
         run.bundle_sha256 = sha.clone();
         let run_text = serde_json::to_string_pretty(&run).expect("run records always serialise");
         crate::util::fs::write_replace(&self.run_path(key), run_text.as_bytes(), false)?;
+        // An unpacked copy of an earlier bundle of this key (a `-B` rebuild) is out of date.
         let unpacked = self.unpacked_path(key);
         let _ = crate::util::fs::remove_tree(&unpacked);
-        match std::fs::rename(staging, &unpacked) {
+        if sources.len() < manifest.files.len() {
+            self.keep_as_unpacked(staging, manifest, sources, &unpacked);
+        }
+        Ok(sha)
+    }
+
+    /// Makes `staging` (which holds files of its own) the unpacked copy of `manifest`'s bundle,
+    /// with `sources` copied in; on any failure it is removed (the bundle is unpacked when
+    /// needed).
+    fn keep_as_unpacked(
+        &self,
+        staging: &Path,
+        manifest: &Manifest,
+        sources: &std::collections::BTreeMap<String, PathBuf>,
+        unpacked: &Path,
+    ) {
+        let manifest_text = crate::util::canonical::to_pretty(
+            &serde_json::to_value(manifest).expect("manifests always serialise"),
+        );
+        let kept = (|| -> std::io::Result<()> {
+            for (relative, source) in sources {
+                let destination = staging.join("files").join(relative);
+                if let Some(parent) = destination.parent() {
+                    std::fs::create_dir_all(parent)?;
+                }
+                std::fs::copy(source, &destination)?;
+            }
+            std::fs::write(staging.join(bundle::MANIFEST), &manifest_text)?;
+            std::fs::rename(staging, unpacked)
+        })();
+        match kept {
             Ok(()) => {
-                let _ = crate::util::fs::make_read_only(&unpacked);
+                let _ = crate::util::fs::make_read_only(unpacked);
             }
             Err(_) => {
                 let _ = crate::util::fs::remove_tree(staging);
             }
         }
-        Ok(sha)
     }
 
     /// The verified unpacked copy of `key`'s bundle (unpacking it if needed) and its manifest.
@@ -485,17 +566,34 @@ impl Store {
         {
             return Ok((directory, manifest));
         }
+        // One unpacking at a time in this process: two dependents of one target starting
+        // together must not replace the copy the other's command is reading.
+        let _one = self.unpacking.lock().unwrap_or_else(|e| e.into_inner());
+        let valid_copy = || {
+            std::fs::read_to_string(&manifest_path)
+                .ok()
+                .and_then(|text| serde_json::from_str::<Manifest>(&text).ok())
+        };
+        if let Some(manifest) = valid_copy() {
+            return Ok((directory, manifest));
+        }
         self.require_valid(key)?;
-        let temporary = self
-            .root
-            .join("tmp")
-            .join(format!("unpack-{key}.{}", std::process::id()));
+        static UNPACKINGS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let temporary = self.root.join("tmp").join(format!(
+            "unpack-{key}.{}.{}",
+            std::process::id(),
+            UNPACKINGS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ));
         let _ = crate::util::fs::remove_tree(&temporary);
         let manifest = bundle::unpack(&self.bundle_path(key), &temporary).map_err(|e| {
             let _ = crate::util::fs::remove_tree(&temporary);
             Error::store(e.to_string())
         })?;
-        let _ = crate::util::fs::remove_tree(&directory);
+        // A partial copy (of a killed unpacking) goes; a complete one another process just
+        // made stays.
+        if directory.exists() && valid_copy().is_none() {
+            let _ = self.discard_unpacked(key);
+        }
         if std::fs::rename(&temporary, &directory).is_err() {
             // Another process unpacked it first; theirs is as good as ours.
             let _ = crate::util::fs::remove_tree(&temporary);

@@ -74,6 +74,20 @@ impl std::error::Error for SourceError {}
 
 struct TaggedReader<R>(R);
 
+/// A reader that hashes what passes through it.
+struct HashingReader<R> {
+    inner: R,
+    hasher: Sha256,
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buffer)?;
+        self.hasher.update(&buffer[..n]);
+        Ok(n)
+    }
+}
+
 impl<R: Read> Read for TaggedReader<R> {
     fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
         self.0
@@ -121,16 +135,20 @@ impl Writer {
         self.builder.append_data(&mut header, name, data)
     }
 
-    /// Appends the file at `path` under `name`. A failure to read `path` is told apart by
-    /// [`is_source_error`].
-    pub fn append_file(&mut self, name: &str, path: &Path) -> std::io::Result<()> {
+    /// Appends the file at `path` under `name`, and returns the sha256 and size of what it
+    /// packed. A failure to read `path` is told apart by [`is_source_error`].
+    pub fn append_file(&mut self, name: &str, path: &Path) -> std::io::Result<(String, u64)> {
         use std::os::unix::fs::PermissionsExt;
         let tag = |e: std::io::Error| std::io::Error::new(e.kind(), SourceError(e));
         let file = File::open(path).map_err(tag)?;
         let metadata = file.metadata().map_err(tag)?;
         let executable = metadata.permissions().mode() & 0o111 != 0;
-        let mut reader = TaggedReader(file).take(metadata.len());
-        self.append(name, metadata.len(), executable, &mut reader)
+        let mut reader = HashingReader {
+            inner: TaggedReader(file).take(metadata.len()),
+            hasher: Sha256::new(),
+        };
+        self.append(name, metadata.len(), executable, &mut reader)?;
+        Ok((hex::encode(reader.hasher.finalize()), metadata.len()))
     }
 
     /// Finishes the tarball, fsyncs it and returns its sha256.
