@@ -9,6 +9,17 @@ use std::path::Path;
 use crate::error::{Error, Result};
 use crate::store::manifest::Manifest;
 
+/// Whether every `manifest.worktree` file is in `project_root` with the content the manifest
+/// records.
+pub fn in_place(manifest: &Manifest, project_root: &Path) -> bool {
+    manifest.worktree.iter().all(|relative| {
+        manifest.files.get(relative).is_some_and(|expected| {
+            crate::util::hash::file(&project_root.join(relative))
+                .is_ok_and(|(sha, _)| sha == expected.sha256)
+        })
+    })
+}
+
 /// Copies `manifest.worktree` files from the unpacked bundle at `directory` into
 /// `project_root`. `Ok(Some(detail))`: the unpacked copy is damaged (nothing wrong was
 /// written; the caller unpacks the bundle again and retries).
@@ -22,7 +33,6 @@ pub fn worktree(
         let destination = project_root.join(relative);
         let expected = manifest.files.get(relative);
         if let Some(expected) = expected
-            && destination.is_file()
             && crate::util::hash::file(&destination).is_ok_and(|(sha, _)| sha == expected.sha256)
         {
             continue;

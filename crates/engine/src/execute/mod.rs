@@ -401,6 +401,15 @@ impl Executor<'_> {
     /// matches its manifest: a damaged copy is unpacked again from the bundle first. Returns
     /// the event that says so, if it was, and the outputs.
     fn materialize(&self, id: TargetId, key: &str) -> Result<(Option<Event>, Vec<String>)> {
+        let store = &self.build.store;
+        if !store.unpacked_path(key).exists() {
+            // Without an unpacked copy, read the manifest from the bundle: nothing needs
+            // unpacking when the working tree already holds every output.
+            let manifest = store.bundle_manifest(key)?;
+            if materialize::in_place(&manifest, self.build.project_root) {
+                return Ok((None, manifest.worktree));
+            }
+        }
         let (directory, manifest) = self.build.store.unpacked(key)?;
         let Some(detail) = materialize::worktree(&directory, &manifest, self.build.project_root)?
         else {
