@@ -58,6 +58,8 @@ struct SyncQueue {
     directories: std::collections::BTreeSet<PathBuf>,
     /// Whether the thread is running (it exits once the queue is empty).
     running: bool,
+    /// Whether someone waits in [`DeferredSync::flush`] (the thread then stops gathering).
+    waiting: bool,
     /// The first failure since the last flush.
     error: Option<(PathBuf, std::io::Error)>,
 }
@@ -110,8 +112,11 @@ impl DeferredSync {
         let (lock, done) = &*self.state;
         let mut queue = lock.lock().unwrap_or_else(|e| e.into_inner());
         while queue.running {
+            queue.waiting = true;
+            done.notify_all();
             queue = done.wait(queue).unwrap_or_else(|e| e.into_inner());
         }
+        queue.waiting = false;
         match queue.error.take() {
             Some((path, e)) => Err(Error::io(path, e)),
             None => Ok(()),
@@ -127,11 +132,16 @@ const BATCH_MILLIS: u64 = 20;
 fn sync_until_empty(state: &(Mutex<SyncQueue>, Condvar)) {
     let (lock, done) = state;
     loop {
-        // Let a batch gather: one fsync of a file commits a journalling filesystem's whole
-        // transaction, so the rest of the batch then costs little.
-        std::thread::sleep(std::time::Duration::from_millis(BATCH_MILLIS));
         let (files, directories) = {
+            // Let a batch gather (unless the build waits for it): one fsync of a file commits
+            // a journalling filesystem's whole transaction, so the rest then costs little.
             let mut queue = lock.lock().unwrap_or_else(|e| e.into_inner());
+            if !queue.waiting {
+                queue = done
+                    .wait_timeout(queue, std::time::Duration::from_millis(BATCH_MILLIS))
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0;
+            }
             if queue.files.is_empty() && queue.directories.is_empty() {
                 queue.running = false;
                 done.notify_all();
