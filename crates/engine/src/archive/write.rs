@@ -11,6 +11,7 @@ use super::{ArchiveManifest, Context, MANIFEST, Mode, is_metric_file, report, to
 use crate::error::{Error, Result};
 use crate::store::Store;
 use crate::store::manifest::FileEntry;
+use crate::util::tarball::HashingReader;
 
 /// Where a member's bytes come from.
 enum Source {
@@ -202,17 +203,4 @@ fn verified_unpacked(
         .verified_unpacked(key)
         .map(|(directory, manifest, _)| (directory, manifest))
         .map_err(|e| Error::store(format!("target `{target}`: {e}")))
-}
-
-struct HashingReader<R> {
-    inner: R,
-    hasher: Sha256,
-}
-
-impl<R: Read> Read for HashingReader<R> {
-    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buffer)?;
-        self.hasher.update(&buffer[..n]);
-        Ok(n)
-    }
 }
