@@ -44,14 +44,7 @@ fn a_flipped_byte_is_detected_and_rebuilt_or_refused() {
         .recipe(&three_levels_recipe())
         .file("input.txt", "hello\n");
     let run = project.run(&["--json"]).success();
-    let key = run
-        .events()
-        .into_iter()
-        .find(|e| e["event"] == "finished" && e["target"] == "left")
-        .unwrap()["key"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let key = finished_key(&run, "left");
     let bundle = project.path(&format!("artifacts/bundles/{key}.tar.zst"));
     flip_a_byte(&bundle);
 
