@@ -13,14 +13,18 @@
 //!                              to skip re-hashing (builds and `status` only: `archive` and
 //!                              `fsck` always re-hash)
 //!   unpacked/<key>/            read-only copy: manifest.json + files/, checked against the
-//!                              bundle's manifest before a command reads it
+//!                              bundle's manifest before a command reads it; unpacked when
+//!                              first needed, or kept from the staging of an action that wrote
+//!                              its files there
 //!   records/<profile>/<t>.json the last fingerprint built for target t (for `--explain`)
 //!   logs/<target>.log          the last build log of each target
 //!   locks/<key>.lock           held while a key is being built
 //!   corrupt/                   bundles and unpacked copies that failed verification, kept for
 //!                              inspection
-//!   tmp/                       staging; anything here is unfinished work, removed on failure
-//!                              and reclaimed by the next build that has the store to itself
+//!   tmp/                       staging (`slot-<pid>.<n>/`, one per job slot, reused while
+//!                              empty); anything here is unfinished work, removed on failure or
+//!                              at the end of the build, and reclaimed by the next build that
+//!                              has the store to itself
 //! ```
 //!
 //! A bundle is complete only when both `<key>.tar.zst` and `<key>.sha256` exist and agree:
