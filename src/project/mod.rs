@@ -85,8 +85,7 @@ pub fn resolved_graph(
             };
             let item = plan.item(id).expect("planned");
             if item.state == ItemState::Fresh {
-                let (_, manifest) = store.unpacked(&item.key)?;
-                published.insert(name, manifest.info);
+                published.insert(name, store.manifest(&item.key)?.info);
                 added = true;
             }
         }

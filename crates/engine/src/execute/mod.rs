@@ -383,7 +383,7 @@ impl Executor<'_> {
             let files = match worktrees.get(&root) {
                 Some(files) => files.clone(),
                 None if self.build.store.state(&item.key) == crate::store::BundleState::Valid => {
-                    self.build.store.unpacked(&item.key)?.1.worktree
+                    self.build.store.manifest(&item.key)?.worktree
                 }
                 None => continue,
             };
@@ -401,14 +401,10 @@ impl Executor<'_> {
     /// matches its manifest: a damaged copy is unpacked again from the bundle first. Returns
     /// the event that says so, if it was, and the outputs.
     fn materialize(&self, id: TargetId, key: &str) -> Result<(Option<Event>, Vec<String>)> {
-        let store = &self.build.store;
-        if !store.unpacked_path(key).exists() {
-            // Without an unpacked copy, read the manifest from the bundle: nothing needs
-            // unpacking when the working tree already holds every output.
-            let manifest = store.bundle_manifest(key)?;
-            if materialize::in_place(&manifest, self.build.project_root) {
-                return Ok((None, manifest.worktree));
-            }
+        // Nothing needs unpacking when the working tree already holds every output.
+        let manifest = self.build.store.manifest(key)?;
+        if materialize::in_place(&manifest, self.build.project_root) {
+            return Ok((None, manifest.worktree));
         }
         let (directory, manifest) = self.build.store.unpacked(key)?;
         let Some(detail) = materialize::worktree(&directory, &manifest, self.build.project_root)?
@@ -450,7 +446,11 @@ impl Executor<'_> {
         ));
         let mut snapshot = None;
         let result = self.try_build_one(plan, item, sender, &aside, &mut snapshot, slot);
-        if !matches!(result, Ok(WorkResult::Built { .. })) {
+        // A failed or interrupted action may have left files in its slot's staging folder.
+        if matches!(
+            result,
+            Err(_) | Ok(WorkResult::Failed { .. } | WorkResult::Cancelled)
+        ) {
             let _ = self.build.store.remove_staging(Some(slot));
         }
         let result = match result {
@@ -705,8 +705,15 @@ impl Executor<'_> {
         self.build
             .store
             .write_record(&self.build.options.profile, name, &item.fingerprint)?;
-        // The manifest just committed is the one the unpacked copy holds: no need to read it
-        // back, unless the copy turns out damaged.
+        // Outputs packed from the working tree are in place (packing checked them); the
+        // others are copied out of the unpacked copy, whose manifest is the one just
+        // committed: no need to read it back, unless the copy turns out damaged.
+        if manifest.worktree.iter().all(|r| sources.contains_key(r)) {
+            return Ok(WorkResult::Built {
+                seconds: started.elapsed().as_secs_f64(),
+                worktree: manifest.worktree,
+            });
+        }
         let unpacked = self.build.store.unpacked_path(&item.key);
         let worktree = match materialize::worktree(&unpacked, &manifest, self.build.project_root)? {
             None => manifest.worktree,

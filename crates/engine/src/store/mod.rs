@@ -561,24 +561,31 @@ impl Store {
         }
     }
 
+    /// The manifest of the unpacked copy of `key`, if there is a complete one.
+    fn unpacked_manifest(&self, key: &str) -> Option<Manifest> {
+        let text = std::fs::read_to_string(self.unpacked_path(key).join(bundle::MANIFEST)).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
+    /// The manifest of `key`'s (valid) bundle: its unpacked copy's when there is one, else
+    /// read from the bundle, which is not unpacked for it.
+    pub fn manifest(&self, key: &str) -> Result<Manifest> {
+        match self.unpacked_manifest(key) {
+            Some(manifest) => Ok(manifest),
+            None => self.bundle_manifest(key),
+        }
+    }
+
     /// The verified unpacked copy of `key`'s bundle (unpacking it if needed) and its manifest.
     pub fn unpacked(&self, key: &str) -> Result<(PathBuf, Manifest)> {
         let directory = self.unpacked_path(key);
-        let manifest_path = directory.join(bundle::MANIFEST);
-        if let Ok(text) = std::fs::read_to_string(&manifest_path)
-            && let Ok(manifest) = serde_json::from_str::<Manifest>(&text)
-        {
+        if let Some(manifest) = self.unpacked_manifest(key) {
             return Ok((directory, manifest));
         }
         // One unpacking at a time in this process: two dependents of one target starting
         // together must not replace the copy the other's command is reading.
         let _one = self.unpacking.lock().unwrap_or_else(|e| e.into_inner());
-        let valid_copy = || {
-            std::fs::read_to_string(&manifest_path)
-                .ok()
-                .and_then(|text| serde_json::from_str::<Manifest>(&text).ok())
-        };
-        if let Some(manifest) = valid_copy() {
+        if let Some(manifest) = self.unpacked_manifest(key) {
             return Ok((directory, manifest));
         }
         self.require_valid(key)?;
@@ -595,7 +602,7 @@ impl Store {
         })?;
         // A partial copy (of a killed unpacking) goes; a complete one another process just
         // made stays.
-        if directory.exists() && valid_copy().is_none() {
+        if directory.exists() && self.unpacked_manifest(key).is_none() {
             let _ = self.discard_unpacked(key);
         }
         if std::fs::rename(&temporary, &directory).is_err() {
