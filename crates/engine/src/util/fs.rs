@@ -54,7 +54,7 @@ pub struct DeferredSync {
 #[derive(Default)]
 struct SyncQueue {
     /// Files to fsync, each with a line to append to another file once it is on disk.
-    files: Vec<(PathBuf, Option<(PathBuf, String)>)>,
+    files: Vec<(PathBuf, (PathBuf, String))>,
     directories: std::collections::BTreeSet<PathBuf>,
     /// Whether the thread is running (it exits once the queue is empty).
     running: bool,
@@ -71,25 +71,15 @@ impl std::fmt::Debug for DeferredSync {
 }
 
 impl DeferredSync {
-    /// Hands over `file` (if any) and `directory` to be fsynced.
-    pub fn defer(&self, file: Option<&Path>, directory: &Path) {
-        self.enqueue(file.map(|f| (f.to_path_buf(), None)), directory);
-    }
-
     /// Hands over `file` and `directory` to be fsynced; once `file` is on disk, `line` is
     /// appended to `note` (which is then fsynced too). A `note` that no longer exists is left
     /// alone.
     pub fn defer_then_note(&self, file: &Path, note: &Path, line: String, directory: &Path) {
-        self.enqueue(
-            Some((file.to_path_buf(), Some((note.to_path_buf(), line)))),
-            directory,
-        );
-    }
-
-    fn enqueue(&self, file: Option<(PathBuf, Option<(PathBuf, String)>)>, directory: &Path) {
         let (lock, _) = &*self.state;
         let mut queue = lock.lock().unwrap_or_else(|e| e.into_inner());
-        queue.files.extend(file);
+        queue
+            .files
+            .push((file.to_path_buf(), (note.to_path_buf(), line)));
         queue.directories.insert(directory.to_path_buf());
         if queue.running {
             return;
@@ -166,7 +156,7 @@ fn sync_until_empty(state: &(Mutex<SyncQueue>, Condvar)) {
         let mut notes = Vec::new();
         for (path, then) in files {
             let result = sync(&path);
-            if let (Ok(()), Some(then)) = (&result, then) {
+            if result.is_ok() {
                 notes.push(then);
             }
             note(path, result);
