@@ -288,6 +288,22 @@ outputs = ["fig.txt"]
     assert!(
         shown["run"]["finished"].as_f64().unwrap() >= shown["run"]["started"].as_f64().unwrap()
     );
+    // The run facts are a line of the bundle's record, not a file of their own.
+    let key = shown["manifest"]["key"].as_str().unwrap();
+    let record = project.read(&format!("artifacts/bundles/{key}.sha256"));
+    assert_eq!(
+        record
+            .lines()
+            .nth(1)
+            .map(|line| line.starts_with("# run {")),
+        Some(true),
+        "{record}"
+    );
+    assert!(
+        !project
+            .path(&format!("artifacts/bundles/{key}.run.json"))
+            .exists()
+    );
 }
 
 #[test]
@@ -374,5 +390,42 @@ outputs = ["count.txt"]
             .contains("every item of the list `\"${extra}\"` stands for must be a string"),
         "{}",
         bad.stderr
+    );
+}
+
+#[test]
+fn a_target_has_a_log_when_its_command_printed_or_failed_and_only_its_last_one() {
+    let project = Project::new();
+    project.recipe(
+        r#"
+[target.quiet]
+kind = "shell"
+inputs = ["mode.txt"]
+command = "if grep -q loud mode.txt; then echo said something; fi; cp mode.txt quiet.txt"
+outputs = ["quiet.txt"]
+
+[target.silent_failure]
+kind = "shell"
+command = "exit 4"
+"#,
+    );
+    project.file("mode.txt", "loud\n");
+    project.run(&["quiet"]).success();
+    assert_eq!(
+        project.read("artifacts/logs/quiet.log"),
+        "$ if grep -q loud mode.txt; then echo said something; fi; cp mode.txt quiet.txt\nsaid something\n"
+    );
+    // The next build prints nothing: the earlier build's log goes, and none is made.
+    project.file("mode.txt", "quiet\n");
+    project.run(&["quiet"]).success();
+    assert!(!project.path("artifacts/logs/quiet.log").exists());
+    // A command that fails has a log with its command line, named in the error, even when it
+    // printed nothing.
+    let failed = project.run(&["silent_failure"]);
+    assert_eq!(failed.code, 1, "{}", failed.stderr);
+    assert_contains(&failed.stderr, "artifacts/logs/silent_failure.log");
+    assert_eq!(
+        project.read("artifacts/logs/silent_failure.log"),
+        "$ exit 4\n"
     );
 }

@@ -54,3 +54,46 @@ fn a_build_waits_for_gc_holding_the_store_and_says_so() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_second_process_waits_for_the_key_another_is_building_and_says_so() {
+    let project = Project::new();
+    project.recipe(
+        "[target.slow]\nkind = \"shell\"\ncommand = \"touch started; sleep 1; echo once >> runs.log; cp runs.log slow.txt\"\noutputs = [\"slow.txt\"]\n",
+    );
+    let first = project.command(&["slow"]).spawn().unwrap();
+    let started = std::time::Instant::now();
+    while !project.path("started").exists() {
+        assert!(
+            started.elapsed().as_secs() < 30,
+            "the first build never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let second = project.run(&["slow"]).success();
+    let first = first.wait_with_output().unwrap();
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert!(
+        second
+            .stderr
+            .contains("for target `slow`: another cpbuild is building it"),
+        "{}",
+        second.stderr
+    );
+    assert!(
+        second.stderr.contains("slow (built by another cpbuild)"),
+        "{}",
+        second.stderr
+    );
+    assert_eq!(project.read("runs.log"), "once\n");
+    // Every key's lock is a byte of one file: building creates no lock file per target.
+    let locks: Vec<String> = std::fs::read_dir(project.path("artifacts/locks"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(locks, ["keys.lock"]);
+}

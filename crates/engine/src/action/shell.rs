@@ -249,7 +249,11 @@ impl Action for Shell {
             command.env(dep_variable(name), &dep.files);
         }
         crate::util::process::isolate(&mut command);
-        let _ = writeln!(ctx.log, "$ {command_text}");
+        let mut log = CommandLog {
+            header: Some(&command_text),
+            log: &mut *ctx.log,
+            succeeded: false,
+        };
         let mut child = command
             .spawn()
             .map_err(|e| ActionError::failed(format!("cannot start `sh`: {e}")))?;
@@ -269,7 +273,7 @@ impl Action for Shell {
         let status = loop {
             let exit_fd = exit.as_ref().map(AsRawFd::as_raw_fd);
             if output.is_open() || exit_fd.is_some() {
-                output.pump(Duration::from_millis(20), exit_fd, ctx.log);
+                output.pump(Duration::from_millis(20), exit_fd, &mut log);
             } else {
                 if closed_polls > 0 {
                     std::thread::sleep(Duration::from_micros(
@@ -300,7 +304,7 @@ impl Action for Shell {
                         .map_err(|e| ActionError::failed(format!("cannot wait for `sh`: {e}")))?;
                     // Log what is still in the pipes (a process outside the group may hold
                     // them open: give up after 50 ms without output).
-                    while output.is_open() && output.pump(Duration::from_millis(50), None, ctx.log)
+                    while output.is_open() && output.pump(Duration::from_millis(50), None, &mut log)
                     {
                     }
                     break status;
@@ -353,6 +357,45 @@ impl Action for Shell {
                 }
             }
         }
+        log.succeeded = true;
         Ok(())
+    }
+}
+
+/// A command's log: its command line (`$ …`), then what it printed. The command line is
+/// written before the first output, or when the command fails, so a command that prints
+/// nothing and succeeds leaves the log empty (and the target without a log file).
+struct CommandLog<'l> {
+    header: Option<&'l str>,
+    log: &'l mut dyn Write,
+    succeeded: bool,
+}
+
+impl CommandLog<'_> {
+    fn write_header(&mut self) {
+        if let Some(header) = self.header.take() {
+            let _ = writeln!(self.log, "$ {header}");
+        }
+    }
+}
+
+impl Write for CommandLog<'_> {
+    fn write(&mut self, buffer: &[u8]) -> std::io::Result<usize> {
+        if !buffer.is_empty() {
+            self.write_header();
+        }
+        self.log.write(buffer)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.log.flush()
+    }
+}
+
+impl Drop for CommandLog<'_> {
+    fn drop(&mut self) {
+        if !self.succeeded {
+            self.write_header();
+        }
     }
 }

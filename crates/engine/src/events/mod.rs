@@ -68,7 +68,8 @@ pub enum Event {
     Failed {
         target: String,
         message: String,
-        log: String,
+        /// Its log, if it has one (an action that wrote nothing has none).
+        log: Option<String>,
         stderr_tail: Vec<String>,
     },
     /// A target was not built because a dependency failed.
@@ -269,7 +270,9 @@ impl Reporter for HumanReporter {
                         text.push_str(line);
                     }
                 }
-                text.push_str(&format!("\n          log: {log}"));
+                if let Some(log) = log {
+                    text.push_str(&format!("\n          log: {log}"));
+                }
                 self.line(&text);
                 self.finish_running(target);
             }

@@ -322,7 +322,9 @@ impl Executor<'_> {
                                 self.reporter.report(&Event::Failed {
                                     target: name.clone(),
                                     message,
-                                    log: self.build.store.log_path(&name).display().to_string(),
+                                    log: Some(self.build.store.log_path(&name))
+                                        .filter(|path| path.exists())
+                                        .map(|path| path.display().to_string()),
                                     stderr_tail,
                                 });
                                 if store_error {
@@ -582,10 +584,7 @@ impl Executor<'_> {
                 aside,
             )?);
         }
-        let log_path = self.build.store.log_path(name);
-        let mut log = std::io::BufWriter::new(
-            std::fs::File::create(&log_path).map_err(|e| Error::io(&log_path, e))?,
-        );
+        let mut log = TargetLog::new(self.build.store.log_path(name));
         let progress = ChannelProgress {
             id: item.id,
             sender: sender.clone(),
@@ -612,8 +611,7 @@ impl Executor<'_> {
         let worktree_outputs = std::mem::take(&mut context.worktree_outputs);
         let info = std::mem::take(&mut context.info);
         drop(context);
-        use std::io::Write;
-        let _ = log.flush();
+        log.finish()?;
         match result {
             Ok(()) => {}
             Err(ActionError::Cancelled) => {
@@ -781,4 +779,67 @@ fn hostname() -> String {
                 .unwrap_or_else(|_| "unknown".into())
         })
         .clone()
+}
+
+/// A target's log, `logs/<target>.log`: created at the first byte its action writes, so an
+/// action that writes nothing leaves no log (and no file is made for it); the log of an
+/// earlier build of the target is removed first, so a log always belongs to the last build.
+struct TargetLog {
+    path: std::path::PathBuf,
+    file: Option<std::io::BufWriter<std::fs::File>>,
+    /// Why the log could not be created, reported after the action (actions ignore the
+    /// errors of their log writes).
+    error: Option<std::io::Error>,
+}
+
+impl TargetLog {
+    fn new(path: std::path::PathBuf) -> TargetLog {
+        let error = match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Some(e),
+            _ => None,
+        };
+        TargetLog {
+            path,
+            file: None,
+            error,
+        }
+    }
+
+    /// Writes what is buffered; an error of the log becomes the target's error.
+    fn finish(mut self) -> Result<()> {
+        use std::io::Write;
+        if let Err(e) = self.flush() {
+            self.error.get_or_insert(e);
+        }
+        match self.error {
+            Some(e) => Err(Error::io(&self.path, e)),
+            None => Ok(()),
+        }
+    }
+}
+
+impl std::io::Write for TargetLog {
+    fn write(&mut self, buffer: &[u8]) -> std::io::Result<usize> {
+        if buffer.is_empty() {
+            return Ok(0);
+        }
+        if self.file.is_none() {
+            match std::fs::File::create(&self.path) {
+                Ok(file) => self.file = Some(std::io::BufWriter::new(file)),
+                Err(e) => {
+                    let error = std::io::Error::new(e.kind(), e.to_string());
+                    self.error.get_or_insert(e);
+                    return Err(error);
+                }
+            }
+        }
+        self.file.as_mut().expect("created above").write(buffer)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match &mut self.file {
+            Some(file) => file.flush(),
+            None => Ok(()),
+        }
+    }
 }

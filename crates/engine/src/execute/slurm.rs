@@ -452,7 +452,7 @@ impl SlurmExecutor<'_> {
                 "{message} (job {job}{})",
                 task.map(|t| format!("_{t}")).unwrap_or_default()
             ),
-            log: log.display().to_string(),
+            log: Some(log.display().to_string()),
             stderr_tail: tail,
         });
         outcome.failed.push(name);

@@ -3,7 +3,7 @@
 //!
 //! The manifest holds only what determines the bundle, so that the same inputs give the same
 //! bytes. Wall-clock facts (start and end time, duration, host name, process id) differ between
-//! two builds of the same thing; they live beside the bundle in `bundles/<key>.run.json`
+//! two builds of the same thing; they live beside the bundle, in its record `bundles/<key>.sha256`
 //! ([`RunRecord`]) and `cpbuild show` prints both.
 
 use std::collections::BTreeMap;

@@ -5,10 +5,10 @@
 //!   store.lock                 shared by builds, exclusive for gc/clean
 //!   bundles/<key>.tar.zst      the bundle (read-only)
 //!   bundles/<key>.sha256       its recorded sha256 (`sha256sum` format), written before the
-//!                              bundle appears; once the bundle is on disk, a `# verified`
-//!                              comment with the size, mtime and inode it had when the commit
-//!                              hashed it
-//!   bundles/<key>.run.json     wall-clock facts of the build (not part of the bundle bytes)
+//!                              bundle appears, with a `# run` comment holding the wall-clock
+//!                              facts of the build (not part of the bundle bytes); once the
+//!                              bundle is on disk, a `# verified` comment with the size, mtime
+//!                              and inode it had when the commit hashed it
 //!   verified/<key>             size/mtime/inode of the last verification after the commit's,
 //!                              to skip re-hashing (builds and `status` only: `archive` and
 //!                              `fsck` always re-hash)
@@ -18,7 +18,7 @@
 //!                              its files there
 //!   records/<profile>/<t>.json the last fingerprint built for target t (for `--explain`)
 //!   logs/<target>.log          the last build log of each target
-//!   locks/<key>.lock           held while a key is being built
+//!   locks/keys.lock            one byte per key, locked while the key is being built
 //!   corrupt/                   bundles and unpacked copies that failed verification, kept for
 //!                              inspection
 //!   tmp/                       staging (`slot-<pid>.<n>/`, one per job slot, reused while
@@ -123,8 +123,8 @@ impl Store {
         self.root.join("bundles").join(format!("{key}.sha256"))
     }
 
-    /// `bundles/<key>.run.json`.
-    pub fn run_path(&self, key: &str) -> PathBuf {
+    /// `bundles/<key>.run.json`, where earlier versions kept the run record.
+    fn run_path(&self, key: &str) -> PathBuf {
         self.root.join("bundles").join(format!("{key}.run.json"))
     }
 
@@ -200,8 +200,20 @@ impl Store {
         Ok(())
     }
 
-    /// Takes the lock for building `key`.
+    /// Takes the lock for building `key` (see [`lock`]).
     pub fn lock_key(&self, key: &str, on_wait: impl FnOnce(Option<u32>)) -> Result<FileLock> {
+        #[cfg(target_os = "linux")]
+        {
+            // One byte per key, below 2^62 so that any offset arithmetic stays in range.
+            let digest = <sha2::Sha256 as sha2::Digest>::digest(key.as_bytes());
+            let byte = u64::from_be_bytes(digest[..8].try_into().expect("8 bytes")) >> 2;
+            FileLock::acquire_byte(
+                &self.root.join("locks").join("keys.lock"),
+                byte as i64,
+                on_wait,
+            )
+        }
+        #[cfg(not(target_os = "linux"))]
         FileLock::acquire(
             &self.root.join("locks").join(format!("{key}.lock")),
             LockMode::Exclusive,
@@ -497,10 +509,12 @@ impl Store {
             std::fs::rename(&destination, &aside).map_err(|e| Error::io(&destination, e))?;
             let _ = std::fs::remove_file(&aside);
         }
+        run.bundle_sha256 = sha.clone();
+        let run_text = serde_json::to_string(&run).expect("run records always serialise");
         let record = self.sha_path(key);
         crate::util::fs::write_replace(
             &record,
-            format!("{sha}  {key}.tar.zst\n").as_bytes(),
+            format!("{sha}  {key}.tar.zst\n{RUN}{run_text}\n").as_bytes(),
             false,
         )?;
         std::fs::rename(temporary, &destination).map_err(|e| Error::io(&destination, e))?;
@@ -515,9 +529,6 @@ impl Store {
             format!("{VERIFIED}{stamp}\n"),
             &self.root.join("bundles"),
         );
-        run.bundle_sha256 = sha.clone();
-        let run_text = serde_json::to_string_pretty(&run).expect("run records always serialise");
-        crate::util::fs::write_replace(&self.run_path(key), run_text.as_bytes(), false)?;
         // An unpacked copy of an earlier bundle of this key (a `-B` rebuild) is out of date.
         let unpacked = self.unpacked_path(key);
         let _ = crate::util::fs::remove_tree(&unpacked);
@@ -746,9 +757,14 @@ impl Store {
         crate::util::fs::write_replace(&self.record_path(profile, target), text.as_bytes(), false)
     }
 
-    /// The run record of `key`, if any.
+    /// The run record of `key`, if any: a line of the bundle's record, or (in a store written
+    /// by an earlier version) `bundles/<key>.run.json`.
     pub fn read_run(&self, key: &str) -> Option<RunRecord> {
-        serde_json::from_str(&std::fs::read_to_string(self.run_path(key)).ok()?).ok()
+        let record = std::fs::read_to_string(self.sha_path(key)).ok()?;
+        match record.lines().find_map(|line| line.strip_prefix(RUN)) {
+            Some(run) => serde_json::from_str(run).ok(),
+            None => serde_json::from_str(&std::fs::read_to_string(self.run_path(key)).ok()?).ok(),
+        }
     }
 
     /// The keys of every complete-looking bundle.
@@ -815,6 +831,9 @@ impl<W: std::io::Write> std::io::Write for HashingWriter<'_, W> {
 /// The comment of a bundle's record that holds its stamp at commit (`sha256sum -c` skips
 /// lines starting with `#`).
 const VERIFIED: &str = "# verified ";
+
+/// The comment of a bundle's record that holds its [`RunRecord`] as one line of JSON.
+const RUN: &str = "# run ";
 
 /// The recorded sha256 of a bundle's record, and the stamp its commit wrote, if any.
 fn parse_record(text: &str) -> (&str, Option<&str>) {
