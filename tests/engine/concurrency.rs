@@ -57,9 +57,12 @@ fn a_build_waits_for_gc_holding_the_store_and_says_so() {
 
 #[test]
 fn a_second_process_waits_for_the_key_another_is_building_and_says_so() {
+    use std::io::BufRead;
     let project = Project::new();
+    // The first build's command holds the key until the test has seen the second one wait
+    // (at most a minute, so that a failing test cannot hang).
     project.recipe(
-        "[target.slow]\nkind = \"shell\"\ncommand = \"touch started; sleep 1; echo once >> runs.log; cp runs.log slow.txt\"\noutputs = [\"slow.txt\"]\n",
+        "[target.slow]\nkind = \"shell\"\ncommand = \"touch started; i=0; while [ ! -e go ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done; echo once >> runs.log; cp runs.log slow.txt\"\noutputs = [\"slow.txt\"]\n",
     );
     let first = project.command(&["slow"]).spawn().unwrap();
     let started = std::time::Instant::now();
@@ -70,7 +73,17 @@ fn a_second_process_waits_for_the_key_another_is_building_and_says_so() {
         );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    let second = project.run(&["slow"]).success();
+    let mut second = project.command(&["slow"]).spawn().unwrap();
+    let mut stderr = Vec::new();
+    for line in std::io::BufReader::new(second.stderr.take().unwrap()).lines() {
+        let line = line.unwrap();
+        if line.contains("for target `slow`: another cpbuild is building it") {
+            std::fs::write(project.path("go"), "").unwrap();
+        }
+        stderr.push(line);
+    }
+    let stderr = stderr.join("\n");
+    assert!(second.wait().unwrap().success(), "{stderr}");
     let first = first.wait_with_output().unwrap();
     assert!(
         first.status.success(),
@@ -78,16 +91,12 @@ fn a_second_process_waits_for_the_key_another_is_building_and_says_so() {
         String::from_utf8_lossy(&first.stderr)
     );
     assert!(
-        second
-            .stderr
-            .contains("for target `slow`: another cpbuild is building it"),
-        "{}",
-        second.stderr
+        project.path("go").exists(),
+        "the second build never said it waits: {stderr}"
     );
     assert!(
-        second.stderr.contains("slow (built by another cpbuild)"),
-        "{}",
-        second.stderr
+        stderr.contains("slow (built by another cpbuild)"),
+        "{stderr}"
     );
     assert_eq!(project.read("runs.log"), "once\n");
     // Every key's lock is a byte of one file: building creates no lock file per target.
