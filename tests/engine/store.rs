@@ -154,9 +154,12 @@ fn gc_removes_only_unreferenced_bundles() {
     assert_eq!(project.bundles("artifacts").len(), 7);
     project.file("input.txt", "new\n");
     project.run(&[]).success();
+    // A key's lock file as earlier versions made them (one per key).
+    project.file("artifacts/locks/0123abcd.lock", "4242");
     // 4 old ci bundles of the summary chain and 2 paper ones are now stale (`data` changed).
     let gc = project.run(&["gc"]).success();
     assert_contains(&gc.stdout, "removed 6 bundles");
+    assert!(!project.path("artifacts/locks/0123abcd.lock").exists());
     let run = project.run(&["--json", "summary", "other"]).success();
     assert!(run.targets_with("start").is_empty(), "{}", run.stdout);
 }

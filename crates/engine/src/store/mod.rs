@@ -800,9 +800,11 @@ impl Store {
         Ok(freed)
     }
 
-    /// Removes staging leftovers and quarantined bundles (caller holds the exclusive lock).
+    /// Removes staging leftovers, quarantined bundles and the key locks' files, those of
+    /// earlier versions (one per key) included: the caller holds the store exclusively, so no
+    /// build holds a key.
     pub fn remove_scratch(&self) -> Result<()> {
-        for sub in ["tmp", "corrupt"] {
+        for sub in ["tmp", "corrupt", "locks"] {
             let dir = self.root.join(sub);
             crate::util::fs::remove_tree(&dir).map_err(|e| Error::io(&dir, e))?;
             std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
