@@ -41,7 +41,7 @@ impl FileLock {
         mode: LockMode,
         on_wait: impl FnOnce(Option<u32>),
     ) -> Result<FileLock> {
-        let (mut file, taken) = open_and_try(path, Some(mode))?;
+        let (mut file, taken) = open_and_try(path, mode)?;
         if !taken {
             let mut text = String::new();
             let _ = file.read_to_string(&mut text);
@@ -57,7 +57,7 @@ impl FileLock {
 
     /// Takes the lock at `path` if no other process holds it; `None` if one does.
     pub fn try_acquire(path: &Path, mode: LockMode) -> Result<Option<FileLock>> {
-        let (file, taken) = open_and_try(path, Some(mode))?;
+        let (file, taken) = open_and_try(path, mode)?;
         Ok(taken.then(|| FileLock::held(file, path, mode)))
     }
 
@@ -85,7 +85,7 @@ impl FileLock {
         byte: i64,
         on_wait: impl FnOnce(Option<u32>),
     ) -> Result<FileLock> {
-        let (file, _) = open_and_try(path, None)?;
+        let file = open(path)?;
         if !lock_byte(&file, byte, false).map_err(|e| Error::io(path, e))? {
             on_wait(None);
             lock_byte(&file, byte, true).map_err(|e| Error::io(path, e))?;
@@ -150,23 +150,27 @@ fn lock_byte(file: &File, byte: i64, wait: bool) -> std::io::Result<bool> {
     }
 }
 
-/// Opens (creating) the lock file at `path` and tries to take it without blocking: the file,
-/// and whether it was taken (`false`: another process holds it).
-fn open_and_try(path: &Path, mode: Option<LockMode>) -> Result<(File, bool)> {
+/// Opens (creating) the lock file at `path`.
+fn open(path: &Path) -> Result<File> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
     }
-    let file = OpenOptions::new()
+    OpenOptions::new()
         .read(true)
         .write(true)
         .create(true)
         .truncate(false)
         .open(path)
-        .map_err(|e| Error::io(path, e))?;
+        .map_err(|e| Error::io(path, e))
+}
+
+/// Opens the lock file at `path` and tries to take it without blocking: the file, and whether
+/// it was taken (`false`: another process holds it).
+fn open_and_try(path: &Path, mode: LockMode) -> Result<(File, bool)> {
+    let file = open(path)?;
     let attempt = match mode {
-        None => return Ok((file, false)),
-        Some(LockMode::Shared) => file.try_lock_shared(),
-        Some(LockMode::Exclusive) => file.try_lock(),
+        LockMode::Shared => file.try_lock_shared(),
+        LockMode::Exclusive => file.try_lock(),
     };
     match attempt {
         Ok(()) => Ok((file, true)),
