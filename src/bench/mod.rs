@@ -22,9 +22,9 @@ use std::time::Instant;
 
 use cpbuild_engine::graph::Graph;
 use cpbuild_engine::recipe::Recipes;
+use cpbuild_ml::ClipHbaConfig;
 use cpbuild_ml::backend::{Resolved, cpu_model, with_backend};
 use cpbuild_ml::train::{TrainConfig, TrainData};
-use cpbuild_ml::{ClipHbaConfig, DoraConfig};
 
 use crate::kinds::hba_data::{self, World};
 use epochs::{BaselineEnds, GraphEpochs};
@@ -45,7 +45,7 @@ const SMALL_RSA_IMAGES: usize = 3;
 /// What `cpbuild bench` measures.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BenchConfig {
-    /// `clip-tiny` or `clip-vit-l-14`.
+    /// `clip-tiny`, `clip-small` or `clip-vit-l-14`.
     pub model: String,
     /// Timed training steps per throughput epoch.
     pub steps: usize,
@@ -55,14 +55,9 @@ pub struct BenchConfig {
     pub full_epoch: bool,
 }
 
-/// The model as `train-hba` trains it: DoRA on the last vision and text block of `clip-tiny`,
-/// the paper's blocks of ViT-L/14.
+/// The model as `train-hba` trains it.
 pub fn hba_config(model: &str) -> Option<ClipHbaConfig> {
-    let clip = crate::kinds::random_clip::clip_config(model)?;
-    let dora = match model {
-        "clip-vit-l-14" => DoraConfig::paper(),
-        _ => DoraConfig::last_layers(&clip, 1, 1),
-    };
+    let (clip, dora) = crate::kinds::train_hba::model_config(model)?;
     Some(ClipHbaConfig::new(clip, dora))
 }
 
@@ -118,8 +113,9 @@ pub fn run(
 ) -> Result<BenchReport, String> {
     let hba = hba_config(&config.model).ok_or_else(|| {
         format!(
-            "unknown model `{}`; use `clip-tiny` or `clip-vit-l-14`",
-            config.model
+            "unknown model `{}`; use {}",
+            config.model,
+            crate::kinds::random_clip::CLIP_MODELS
         )
     })?;
     if config.steps == 0 || config.batch == 0 {

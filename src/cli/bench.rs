@@ -16,7 +16,9 @@ pub(super) fn bench(global: &GlobalOptions, config: &BenchConfig) -> Result<i32>
     if bench::hba_config(&config.model).is_none() {
         return Err(Error::Usage {
             message: format!("unknown model `{}`", config.model),
-            help: Some("use `--model clip-vit-l-14` or `--model clip-tiny`".into()),
+            help: Some(
+                "use `--model clip-vit-l-14`, `--model clip-small` or `--model clip-tiny`".into(),
+            ),
         });
     }
     if config.steps == 0 || config.batch == 0 {

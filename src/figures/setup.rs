@@ -50,6 +50,7 @@ impl RunSetup {
             "vit-tiny" => "ViT-tiny",
             "vit-b-16" => "ViT-B/16",
             "clip-tiny" => "CLIP-tiny",
+            "clip-small" => "CLIP-small",
             "clip-vit-l-14" => "CLIP ViT-L/14",
             other => other,
         }

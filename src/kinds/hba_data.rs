@@ -1,13 +1,14 @@
 //! The THINGS world of the training kinds: the project files they read ([`ThingsTables`]: the
 //! real SPoSE targets, the human RDM, the 66 dimension labels), the things-synth pool and its
 //! normalised renders, shared by `train-hba`, `train-vit` and `pretrain-clip`; and the
-//! [`TrainData`] of a `train-hba` run: those, the labels tokenised with CLIP's BPE, and pixels
+//! [`TrainData`] of a `train-hba` run: those, the labels tokenised with CLIP's BPE (trimmed to
+//! the longest label: see [`trim_padding`]), and pixels
 //! from a data world (`things-synth` renders, or the real THINGS photographs).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use cpbuild_ml::tokenizer::Tokenizer;
+use cpbuild_ml::tokenizer::{Tokenizer, trim_padding};
 use cpbuild_ml::train::TrainData;
 
 use crate::data::images::{Normalisation, Preprocessing, ThingsImages};
@@ -227,13 +228,16 @@ pub fn load(root: &Path, world: &World) -> Result<HbaData, String> {
     for concept in &pool_concepts {
         pool_targets.extend_from_slice(&train_f32[tables.row(*concept)]);
     }
-    let mut label_ids = Vec::with_capacity(labels.len() * CONTEXT);
-    for label in labels {
-        let ids = tokenizer
-            .tokenize(label, CONTEXT)
-            .map_err(|e| format!("label `{label}`: {e}"))?;
-        label_ids.extend(ids.into_iter().map(i64::from));
-    }
+    let rows = labels
+        .iter()
+        .map(|label| {
+            tokenizer
+                .tokenize(label, CONTEXT)
+                .map_err(|e| format!("label `{label}`: {e}"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let (label_ids, context) = trim_padding(&rows);
+    let label_ids = label_ids.into_iter().map(i64::from).collect();
     Ok(HbaData {
         data: TrainData {
             image_size: resolution,
@@ -242,7 +246,7 @@ pub fn load(root: &Path, world: &World) -> Result<HbaData, String> {
             rsa_images,
             human_rdm,
             label_ids,
-            context: CONTEXT,
+            context,
         },
         target_mean,
         target_std,

@@ -1,4 +1,4 @@
-//! The `pretrain-clip` kind: contrastive (CLIP) pretraining of `clip-tiny` from random weights
+//! The `pretrain-clip` kind: contrastive (CLIP) pretraining of `clip-tiny` or `clip-small` from random weights
 //! on things-synth pictures and captions, the `ci` profile's stand-in for OpenAI's pretrained
 //! CLIP. Its bundle's `clip.safetensors` is what `train-hba`'s `weights_from` loads.
 //!
@@ -6,7 +6,7 @@
 //!
 //! | param | type | meaning |
 //! |---|---|---|
-//! | `model` | `"clip-tiny"` | the CLIP to pretrain ([`ClipConfig::tiny`]) |
+//! | `model` | `"clip-tiny"` \| `"clip-small"` | the CLIP to pretrain ([`ClipConfig::tiny`], [`ClipConfig::small`]) |
 //! | `data` | table | `{ world = "things-synth", resolution = 32, train_pool_size = 400, synth_seed = 0, eval_size = 64, caption_labels = 2 }` |
 //! | `seed` | integer | initial weights (keyed ChaCha, device-independent) and every epoch's batch order (default 0) |
 //! | `epochs` | integer | passes over the training pairs; required |
@@ -48,7 +48,7 @@ use cpbuild_ml::pretrain::{
     save_clip,
 };
 use cpbuild_ml::split::Split;
-use cpbuild_ml::tokenizer::Tokenizer;
+use cpbuild_ml::tokenizer::{Tokenizer, trim_padding};
 use serde_json::{Value as Json, json};
 
 use super::hba_data::{
@@ -95,6 +95,8 @@ struct World {
 /// The parsed params.
 #[derive(Debug, Clone)]
 pub struct Params {
+    /// `clip-tiny` or `clip-small`.
+    model: String,
     world: World,
     config: PretrainConfig,
 }
@@ -102,22 +104,25 @@ pub struct Params {
 impl KindParams for Params {
     fn parse(params: &Json) -> Result<Params, ParamError> {
         refuse_unknown(params, &PARAMS, "pretrain-clip")?;
-        match string(params, "model")? {
-            Some("clip-tiny") => {}
+        let model = match string(params, "model")? {
+            Some(model @ ("clip-tiny" | "clip-small")) => model.to_string(),
             Some(other) => {
                 return Err(ParamError::at(
                     "model",
-                    format!("unknown model `{other}`; `pretrain-clip` trains `clip-tiny`"),
+                    format!(
+                        "unknown model `{other}`; `pretrain-clip` trains `clip-tiny` or `clip-small`"
+                    ),
                 ));
             }
             None => {
                 return Err(ParamError::at(
                     "model",
-                    "`model` is missing; use `clip-tiny`",
+                    "`model` is missing; use `clip-tiny` or `clip-small`",
                 ));
             }
-        }
-        let world = Self::world(params)?;
+        };
+        let clip = super::random_clip::clip_config(&model).expect("a small CLIP");
+        let world = Self::world(params, &clip, &model)?;
         let learn_temperature = boolean(params, "learn_temperature", true)?;
         let config = PretrainConfig {
             seed: integer(params, "seed")?.unwrap_or(0),
@@ -137,12 +142,16 @@ impl KindParams for Params {
                 &["batch_size", "epochs", "learning_rate", "weight_decay"],
             )
         })?;
-        Ok(Params { world, config })
+        Ok(Params {
+            model,
+            world,
+            config,
+        })
     }
 }
 
 impl Params {
-    fn world(params: &Json) -> Result<World, ParamError> {
+    fn world(params: &Json, clip: &ClipConfig, model: &str) -> Result<World, ParamError> {
         let data = DataTable::parse(
             params,
             "data = { world = \"things-synth\", train_pool_size = 400 }",
@@ -161,7 +170,7 @@ impl Params {
         let number = |name: &str, default: u64| -> Result<u64, ParamError> {
             Ok(data.number(name)?.unwrap_or(default))
         };
-        let resolution = data.resolution(ClipConfig::tiny().vision.image_size, "`clip-tiny`")?;
+        let resolution = data.resolution(clip.vision.image_size, &format!("`{model}`"))?;
         let world = World {
             resolution,
             train_pool_size: number("train_pool_size", 400)? as usize,
@@ -245,16 +254,7 @@ fn load(root: &Path, world: &World) -> Result<Loaded, String> {
         tokenised.push(ids);
         texts.push(text);
     }
-    // Trim the padding columns no caption uses.
-    let context = tokenised
-        .iter()
-        .map(|ids| {
-            ids.iter()
-                .rposition(|&id| id != 0)
-                .map_or(1, |last| last + 1)
-        })
-        .max()
-        .unwrap_or(1);
+    let (_, context) = trim_padding(&tokenised);
     let pairs = |positions: &[usize]| -> (Vec<f32>, Vec<i64>) {
         let mut images = Vec::new();
         let mut ids = Vec::new();
@@ -317,7 +317,7 @@ impl EpochLine for PretrainEpoch {
 
 impl TrainingKind for PretrainClip {
     const KIND: &'static str = "pretrain-clip";
-    const DESCRIPTION: &'static str = "pretrains clip-tiny contrastively on things-synth pictures and captions; writes Hugging Face safetensors";
+    const DESCRIPTION: &'static str = "pretrains clip-tiny or clip-small contrastively on things-synth pictures and captions; writes Hugging Face safetensors";
     const REQUIRED_INPUTS: &'static [&'static str] = &REQUIRED_INPUTS;
     type Params = Params;
 
@@ -361,13 +361,14 @@ impl BackendTraining for Pretrain {
         } = self;
         let chance = retrieval_chance(&loaded.data);
         let (train_pairs, eval_pairs) = (loaded.data.train_len(), loaded.data.eval_len());
-        let clip = ClipConfig::tiny();
+        let clip = super::random_clip::clip_config(&params.model).expect("a small CLIP");
         let mut trainer = Pretrainer::<B>::new(params.config.clone(), &clip, loaded.data, &device)
             .map_err(|error| failed(error.to_string()))?;
         let initial = trainer.retrieval_accuracy();
         let _ = writeln!(
             ctx.log,
-            "pretrain-clip: clip-tiny on {backend}, {train_pairs} training pairs, {eval_pairs} held out; retrieval at init {initial:.4} (chance {chance:.4})"
+            "pretrain-clip: {} on {backend}, {train_pairs} training pairs, {eval_pairs} held out; retrieval at init {initial:.4} (chance {chance:.4})",
+            params.model
         );
         let mut observer = Reporter::new(
             ctx.progress,

@@ -6,7 +6,7 @@
 //!
 //! | param | type | meaning |
 //! |---|---|---|
-//! | `model` | `"clip-tiny"` \| `"clip-vit-l-14"` | the CLIP's shape |
+//! | `model` | `"clip-tiny"` \| `"clip-small"` \| `"clip-vit-l-14"` | the CLIP's shape |
 //! | `seed` | integer | the weights' seed (default 0) |
 //!
 //! The weights are [`cpbuild_ml::train::random_clip`]'s: drawn on the host from keyed ChaCha
@@ -31,10 +31,14 @@ pub struct RandomClip;
 
 const PARAMS: [&str; 2] = ["model", "seed"];
 
+/// The CLIP models by name, for help messages.
+pub const CLIP_MODELS: &str = "`clip-tiny`, `clip-small` or `clip-vit-l-14`";
+
 /// The CLIP shape of a model name, as `train-hba` names them.
 pub fn clip_config(model: &str) -> Option<ClipConfig> {
     match model {
         "clip-tiny" => Some(ClipConfig::tiny()),
+        "clip-small" => Some(ClipConfig::small()),
         "clip-vit-l-14" => Some(ClipConfig::vit_l_14()),
         _ => None,
     }
@@ -42,16 +46,12 @@ pub fn clip_config(model: &str) -> Option<ClipConfig> {
 
 fn parse(params: &Json) -> Result<(String, ClipConfig, u64), ParamError> {
     refuse_unknown(params, &PARAMS, "random-clip")?;
-    let model = string(params, "model")?.ok_or_else(|| {
-        ParamError::at(
-            "model",
-            "`model` is missing; use `clip-tiny` or `clip-vit-l-14`",
-        )
-    })?;
+    let model = string(params, "model")?
+        .ok_or_else(|| ParamError::at("model", format!("`model` is missing; use {CLIP_MODELS}")))?;
     let config = clip_config(model).ok_or_else(|| {
         ParamError::at(
             "model",
-            format!("unknown model `{model}`; use `clip-tiny` or `clip-vit-l-14`"),
+            format!("unknown model `{model}`; use {CLIP_MODELS}"),
         )
     })?;
     let seed = integer(params, "seed")?.unwrap_or(0);

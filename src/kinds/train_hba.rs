@@ -5,7 +5,7 @@
 //!
 //! | param | type | meaning |
 //! |---|---|---|
-//! | `model` | `"clip-tiny"` \| `"clip-vit-l-14"` | the backbone; DoRA (r 32, α 16) on the last vision and last text block for `clip-tiny`, the paper's blocks (vision 22, 23; text 11) for ViT-L/14 |
+//! | `model` | `"clip-tiny"` \| `"clip-small"` \| `"clip-vit-l-14"` | the backbone; DoRA (r 32, α 16) on the last vision and last text block for `clip-tiny`, the last two vision blocks and the last text block for `clip-small` (the `ci` profile's), the paper's blocks (vision 22, 23; text 11) for ViT-L/14 |
 //! | `data` | table | `{ world = "things-synth", resolution = 32, train_pool_size = 1806, synth_seed = 0 }` (resolution defaults to the model's image size) or `{ world = "things", image_dir = "data/things/images" }` (the real photographs, resized to the model's size; the directory must be a declared input) |
 //! | `weights` | `"random"` | random frozen CLIP from `weights_seed` (default 0); or leave out and set `weights_from` |
 //! | `weights_from` | string | a dependency whose bundle holds `clip.safetensors` (Hugging Face `CLIPModel` layout) |
@@ -69,6 +69,7 @@ use super::params::{
     DataTable, NoiseParam, boolean, config_error, integer, optional_small, perturbation,
     refuse_unknown, resume_from, small, string,
 };
+use super::random_clip::CLIP_MODELS;
 use super::run::{dep_files, failed, starting_state, write_file};
 use super::training::{
     BackendTraining, EpochLine, KindParams, TrainingKind, on_backend, train_to_end, write_json,
@@ -115,16 +116,18 @@ pub struct Params {
     prefix_cache: bool,
 }
 
-fn model_config(model: &str) -> Option<(ClipConfig, DoraConfig)> {
-    match model {
-        "clip-tiny" => {
-            let clip = ClipConfig::tiny();
-            let dora = DoraConfig::last_layers(&clip, 1, 1);
-            Some((clip, dora))
-        }
-        "clip-vit-l-14" => Some((ClipConfig::vit_l_14(), DoraConfig::paper())),
-        _ => None,
-    }
+/// The model a name stands for: the frozen CLIP and where DoRA adapts it. `clip-small` (the `ci`
+/// profile's) and ViT-L/14 adapt the paper's number of blocks, the last two vision blocks and the
+/// last text block (for `clip-small`'s two-block towers, both vision blocks); `clip-tiny`, for
+/// quick tests, the last block of each tower.
+pub fn model_config(model: &str) -> Option<(ClipConfig, DoraConfig)> {
+    let clip = super::random_clip::clip_config(model)?;
+    let dora = match model {
+        "clip-tiny" => DoraConfig::last_layers(&clip, 1, 1),
+        "clip-small" => DoraConfig::last_layers(&clip, 2, 1),
+        _ => DoraConfig::paper(),
+    };
+    Some((clip, dora))
 }
 
 fn required_integer(params: &Json, field: &str) -> Result<u64, ParamError> {
@@ -136,16 +139,13 @@ impl KindParams for Params {
         refuse_unknown(params, &PARAMS, "train-hba")?;
         let model = string(params, "model")?
             .ok_or_else(|| {
-                ParamError::at(
-                    "model",
-                    "`model` is missing; use `clip-tiny` or `clip-vit-l-14`",
-                )
+                ParamError::at("model", format!("`model` is missing; use {CLIP_MODELS}"))
             })?
             .to_string();
         let Some((clip, _)) = model_config(&model) else {
             return Err(ParamError::at(
                 "model",
-                format!("unknown model `{model}`; use `clip-tiny` or `clip-vit-l-14`"),
+                format!("unknown model `{model}`; use {CLIP_MODELS}"),
             ));
         };
         let world = Self::world(params, &clip)?;

@@ -74,7 +74,7 @@ impl<K: TrainingKind> Action for Training<K> {
     }
 
     fn version(&self) -> &'static str {
-        "1"
+        "2"
     }
 
     fn description(&self) -> &'static str {

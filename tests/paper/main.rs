@@ -15,6 +15,7 @@
 mod common;
 mod epochs;
 mod extension;
+mod learning;
 mod support;
 
 use std::collections::BTreeMap;

@@ -51,6 +51,16 @@ impl ClipConfig {
         )
     }
 
+    /// The `ci` profile's CLIP: [`Self::tiny`]'s shape (two blocks per tower, 32 px images in
+    /// 8 px patches, the real context and vocabulary) at twice its width, 128.
+    pub fn small() -> Self {
+        ClipConfig::new(
+            ClipVisionConfig::new(128, 512, 2, 4, 8, 32),
+            ClipTextConfig::new(128, 512, 2, 4),
+            128,
+        )
+    }
+
     /// Reads a Hugging Face `CLIPModel` `config.json`. Fields the file leaves out take
     /// Hugging Face's defaults (as `transformers` does); an activation other than
     /// `quick_gelu` is refused, since the model implements only that one.
