@@ -17,7 +17,7 @@
 //!
 //! The frozen-prefix cache ([`prefix`]) computes the frozen blocks' outputs once and trains
 //! only the adapted blocks; it performs the same floating-point operations on the same values
-//! as the uncached path, so results are bitwise equal (tested in `tests/train.rs`).
+//! as the uncached path, so results are bitwise equal (tested in `tests/ml/train.rs`).
 
 mod config;
 mod data;

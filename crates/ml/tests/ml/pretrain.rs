@@ -14,9 +14,8 @@ use cpbuild_ml::{
 
 type B = CpuAutodiffBackend;
 
-mod support;
 
-use support::SIZE;
+use super::support::SIZE;
 
 const CONTEXT: usize = 6;
 const KINDS: usize = 4;
@@ -33,7 +32,7 @@ fn clip() -> ClipConfig {
 
 /// A picture whose pattern says its kind.
 fn image(kind: usize, variant: usize) -> Vec<f32> {
-    support::patterned_image(kind, variant, 0.1)
+    super::support::patterned_image(kind, variant, 0.1)
 }
 
 /// A caption naming the kind: start, two kind tokens, end (the largest id), padding.

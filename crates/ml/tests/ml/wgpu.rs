@@ -1,5 +1,5 @@
 //! Training on wgpu matches training on NdArray: the same tiny CLIP-HBA (the model and data of
-//! `tests/train.rs`), from the same initial weights, trained a few steps on both backends; the
+//! `train`), from the same initial weights, trained a few steps on both backends; the
 //! losses must agree within [`RELATIVE_TOLERANCE`], and two wgpu runs are compared bit for bit
 //! (reported, not required).
 //!
@@ -12,7 +12,6 @@
 //! step, hence one step per epoch and few epochs. Without any wgpu adapter the test prints that
 //! it was skipped and passes, unless `CPBUILD_REQUIRE_WGPU=1` (set by CI) makes that a failure.
 //! `auto` skips a software adapter like lavapipe; what it picked is printed with `--nocapture`.
-#![cfg(feature = "wgpu")]
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -25,9 +24,8 @@ use cpbuild_ml::results::EpochResult;
 use cpbuild_ml::train::state::HostTensor;
 use cpbuild_ml::train::{TrainConfig, Trainer, random_clip};
 
-mod support;
 
-use support::{data, hba};
+use super::support::{data, hba};
 
 /// Training steps per run: one per epoch (the batch is the whole training set), so that every
 /// step's loss is a row of the results.

@@ -1,8 +1,8 @@
-//! The tiny models' data that the training tests share: `tests/train.rs` (NdArray) and
-//! `tests/wgpu.rs` (the same run on wgpu) must train the very same CLIP-HBA on the very same
-//! data; `tests/vit.rs` and `tests/pretrain.rs` draw their images and human RDM the same way.
+//! The tiny models' data that the training tests share: [`super::train`] (NdArray) and
+//! `wgpu` (the same run on wgpu) must train the very same CLIP-HBA on the very same data;
+//! [`super::vit`] and [`super::pretrain`] draw their images and human RDM the same way.
 
-// Each test binary uses part of it.
+// Without the `wgpu` feature, part of it is unused.
 #![allow(dead_code)]
 
 use cpbuild_ml::train::TrainData;

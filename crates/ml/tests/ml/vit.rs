@@ -13,9 +13,8 @@ use cpbuild_ml::vit::{InMemoryImages, VitConfig, VitData, VitTrainConfig, VitTra
 
 type B = CpuAutodiffBackend;
 
-mod support;
 
-use support::SIZE;
+use super::support::SIZE;
 
 const CLASSES: usize = 4;
 
@@ -25,7 +24,7 @@ fn model() -> VitConfig {
 
 /// An image whose pattern depends on its class, plus a per-image wobble.
 fn image(class: usize, variant: usize) -> Vec<f32> {
-    support::patterned_image(class, variant, 0.2)
+    super::support::patterned_image(class, variant, 0.2)
 }
 
 fn set(count: usize, offset: usize) -> InMemoryImages {

@@ -12,9 +12,8 @@ use cpbuild_ml::train::{StopReason, TrainConfig, Trainer, random_clip};
 
 type B = CpuAutodiffBackend;
 
-mod support;
 
-use support::{data, hba};
+use super::support::{data, hba};
 
 fn config(max_epochs: u32) -> TrainConfig {
     TrainConfig {
