@@ -14,7 +14,6 @@ use cpbuild_ml::{
 
 type B = CpuAutodiffBackend;
 
-
 use super::support::SIZE;
 
 const CONTEXT: usize = 6;

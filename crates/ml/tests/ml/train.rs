@@ -12,7 +12,6 @@ use cpbuild_ml::train::{StopReason, TrainConfig, Trainer, random_clip};
 
 type B = CpuAutodiffBackend;
 
-
 use super::support::{data, hba};
 
 fn config(max_epochs: u32) -> TrainConfig {

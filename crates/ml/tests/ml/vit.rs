@@ -13,7 +13,6 @@ use cpbuild_ml::vit::{InMemoryImages, VitConfig, VitData, VitTrainConfig, VitTra
 
 type B = CpuAutodiffBackend;
 
-
 use super::support::SIZE;
 
 const CLASSES: usize = 4;

@@ -24,7 +24,6 @@ use cpbuild_ml::results::EpochResult;
 use cpbuild_ml::train::state::HostTensor;
 use cpbuild_ml::train::{TrainConfig, Trainer, random_clip};
 
-
 use super::support::{data, hba};
 
 /// Training steps per run: one per epoch (the batch is the whole training set), so that every
