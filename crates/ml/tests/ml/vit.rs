@@ -43,7 +43,7 @@ fn set(count: usize, offset: usize) -> InMemoryImages {
 /// 40 training and 12 validation images in 4 classes; 6 RSA images; a symmetric human RDM.
 fn data() -> Arc<VitData> {
     let rsa = 6;
-    let human_rdm = support::human_rdm(rsa);
+    let human_rdm = super::support::human_rdm(rsa);
     Arc::new(VitData {
         image_size: SIZE,
         classes: CLASSES,
