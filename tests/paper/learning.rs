@@ -6,12 +6,11 @@
 //! Two levels of [`Check`]:
 //! - the *guards* ([`the_ci_world_learns`]), which the ci world meets: CLIP-HBA's best test loss
 //!   ≤ 45.7 (half the mean predictor's 91.4), its behavioural ρ at the best epoch ≥ 0.5 and 0.2
-//!   above epoch 1's; pretraining's zero-shot retrieval ≥ 50 %; the ViT's RSA peaks 0.2 above
-//!   epoch 1's; fig3's random targets raise the test loss at every k;
+//!   above epoch 1's; pretraining's zero-shot retrieval ≥ 50 %; the ViT's RSA at its last epoch
+//!   0.2 above epoch 1's; fig3's random targets raise the test loss at every k;
 //! - the *targets* ([`the_ci_world_meets_every_learning_target`], ignored while the ci world
 //!   misses them; run it with `--ignored`): early stopping ends the CLIP-HBA baseline before
-//!   `max_epochs`, the ViT's RSA is 0.2 above epoch 1's at its last epoch, and two thirds of
-//!   fig4's windows recover.
+//!   `max_epochs`, and two thirds of fig4's windows recover.
 //!
 //! [`checks_fail_when_learning_is_broken`] proves the guards can fail: the same recipes with
 //! every learning rate at 1e-12 (no parameter moves in f32) fail each model's guards.
@@ -126,7 +125,6 @@ fn guards(root: &Path) -> Vec<Check> {
         serde_json::from_str(&read(&unpacked.join("summary.json"))).expect("summary.json");
     let accuracy = summary["retrieval_accuracy"].as_f64().expect("accuracy");
     let vit = vit_rsa(root);
-    let vit_peak = vit.iter().copied().fold(f64::MIN, f64::max);
     vec![
         check(
             "hba_baseline: best test loss ≤ 45.7 (half the mean predictor's 91.4)",
@@ -152,9 +150,9 @@ fn guards(root: &Path) -> Vec<Check> {
             ),
         ),
         check(
-            "vit_baseline: RSA's peak ≥ epoch 1's + 0.2",
-            vit_peak - vit[0] >= 0.2,
-            format!("{} → peak {vit_peak}", vit[0]),
+            "vit_baseline: RSA at the last epoch ≥ epoch 1's + 0.2",
+            vit[vit.len() - 1] - vit[0] >= 0.2,
+            format!("{} → {}", vit[0], vit[vit.len() - 1]),
         ),
     ]
 }
@@ -173,7 +171,6 @@ fn figure_guards(root: &Path) -> Vec<Check> {
 /// The targets the ci world is meant to meet, beyond the guards.
 fn targets(root: &Path) -> Vec<Check> {
     let hba = baseline(root);
-    let vit = vit_rsa(root);
     let trained = hba.loss.len() as u64;
     let fig4 = read(&root.join("artifacts/figures/fig4/fig4.csv"));
     let status = column(&fig4, "status");
@@ -183,11 +180,6 @@ fn targets(root: &Path) -> Vec<Check> {
             "hba_baseline: early stopping ends the run before `max_epochs`",
             trained < hba.max_epochs && hba.stopped_early,
             format!("{trained} of {} epochs", hba.max_epochs),
-        ),
-        check(
-            "vit_baseline: RSA at the last epoch ≥ epoch 1's + 0.2",
-            vit[vit.len() - 1] - vit[0] >= 0.2,
-            format!("{} → {}", vit[0], vit[vit.len() - 1]),
         ),
         check(
             "fig4: at least two thirds of the windows recover",
@@ -238,7 +230,7 @@ fn checks_fail_when_learning_is_broken() {
     let recipe = read(&path);
     let edits = [
         ("hba_learning_rate = 0.03", "hba_learning_rate = 1e-12"),
-        ("vit_learning_rate = 0.05", "vit_learning_rate = 1e-12"),
+        ("vit_learning_rate = 0.03", "vit_learning_rate = 1e-12"),
         (
             "epochs = 5, batch_size = 64 }",
             "epochs = 5, batch_size = 64, learning_rate = 1e-12 }",
