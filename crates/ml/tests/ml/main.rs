@@ -1,6 +1,6 @@
 //! cpbuild-ml's integration tests, in one test binary: burn's training code is generic and is
 //! compiled (at `opt-level = 2`, see the workspace's `Cargo.toml`) in every crate that uses it,
-//! so one binary per file compiled the same trainer up to five times.
+//! so the tests share one crate, which compiles the trainer once.
 //!
 //! - [`parity`]: the CLIP forward pass against the reference implementation's fixture;
 //! - [`pretrain`]: contrastive pretraining of a very small CLIP;
