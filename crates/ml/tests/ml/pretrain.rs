@@ -14,7 +14,7 @@ use cpbuild_ml::{
 
 type B = CpuAutodiffBackend;
 
-use super::support::SIZE;
+use super::support::{SIZE, patterned_image};
 
 const CONTEXT: usize = 6;
 const KINDS: usize = 4;
@@ -31,7 +31,7 @@ fn clip() -> ClipConfig {
 
 /// A picture whose pattern says its kind.
 fn image(kind: usize, variant: usize) -> Vec<f32> {
-    super::support::patterned_image(kind, variant, 0.1)
+    patterned_image(kind, variant, 0.1)
 }
 
 /// A caption naming the kind: start, two kind tokens, end (the largest id), padding.

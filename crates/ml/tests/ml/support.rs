@@ -2,9 +2,6 @@
 //! `wgpu` (the same run on wgpu) must train the very same CLIP-HBA on the very same data;
 //! [`super::vit`] and [`super::pretrain`] draw their images and human RDM the same way.
 
-// Without the `wgpu` feature, part of it is unused.
-#![allow(dead_code)]
-
 use cpbuild_ml::train::TrainData;
 use cpbuild_ml::{ClipConfig, ClipHbaConfig, ClipTextConfig, ClipVisionConfig, DoraConfig};
 

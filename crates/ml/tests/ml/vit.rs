@@ -13,7 +13,7 @@ use cpbuild_ml::vit::{InMemoryImages, VitConfig, VitData, VitTrainConfig, VitTra
 
 type B = CpuAutodiffBackend;
 
-use super::support::SIZE;
+use super::support::{SIZE, patterned_image};
 
 const CLASSES: usize = 4;
 
@@ -23,7 +23,7 @@ fn model() -> VitConfig {
 
 /// An image whose pattern depends on its class, plus a per-image wobble.
 fn image(class: usize, variant: usize) -> Vec<f32> {
-    super::support::patterned_image(class, variant, 0.2)
+    patterned_image(class, variant, 0.2)
 }
 
 fn set(count: usize, offset: usize) -> InMemoryImages {
