@@ -218,15 +218,43 @@ pub(crate) fn starting_state<S: SavedState>(
     let from = start.saturating_sub(1);
     let state = epoch_dir(&files.join("epochs"), from);
     if !state.exists() {
-        return Err(failed(format!(
-            "`{target}` has no saved state after epoch {from}; train it at least that far ({epochs_params})"
-        )));
+        let info = ctx.deps.get(target).map(|dep| &dep.info);
+        return Err(failed(missing_state(target, from, info, epochs_params)));
     }
     let _ = writeln!(
         ctx.log,
         "{kind}: resuming from `{target}`'s state after epoch {from}"
     );
     Ok(Some(state))
+}
+
+/// Why a perturbed run cannot resume from `target` after epoch `from`: how far `target`
+/// trained and what ended it (its manifest's `info`), the latest start it can serve, and the
+/// params (`epochs_params`) that would let it train further.
+fn missing_state(
+    target: &str,
+    from: u32,
+    info: Option<&std::collections::BTreeMap<String, Json>>,
+    epochs_params: &str,
+) -> String {
+    let field = |name: &str| info.and_then(|info| info.get(name));
+    let trained = field("epochs_trained").and_then(Json::as_u64);
+    let ended = match field("stop_reason").and_then(Json::as_str) {
+        Some("early_stopping") => " and was ended by early stopping",
+        Some("epoch_limit") => " and was ended by its epoch limit",
+        Some("stop_after_epoch") => " and was stopped by its `stop_after_epoch`",
+        _ => "",
+    };
+    match trained {
+        Some(trained) => format!(
+            "`{target}` has no saved state after epoch {from} to resume from: it trained {trained} epoch{}{ended}; start the perturbation at epoch {} or earlier, or let `{target}` train further ({epochs_params})",
+            if trained == 1 { "" } else { "s" },
+            trained + 1
+        ),
+        None => format!(
+            "`{target}` has no saved state after epoch {from} to resume from; let it train at least that far ({epochs_params})"
+        ),
+    }
 }
 
 /// Whether any file lies below `path` (or `path` is one).

@@ -417,7 +417,7 @@ impl BackendTraining for HbaTraining {
             &epochs_root,
             params.resume_from.as_deref(),
             &description,
-            "`stop_after_epoch`/`max_epochs`",
+            "its `patience`, `max_epochs` or `stop_after_epoch`",
         )?;
         let trainer = match start {
             Some(state) => Trainer::resume(

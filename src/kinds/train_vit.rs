@@ -575,7 +575,7 @@ impl BackendTraining for VitTraining {
             &epochs_root,
             params.resume_from.as_deref(),
             &self.description,
-            "`stop_after_epoch`/`epochs`",
+            "its `epochs` or `stop_after_epoch`",
         )?;
         let mut trainer = match start {
             Some(state) => {

@@ -128,6 +128,35 @@ fn train_hba_baseline_and_perturbed_run_then_nothing_to_do() {
     assert!(shown.contains("\"epochs_trained\": 3"), "{shown}");
 }
 
+/// A perturbed run that starts past the last epoch its baseline saved fails, saying how far the
+/// baseline trained, what ended it and what to change; the baseline's bundle stays.
+#[test]
+fn a_perturbation_past_the_baselines_last_epoch_says_how_far_it_trained() {
+    let sizes = "seed = 1, train_size = 16, test_size = 8, batch_size = 16";
+    let baseline = tiny_hba("baseline", &[], &format!("{sizes}, max_epochs = 2"));
+    let late = tiny_hba(
+        "late",
+        &["baseline"],
+        &format!(
+            r#"{sizes}, max_epochs = 8, perturbation = {{ kind = "random_target", start = 5, length = 1, seed = 3 }}, resume_from = "baseline""#
+        ),
+    );
+    let dir = project_with(&format!("\n{baseline}\n{late}"));
+    let root = dir.path();
+    let (code, _, stderr) = cpbuild(root, &["late"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains(
+            "`baseline` has no saved state after epoch 4 to resume from: it trained 2 epochs and \
+             was ended by its epoch limit; start the perturbation at epoch 3 or earlier, or let \
+             `baseline` train further (its `patience`, `max_epochs` or `stop_after_epoch`)"
+        ),
+        "{stderr}"
+    );
+    assert!(stderr.contains("late"), "{stderr}");
+    assert_nothing_to_do(root, &["baseline"], "the failed perturbed run");
+}
+
 #[test]
 fn train_hba_params_are_checked_when_recipes_load() {
     let dir = project();
