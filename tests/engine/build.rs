@@ -97,6 +97,59 @@ fn changed_param_rebuilds_exactly_its_dependents_and_explains() {
     );
 }
 
+/// The `--explain` records: a line per commit appended to `records/<profile>.jsonl` (the last
+/// line of a target wins), compacted by a build that has the store to itself once the file
+/// holds more than twice as many lines as targets; a store written by an earlier version, with
+/// one `records/<profile>/<target>.json` per target, still explains its rebuilds.
+#[test]
+fn explain_records_are_appended_compacted_and_read_from_older_stores() {
+    let project = three_levels();
+    let factor = |n: u32| three_levels_recipe().replace("factor = 3", &format!("factor = {n}"));
+    let records = project.path("artifacts/records/ci.jsonl");
+    let lines = || {
+        std::fs::read_to_string(&records)
+            .expect("records")
+            .lines()
+            .count()
+    };
+    project.run(&[]).success();
+    assert_eq!(lines(), 4, "one line per committed target");
+    for n in [4, 5, 6] {
+        project.recipe(&factor(n));
+        project.run(&[]).success();
+    }
+    assert_eq!(
+        lines(),
+        4 + 3 * 2,
+        "`left` and `summary` appended three times"
+    );
+    // A build of nothing fresh: it has the store to itself, so it compacts first.
+    project.run(&[]).success();
+    assert_eq!(lines(), 4, "one line per target after compaction");
+    project.recipe(&factor(7));
+    let human = project.run(&["--explain"]).success();
+    assert_contains(
+        &human.stderr,
+        "building left (param `params.factor` changed: 6 → 7)",
+    );
+
+    // The layout of earlier versions: one pretty-printed fingerprint per target.
+    let text = std::fs::read_to_string(&records).expect("records");
+    for line in text.lines() {
+        let mut value: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
+        let target = value["target"].as_str().expect("a target").to_string();
+        let fingerprint = serde_json::to_string_pretty(&value["fingerprint"].take()).unwrap();
+        project.file(&format!("artifacts/records/ci/{target}.json"), &fingerprint);
+    }
+    std::fs::remove_file(&records).expect("remove the new records");
+    project.recipe(&factor(8));
+    let human = project.run(&["--explain"]).success();
+    assert_contains(
+        &human.stderr,
+        "building left (param `params.factor` changed: 7 → 8)",
+    );
+}
+
 #[test]
 fn profiles_change_params_and_keys() {
     let project = three_levels();

@@ -16,7 +16,10 @@
 //!                              bundle's manifest before a command reads it; unpacked when
 //!                              first needed, or kept from the staging of an action that wrote
 //!                              its files there
-//!   records/<profile>/<t>.json the last fingerprint built for target t (for `--explain`)
+//!   records/<profile>.jsonl    the fingerprints built under a profile (for `--explain`), one
+//!                              line appended per commit, `{"target": t, "fingerprint": …}`;
+//!                              the last line for t is its record (stores written by earlier
+//!                              versions hold `records/<profile>/<t>.json`, still read)
 //!   logs/<target>.log          the last build log of each target
 //!   locks/keys.lock            one byte per key, locked while the key is being built
 //!   corrupt/                   bundles and unpacked copies that failed verification, kept for
@@ -76,6 +79,53 @@ pub struct Store {
     committed: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, String>>>,
     /// Held while this process unpacks a bundle.
     unpacking: std::sync::Arc<std::sync::Mutex<()>>,
+    /// The `--explain` records read so far, per profile, with the length of the file they were
+    /// read from (read again when it has grown).
+    records: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, Records>>>,
+}
+
+/// A profile's `--explain` records as read from `records/<profile>.jsonl`.
+#[derive(Debug, Default)]
+struct Records {
+    /// The file's length when it was read.
+    length: u64,
+    /// Each target's last record.
+    last: std::collections::HashMap<String, Fingerprint>,
+    /// The file's lines that parsed.
+    lines: usize,
+}
+
+impl Records {
+    fn parse(text: &str) -> Records {
+        let mut records = Records {
+            length: text.len() as u64,
+            ..Records::default()
+        };
+        for line in text.lines() {
+            let Ok(mut value) = serde_json::from_str::<serde_json::Value>(line) else {
+                continue;
+            };
+            let Some(target) = value["target"].as_str().map(str::to_string) else {
+                continue;
+            };
+            if let Ok(fingerprint) = serde_json::from_value(value["fingerprint"].take()) {
+                records.last.insert(target, fingerprint);
+                records.lines += 1;
+            }
+        }
+        records
+    }
+}
+
+/// One line of `records/<profile>.jsonl`.
+fn record_line(target: &str, fingerprint: &Fingerprint) -> String {
+    let mut line = serde_json::to_string(&serde_json::json!({
+        "target": target,
+        "fingerprint": fingerprint,
+    }))
+    .expect("fingerprints always serialise");
+    line.push('\n');
+    line
 }
 
 const SUBDIRECTORIES: &[&str] = &[
@@ -100,6 +150,7 @@ impl Store {
             sync: Default::default(),
             committed: Default::default(),
             unpacking: Default::default(),
+            records: Default::default(),
         }
     }
 
@@ -142,6 +193,12 @@ impl Store {
         self.root.join("logs").join(format!("{target}.log"))
     }
 
+    /// `records/<profile>.jsonl`.
+    fn records_path(&self, profile: &str) -> PathBuf {
+        self.root.join("records").join(format!("{profile}.jsonl"))
+    }
+
+    /// `records/<profile>/<target>.json`, where earlier versions kept the `--explain` record.
     fn record_path(&self, profile: &str, target: &str) -> PathBuf {
         self.root
             .join("records")
@@ -168,7 +225,7 @@ impl Store {
 
     /// Removes every temporary of unfinished work (the caller holds the store exclusively, so
     /// none belongs to a running process): `tmp/*` and the `.NAME.PID.tmp` files of
-    /// interrupted atomic writes.
+    /// interrupted atomic writes; then compacts the `--explain` records.
     fn reclaim(&self) -> Result<()> {
         let tmp = self.root.join("tmp");
         for entry in std::fs::read_dir(&tmp)
@@ -183,9 +240,9 @@ impl Store {
             };
             result.map_err(|e| Error::io(&path, e))?;
         }
-        let mut folders = vec![self.root.join("bundles")];
+        let mut folders = vec![self.root.join("bundles"), self.root.join("records")];
         if let Ok(profiles) = std::fs::read_dir(self.root.join("records")) {
-            folders.extend(profiles.flatten().map(|e| e.path()));
+            folders.extend(profiles.flatten().map(|e| e.path()).filter(|p| p.is_dir()));
         }
         for folder in folders {
             for entry in std::fs::read_dir(&folder).into_iter().flatten().flatten() {
@@ -197,7 +254,7 @@ impl Store {
                 }
             }
         }
-        Ok(())
+        self.compact_records()
     }
 
     /// Takes the lock for building `key` (see [`lock`]).
@@ -741,20 +798,69 @@ impl Store {
 
     /// The fingerprint last built for `target` under `profile`.
     pub fn read_record(&self, profile: &str, target: &str) -> Option<Fingerprint> {
+        let path = self.records_path(profile);
+        let length = std::fs::metadata(&path).map_or(0, |m| m.len());
+        let mut cache = self
+            .records
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let records = cache.entry(profile.to_string()).or_default();
+        if records.length != length {
+            *records = Records::parse(&std::fs::read_to_string(&path).unwrap_or_default());
+        }
+        if let Some(fingerprint) = records.last.get(target) {
+            return Some(fingerprint.clone());
+        }
+        drop(cache);
         let text = std::fs::read_to_string(self.record_path(profile, target)).ok()?;
         serde_json::from_str(&text).ok()
     }
 
-    /// Saves the fingerprint just built for `target` under `profile`.
+    /// Saves the fingerprint just built for `target` under `profile`: one line appended to
+    /// `records/<profile>.jsonl` with a single write (several processes may append at once).
     pub fn write_record(
         &self,
         profile: &str,
         target: &str,
         fingerprint: &Fingerprint,
     ) -> Result<()> {
-        let text =
-            serde_json::to_string_pretty(fingerprint).expect("fingerprints always serialise");
-        crate::util::fs::write_replace(&self.record_path(profile, target), text.as_bytes(), false)
+        use std::io::Write;
+        let path = self.records_path(profile);
+        let line = record_line(target, fingerprint);
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .and_then(|mut file| file.write_all(line.as_bytes()))
+            .map_err(|e| Error::io(&path, e))
+    }
+
+    /// Rewrites each `records/<profile>.jsonl` that holds more than twice as many lines as
+    /// targets with only each target's last line (the caller holds the store exclusively).
+    fn compact_records(&self) -> Result<()> {
+        let folder = self.root.join("records");
+        for entry in std::fs::read_dir(&folder).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path
+                .extension()
+                .is_none_or(|extension| extension != "jsonl")
+            {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+            let records = Records::parse(&text);
+            if records.lines <= 2 * records.last.len() && records.lines == text.lines().count() {
+                continue;
+            }
+            let mut targets: Vec<_> = records.last.iter().collect();
+            targets.sort_by(|a, b| a.0.cmp(b.0));
+            let compacted: String = targets
+                .into_iter()
+                .map(|(target, fingerprint)| record_line(target, fingerprint))
+                .collect();
+            crate::util::fs::write_replace(&path, compacted.as_bytes(), false)?;
+        }
+        Ok(())
     }
 
     /// The run record of `key`, if any: a line of the bundle's record, or (in a store written
