@@ -26,6 +26,7 @@ use cpbuild_engine::action::{
 };
 use cpbuild_ml::backend::{BackendChoice, Resolved, resolve};
 use cpbuild_ml::epochs::{RunConfig, SavedState, epoch_dir};
+use cpbuild_ml::train::StopReason;
 use serde_json::Value as Json;
 
 /// What a training run's bundle holds, for archives: per-epoch states under `epochs/` (left
@@ -218,7 +219,7 @@ pub(crate) fn starting_state<S: SavedState>(
     let from = start.saturating_sub(1);
     let state = epoch_dir(&files.join("epochs"), from);
     if !state.exists() {
-        let info = ctx.deps.get(target).map(|dep| &dep.info);
+        let info = &ctx.deps[target].info;
         return Err(failed(missing_state(target, from, info, epochs_params)));
     }
     let _ = writeln!(
@@ -234,17 +235,25 @@ pub(crate) fn starting_state<S: SavedState>(
 fn missing_state(
     target: &str,
     from: u32,
-    info: Option<&std::collections::BTreeMap<String, Json>>,
+    info: &std::collections::BTreeMap<String, Json>,
     epochs_params: &str,
 ) -> String {
-    let field = |name: &str| info.and_then(|info| info.get(name));
-    let trained = field("epochs_trained").and_then(Json::as_u64);
-    let ended = match field("stop_reason").and_then(Json::as_str) {
-        Some("early_stopping") => " and was ended by early stopping",
-        Some("epoch_limit") => " and was ended by its epoch limit",
-        Some("stop_after_epoch") => " and was stopped by its `stop_after_epoch`",
-        _ => "",
-    };
+    let trained = info.get("epochs_trained").and_then(Json::as_u64);
+    let recorded = info.get("stop_reason").and_then(Json::as_str);
+    let ended = [
+        (
+            StopReason::EarlyStopping,
+            " and was ended by early stopping",
+        ),
+        (StopReason::EpochLimit, " and was ended by its epoch limit"),
+        (
+            StopReason::StopAfterEpoch,
+            " and was stopped by its `stop_after_epoch`",
+        ),
+    ]
+    .into_iter()
+    .find(|(reason, _)| Some(reason.name()) == recorded)
+    .map_or("", |(_, words)| words);
     match trained {
         Some(trained) => format!(
             "`{target}` has no saved state after epoch {from} to resume from: it trained {trained} epoch{}{ended}; start the perturbation at epoch {} or earlier, or let `{target}` train further ({epochs_params})",
