@@ -239,10 +239,13 @@ fn unpacked_copies_are_made_when_a_dependent_needs_them_and_records_are_stamped_
             .path(&format!("artifacts/unpacked/{other}"))
             .exists()
     );
-    let record = project.read(&format!("artifacts/bundles/{other}.sha256"));
+    let index = project.read("artifacts/bundles/index.jsonl");
     assert!(
-        record.lines().any(|line| line.starts_with("# verified ")),
-        "{record}"
+        index.lines().any(|line| {
+            let line: serde_json::Value = serde_json::from_str(line).unwrap();
+            line["key"] == other.as_str() && line["verified"].is_string()
+        }),
+        "{index}"
     );
     let tmp = || {
         std::fs::read_dir(project.path("artifacts/tmp"))
@@ -265,4 +268,107 @@ fn unpacked_copies_are_made_when_a_dependent_needs_them_and_records_are_stamped_
     );
     assert_eq!(project.read("summary.txt"), "HELLO\nHELLO\n6\n");
     assert_eq!(tmp(), 0, "staging left behind");
+}
+
+/// The index lines of `store`'s bundles, parsed.
+fn index_lines(project: &Project) -> Vec<serde_json::Value> {
+    project
+        .read("artifacts/bundles/index.jsonl")
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+/// Every bundle's record is a line of `bundles/index.jsonl`: a commit adds no other file
+/// beside its bundle. A store written by an earlier version (a `<key>.sha256` record per
+/// bundle) is still read, and a rebuild there records the new bundle in the index. A lost
+/// record (a torn line, the index removed) leaves its bundle untrusted: reported corrupt and
+/// rebuilt, never used.
+#[test]
+fn bundle_records_are_lines_of_one_index_and_a_lost_record_is_never_trusted() {
+    let project = Project::new();
+    project
+        .recipe(&three_levels_recipe())
+        .file("input.txt", "hello\n");
+    project.run(&[]).success();
+    let mut files: Vec<String> = std::fs::read_dir(project.path("artifacts/bundles"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| !name.ends_with(".tar.zst"))
+        .collect();
+    files.sort();
+    assert_eq!(files, ["index.jsonl"]);
+    let lines = index_lines(&project);
+    // Each of the 4 bundles: its commit, then its stamp once on disk.
+    assert_eq!(lines.len(), 8, "{lines:?}");
+    let commits: Vec<&serde_json::Value> =
+        lines.iter().filter(|l| l["sha256"].is_string()).collect();
+    assert_eq!(commits.len(), 4);
+    let target_of = |key: &str| -> String {
+        commits.iter().find(|l| l["key"] == key).unwrap()["run"]["target"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+
+    // A torn commit line loses that record only: its bundle is rebuilt (the same bytes), the
+    // others are trusted.
+    let torn = commits[0]["key"].as_str().unwrap().to_string();
+    let mut text = serde_json::to_string(commits[0]).unwrap()[..40].to_string();
+    for line in &lines[1..] {
+        text.push_str(&serde_json::to_string(line).unwrap());
+        text.push('\n');
+    }
+    std::fs::write(project.path("artifacts/bundles/index.jsonl"), text).unwrap();
+    let all = ["--json", "data", "left", "right", "summary"];
+    let run = project.run(&all).success();
+    assert_eq!(
+        run.targets_with("corrupt"),
+        [target_of(&torn)],
+        "{}",
+        run.stdout
+    );
+    assert_eq!(run.targets_with("start"), [target_of(&torn)]);
+    assert_contains(&run.stdout, "the store's index records no sha256 for it");
+
+    // No index at all: nothing is trusted.
+    std::fs::remove_file(project.path("artifacts/bundles/index.jsonl")).unwrap();
+    let run = project.run(&all).success();
+    assert_eq!(run.targets_with("corrupt").len(), 4, "{}", run.stdout);
+    assert_eq!(run.targets_with("start").len(), 4);
+
+    // An earlier version's layout: one record file per bundle, no index.
+    let lines = index_lines(&project);
+    for line in lines.iter().filter(|l| l["sha256"].is_string()) {
+        let key = line["key"].as_str().unwrap();
+        project.file(
+            &format!("artifacts/bundles/{key}.sha256"),
+            &format!(
+                "{}  {key}.tar.zst\n# run {}\n",
+                line["sha256"].as_str().unwrap(),
+                serde_json::to_string(&line["run"]).unwrap()
+            ),
+        );
+    }
+    std::fs::remove_file(project.path("artifacts/bundles/index.jsonl")).unwrap();
+    let run = project.run(&all).success();
+    assert!(run.targets_with("start").is_empty(), "{}", run.stdout);
+    assert!(run.targets_with("corrupt").is_empty(), "{}", run.stdout);
+    let show = project.run(&["show", "left"]).success();
+    let shown: serde_json::Value = serde_json::from_str(&show.stdout).unwrap();
+    assert_eq!(shown["run"]["target"], "left");
+    let left = shown["manifest"]["key"].as_str().unwrap().to_string();
+    project.run(&["-B", "left"]).success();
+    assert!(
+        !project
+            .path(&format!("artifacts/bundles/{left}.sha256"))
+            .exists()
+    );
+    assert!(
+        index_lines(&project)
+            .iter()
+            .any(|l| l["key"] == left.as_str())
+    );
+    let status = project.run(&["status"]).success();
+    assert_contains(&status.stdout, "4 fresh, 0 dirty");
 }

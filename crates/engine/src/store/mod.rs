@@ -4,11 +4,12 @@
 //! artifacts/
 //!   store.lock                 shared by builds, exclusive for gc/clean
 //!   bundles/<key>.tar.zst      the bundle (read-only)
-//!   bundles/<key>.sha256       its recorded sha256 (`sha256sum` format), written before the
-//!                              bundle appears, with a `# run` comment holding the wall-clock
-//!                              facts of the build (not part of the bundle bytes); once the
-//!                              bundle is on disk, a `# verified` comment with the size, mtime
-//!                              and inode it had when the commit hashed it
+//!   bundles/index.jsonl        every bundle's recorded sha256, appended before the bundle
+//!                              appears, with the wall-clock facts of the build (not part of
+//!                              the bundle bytes); once the bundle is on disk, a line with the
+//!                              size, mtime and inode it had when the commit hashed it (see
+//!                              [`index`]; stores written by earlier versions hold
+//!                              `bundles/<key>.sha256` files instead, still read)
 //!   verified/<key>             size/mtime/inode of the last verification after the commit's,
 //!                              to skip re-hashing (builds and `status` only: `archive` and
 //!                              `fsck` always re-hash)
@@ -30,13 +31,13 @@
 //!                              has the store to itself
 //! ```
 //!
-//! A bundle is complete only when both `<key>.tar.zst` and `<key>.sha256` exist and agree:
-//! the bundle is written under `tmp/`, its sha256 recorded, and only then renamed into
+//! A bundle is complete only when `<key>.tar.zst` exists and agrees with its record in the
+//! index: the bundle is written under `tmp/`, its sha256 recorded, and only then renamed into
 //! `bundles/`. A build killed at any point leaves nothing that looks complete.
 //!
-//! Durability against a power loss: bundles, their records and the `bundles/` directory are
+//! Durability against a power loss: bundles, the index and the `bundles/` directory are
 //! fsynced by a background thread, a batch at a time, and a build waits for them before it
-//! ends ([`Store::flush`]). A record gets its `# verified` stamp (which lets later checks skip
+//! ends ([`Store::flush`]). A record gets its stamp (which lets later checks skip
 //! hashing) only after its bundle is on disk; until then the process that committed it trusts
 //! it from memory, and any other process hashes it. A power loss during a build can therefore
 //! lose or damage bundles committed in its last moments: such a bundle is missing (rebuilt),
@@ -45,6 +46,7 @@
 
 pub mod bundle;
 pub(crate) mod fsck;
+pub(crate) mod index;
 pub(crate) mod lock;
 pub(crate) mod manifest;
 
@@ -82,6 +84,8 @@ pub struct Store {
     /// The `--explain` records read so far, per profile, with the length of the file they were
     /// read from (read again when it has grown).
     records: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, Records>>>,
+    /// The bundles' index as read so far.
+    index: std::sync::Arc<std::sync::Mutex<index::Index>>,
 }
 
 /// A profile's `--explain` records as read from `records/<profile>.jsonl`.
@@ -151,6 +155,7 @@ impl Store {
             committed: Default::default(),
             unpacking: Default::default(),
             records: Default::default(),
+            index: Default::default(),
         }
     }
 
@@ -170,6 +175,12 @@ impl Store {
         self.root.join("bundles").join(format!("{key}.tar.zst"))
     }
 
+    /// `bundles/index.jsonl`.
+    fn index_path(&self) -> PathBuf {
+        self.root.join("bundles").join("index.jsonl")
+    }
+
+    /// `bundles/<key>.sha256`, where earlier versions kept a bundle's record.
     fn sha_path(&self, key: &str) -> PathBuf {
         self.root.join("bundles").join(format!("{key}.sha256"))
     }
@@ -254,7 +265,43 @@ impl Store {
                 }
             }
         }
-        self.compact_records()
+        self.compact_records()?;
+        self.compact_index()
+    }
+
+    /// Compacts the bundles' index (see [`index`]); the caller holds the store exclusively.
+    fn compact_index(&self) -> Result<()> {
+        let mut cache = self.index.lock().unwrap_or_else(|e| e.into_inner());
+        index::compact(&self.index_path(), &mut cache, |key| {
+            self.bundle_path(key).exists()
+        })?;
+        Ok(())
+    }
+
+    /// What the store records for `key`'s bundle: its line in the index, or the record file
+    /// of a store written by an earlier version.
+    fn record(&self, key: &str) -> Option<index::Record> {
+        let found = self
+            .index
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&self.index_path(), key);
+        if found.is_some() {
+            return found;
+        }
+        let text = std::fs::read_to_string(self.sha_path(key)).ok()?;
+        let (sha256, verified) = parse_record(&text);
+        let run = match text.lines().find_map(|line| line.strip_prefix(RUN)) {
+            Some(run) => serde_json::from_str(run).ok(),
+            None => std::fs::read_to_string(self.run_path(key))
+                .ok()
+                .and_then(|text| serde_json::from_str(&text).ok()),
+        };
+        Some(index::Record {
+            sha256: sha256.to_string(),
+            run,
+            verified: verified.map(str::to_string),
+        })
     }
 
     /// Takes the lock for building `key` (see [`lock`]).
@@ -295,10 +342,10 @@ impl Store {
         let Ok(metadata) = std::fs::metadata(&bundle) else {
             return BundleState::Missing;
         };
-        let Ok(record) = std::fs::read_to_string(self.sha_path(key)) else {
-            return BundleState::Corrupt("no recorded sha256 beside it".into());
+        let Some(record) = self.record(key) else {
+            return BundleState::Corrupt("the store's index records no sha256 for it".into());
         };
-        let (recorded, committed) = parse_record(&record);
+        let (recorded, committed) = (record.sha256.as_str(), record.verified.as_deref());
         let stamp = stamp_text(&metadata, recorded);
         let in_memory = || {
             self.committed
@@ -317,6 +364,11 @@ impl Store {
         match crate::util::hash::file(&bundle) {
             Ok((actual, _)) if actual == recorded => {
                 let _ = std::fs::write(self.stamp_path(key), stamp);
+                BundleState::Valid
+            }
+            // Another process rebuilt it (`-B`) since the record was read: its new record
+            // names these bytes.
+            Ok((actual, _)) if self.record(key).is_some_and(|r| r.sha256 == actual) => {
                 BundleState::Valid
             }
             Ok((actual, _)) => BundleState::Corrupt(format!(
@@ -567,13 +619,10 @@ impl Store {
             let _ = std::fs::remove_file(&aside);
         }
         run.bundle_sha256 = sha.clone();
-        let run_text = serde_json::to_string(&run).expect("run records always serialise");
-        let record = self.sha_path(key);
-        crate::util::fs::write_replace(
-            &record,
-            format!("{sha}  {key}.tar.zst\n{RUN}{run_text}\n").as_bytes(),
-            false,
-        )?;
+        // The record of an earlier version's store would otherwise name the old bundle.
+        remove_if_present(&self.sha_path(key))?;
+        let index = self.index_path();
+        index::append(&index, &index::Line::commit(key, &sha, Some(run)))?;
         std::fs::rename(temporary, &destination).map_err(|e| Error::io(&destination, e))?;
         let stamp = stamp_text(&metadata, &sha);
         self.committed
@@ -582,8 +631,8 @@ impl Store {
             .insert(key.clone(), stamp.clone());
         self.sync.defer_then_note(
             &destination,
-            &record,
-            format!("{VERIFIED}{stamp}\n"),
+            &index,
+            index::Line::verified(key, stamp).text(),
             &self.root.join("bundles"),
         );
         // An unpacked copy of an earlier bundle of this key (a `-B` rebuild) is out of date.
@@ -682,10 +731,9 @@ impl Store {
         Ok((directory, manifest))
     }
 
-    /// The sha256 recorded beside `key`'s bundle.
+    /// The sha256 recorded for `key`'s bundle.
     pub fn recorded_sha(&self, key: &str) -> Option<String> {
-        let text = std::fs::read_to_string(self.sha_path(key)).ok()?;
-        Some(parse_record(&text).0.to_string()).filter(|sha| !sha.is_empty())
+        Some(self.record(key)?.sha256).filter(|sha| !sha.is_empty())
     }
 
     /// Adds a bundle read from `reader` (an archive member) whose sha256 must be `sha256`;
@@ -725,10 +773,12 @@ impl Store {
                 "bundle {key} from the archive has sha256 {actual}, expected {sha256}"
             )));
         }
-        crate::util::fs::write_atomic(
-            &self.sha_path(key),
-            format!("{actual}  {key}.tar.zst\n").as_bytes(),
-        )?;
+        remove_if_present(&self.sha_path(key))?;
+        let index = self.index_path();
+        index::append(&index, &index::Line::commit(key, &actual, None))?;
+        std::fs::File::open(&index)
+            .and_then(|file| file.sync_all())
+            .map_err(|e| Error::io(&index, e))?;
         {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(&temporary, std::fs::Permissions::from_mode(0o444))
@@ -863,14 +913,10 @@ impl Store {
         Ok(())
     }
 
-    /// The run record of `key`, if any: a line of the bundle's record, or (in a store written
-    /// by an earlier version) `bundles/<key>.run.json`.
+    /// The run record of `key`, if any: part of its record in the index, or (in a store
+    /// written by an earlier version) of `bundles/<key>.sha256` or `bundles/<key>.run.json`.
     pub fn read_run(&self, key: &str) -> Option<RunRecord> {
-        let record = std::fs::read_to_string(self.sha_path(key)).ok()?;
-        match record.lines().find_map(|line| line.strip_prefix(RUN)) {
-            Some(run) => serde_json::from_str(run).ok(),
-            None => serde_json::from_str(&std::fs::read_to_string(self.run_path(key)).ok()?).ok(),
-        }
+        self.record(key)?.run
     }
 
     /// The keys of every complete-looking bundle.
@@ -907,15 +953,23 @@ impl Store {
     }
 
     /// Removes staging leftovers, quarantined bundles and the key locks' files, those of
-    /// earlier versions (one per key) included: the caller holds the store exclusively, so no
-    /// build holds a key.
+    /// earlier versions (one per key) included, and compacts the bundles' index: the caller
+    /// holds the store exclusively, so no build holds a key.
     pub fn remove_scratch(&self) -> Result<()> {
         for sub in ["tmp", "corrupt", "locks"] {
             let dir = self.root.join(sub);
             crate::util::fs::remove_tree(&dir).map_err(|e| Error::io(&dir, e))?;
             std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         }
-        Ok(())
+        self.compact_index()
+    }
+}
+
+/// Removes `path` unless it does not exist.
+fn remove_if_present(path: &Path) -> Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io(path, e)),
+        _ => Ok(()),
     }
 }
 
@@ -936,14 +990,13 @@ impl<W: std::io::Write> std::io::Write for HashingWriter<'_, W> {
     }
 }
 
-/// The comment of a bundle's record that holds its stamp at commit (`sha256sum -c` skips
-/// lines starting with `#`).
+/// The comment of an earlier version's bundle record that holds its stamp at commit.
 const VERIFIED: &str = "# verified ";
 
-/// The comment of a bundle's record that holds its [`RunRecord`] as one line of JSON.
+/// The comment of an earlier version's bundle record that holds its [`RunRecord`].
 const RUN: &str = "# run ";
 
-/// The recorded sha256 of a bundle's record, and the stamp its commit wrote, if any.
+/// The recorded sha256 of an earlier version's bundle record, and its commit's stamp, if any.
 fn parse_record(text: &str) -> (&str, Option<&str>) {
     let sha = text.split_whitespace().next().unwrap_or("");
     let stamp = text

@@ -42,6 +42,20 @@ pub fn write_replace(path: &Path, contents: &[u8], durable: bool) -> Result<()> 
     if durable { sync_dir(dir) } else { Ok(()) }
 }
 
+/// Appends `text` to `path` (created if needed) with a single write, holding the file's lock:
+/// on a local filesystem appends are atomic anyway; on a network filesystem (a cluster's
+/// shared store) the lock is what keeps two machines' lines from overwriting each other. The
+/// lock goes when the returned file is closed.
+pub fn append_locked(path: &Path, text: &str) -> std::io::Result<std::fs::File> {
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    file.lock()?;
+    file.write_all(text.as_bytes())?;
+    Ok(file)
+}
+
 /// Files and directories whose fsync can wait: a single background thread flushes them, a
 /// batch at a time (every directory once per batch, however many entries changed in it), so
 /// that many small commits do not each wait for the disk. [`DeferredSync::flush`] waits until
@@ -72,8 +86,8 @@ impl std::fmt::Debug for DeferredSync {
 
 impl DeferredSync {
     /// Hands over `file` and `directory` to be fsynced; once `file` is on disk, `line` is
-    /// appended to `note` (which is then fsynced too). A `note` that no longer exists is left
-    /// alone.
+    /// appended to `note` ([`append_locked`], one write for all the lines a batch has for it),
+    /// which is then fsynced too.
     pub fn defer_then_note(&self, file: &Path, note: &Path, line: String, directory: &Path) {
         let (lock, _) = &*self.state;
         let mut queue = lock.lock().unwrap_or_else(|e| e.into_inner());
@@ -159,19 +173,17 @@ fn sync_until_empty(state: &(Mutex<SyncQueue>, Condvar)) {
                 Err(e) => note(path, Err(e)),
             }
         }
-        let mut notes = Vec::new();
-        for (path, result, then) in sync_all_of(opened) {
+        // The lines for one file are appended with one write (several processes may append).
+        let mut notes = std::collections::BTreeMap::<PathBuf, String>::new();
+        for (path, result, (note_path, line)) in sync_all_of(opened) {
             if result.is_ok() {
-                notes.push(then);
+                notes.entry(note_path).or_default().push_str(&line);
             }
             note(path, result);
         }
         let mut appended = Vec::new();
-        for (path, line) in notes {
-            let result = std::fs::OpenOptions::new()
-                .append(true)
-                .open(&path)
-                .and_then(|mut f| f.write_all(line.as_bytes()).map(|()| f));
+        for (path, lines) in notes {
+            let result = append_locked(&path, &lines);
             match result {
                 Ok(file) => appended.push((path, file, ())),
                 Err(e) => note(path, Err(e)),
