@@ -372,3 +372,59 @@ fn bundle_records_are_lines_of_one_index_and_a_lost_record_is_never_trusted() {
     let status = project.run(&["status"]).success();
     assert_contains(&status.stdout, "4 fresh, 0 dirty");
 }
+
+/// The bundles' index is compacted (one line per bundle present) once it holds more than twice
+/// that plus 100 lines: by a build that has the store to itself (here after forced
+/// rebuilds) and by `gc` (here after it removed two generations of bundles). Either way, what
+/// was fresh stays fresh.
+#[test]
+fn the_bundles_index_is_compacted_by_a_build_that_has_the_store_to_itself_and_by_gc() {
+    let project = Project::new();
+    project
+        .recipe(
+            r#"
+[target.copy]
+name = "copy_{i}"
+foreach = { i = { from = 1, to = 60 } }
+kind = "shell"
+inputs = ["input.txt"]
+command = "cp input.txt out_{i}.txt"
+outputs = ["out_{i}.txt"]
+"#,
+        )
+        .file("input.txt", "one\n");
+    project.run(&["copy"]).success();
+    assert_eq!(index_lines(&project).len(), 120);
+    project.run(&["-B", "copy"]).success();
+    assert_eq!(index_lines(&project).len(), 240);
+    // 240 > 2 × 60 + 100: this build compacts the index to 60 lines before adding its own 120.
+    project.run(&["-B", "copy"]).success();
+    assert_eq!(index_lines(&project).len(), 180);
+    project.run(&["-B", "copy"]).success();
+    assert_eq!(index_lines(&project).len(), 300);
+    let run = project.run(&["--json", "copy"]).success();
+    assert!(run.targets_with("start").is_empty(), "{}", run.stdout);
+    assert!(run.targets_with("corrupt").is_empty(), "{}", run.stdout);
+    let lines = index_lines(&project);
+    assert_eq!(lines.len(), 60);
+    assert!(
+        lines.iter().all(|l| l["sha256"].is_string()
+            && l["run"]["target"].is_string()
+            && l["verified"].is_string()),
+        "{lines:?}"
+    );
+
+    for contents in ["two\n", "three\n"] {
+        project.file("input.txt", contents);
+        project.run(&["copy"]).success();
+    }
+    assert_eq!(index_lines(&project).len(), 60 + 240);
+    let gc = project.run(&["gc"]).success();
+    assert_contains(&gc.stdout, "removed 120 bundles");
+    let lines = index_lines(&project);
+    assert_eq!(lines.len(), 60);
+    let run = project.run(&["--json", "copy"]).success();
+    assert!(run.targets_with("start").is_empty(), "{}", run.stdout);
+    assert!(run.targets_with("corrupt").is_empty(), "{}", run.stdout);
+    assert_eq!(project.read("out_7.txt"), "three\n");
+}

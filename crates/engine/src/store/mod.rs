@@ -266,13 +266,14 @@ impl Store {
             }
         }
         self.compact_records()?;
-        self.compact_index()
+        self.compact_index(false)
     }
 
-    /// Compacts the bundles' index (see [`index`]); the caller holds the store exclusively.
-    fn compact_index(&self) -> Result<()> {
+    /// Compacts the bundles' index (see [`index::compact`]; `removed`: bundles may have been
+    /// removed); the caller holds the store exclusively.
+    fn compact_index(&self, removed: bool) -> Result<()> {
         let mut cache = self.index.lock().unwrap_or_else(|e| e.into_inner());
-        index::compact(&self.index_path(), &mut cache, |key| {
+        index::compact(&self.index_path(), &mut cache, removed, |key| {
             self.bundle_path(key).exists()
         })?;
         Ok(())
@@ -961,7 +962,7 @@ impl Store {
             crate::util::fs::remove_tree(&dir).map_err(|e| Error::io(&dir, e))?;
             std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         }
-        self.compact_index()
+        self.compact_index(true)
     }
 }
 
