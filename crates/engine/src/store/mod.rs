@@ -868,21 +868,17 @@ impl Store {
     }
 
     /// Saves the fingerprint just built for `target` under `profile`: one line appended to
-    /// `records/<profile>.jsonl` with a single write (several processes may append at once).
+    /// `records/<profile>.jsonl` with a single write under the file's lock (several processes,
+    /// on several machines of a cluster, may append at once).
     pub fn write_record(
         &self,
         profile: &str,
         target: &str,
         fingerprint: &Fingerprint,
     ) -> Result<()> {
-        use std::io::Write;
         let path = self.records_path(profile);
-        let line = record_line(target, fingerprint);
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .and_then(|mut file| file.write_all(line.as_bytes()))
+        crate::util::fs::append_locked(&path, &record_line(target, fingerprint))
+            .map(drop)
             .map_err(|e| Error::io(&path, e))
     }
 
