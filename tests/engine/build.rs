@@ -344,20 +344,14 @@ outputs = ["fig.txt"]
     // The run facts are part of the bundle's record in the store's index, not a file of
     // their own.
     let key = shown["manifest"]["key"].as_str().unwrap();
-    let index = project.read("artifacts/bundles/index.jsonl");
-    let record: serde_json::Value = index
-        .lines()
-        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+    let index = project.index_lines();
+    let record = index
+        .iter()
         .find(|line| line["key"] == key && line["sha256"].is_string())
         .expect("a record of the key");
-    assert_eq!(record["run"]["target"], "sweep_e3_l2", "{index}");
+    assert_eq!(record["run"]["target"], "sweep_e3_l2", "{index:?}");
     assert_eq!(record["run"], shown["run"]);
-    let files: Vec<String> = std::fs::read_dir(project.path("artifacts/bundles"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|name| name != "index.jsonl" && !name.ends_with(".tar.zst"))
-        .collect();
-    assert!(files.is_empty(), "{files:?}");
+    assert_eq!(project.beside_bundles(), ["index.jsonl"]);
 }
 
 #[test]

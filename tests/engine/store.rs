@@ -239,13 +239,12 @@ fn unpacked_copies_are_made_when_a_dependent_needs_them_and_records_are_stamped_
             .path(&format!("artifacts/unpacked/{other}"))
             .exists()
     );
-    let index = project.read("artifacts/bundles/index.jsonl");
+    let index = project.index_lines();
     assert!(
-        index.lines().any(|line| {
-            let line: serde_json::Value = serde_json::from_str(line).unwrap();
-            line["key"] == other.as_str() && line["verified"].is_string()
-        }),
-        "{index}"
+        index
+            .iter()
+            .any(|line| line["key"] == other.as_str() && line["verified"].is_string()),
+        "{index:?}"
     );
     let tmp = || {
         std::fs::read_dir(project.path("artifacts/tmp"))
@@ -270,15 +269,6 @@ fn unpacked_copies_are_made_when_a_dependent_needs_them_and_records_are_stamped_
     assert_eq!(tmp(), 0, "staging left behind");
 }
 
-/// The index lines of `store`'s bundles, parsed.
-fn index_lines(project: &Project) -> Vec<serde_json::Value> {
-    project
-        .read("artifacts/bundles/index.jsonl")
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap())
-        .collect()
-}
-
 /// Every bundle's record is a line of `bundles/index.jsonl`: a commit adds no other file
 /// beside its bundle. A store written by an earlier version (a `<key>.sha256` record per
 /// bundle) is still read, and a rebuild there records the new bundle in the index. A lost
@@ -291,14 +281,8 @@ fn bundle_records_are_lines_of_one_index_and_a_lost_record_is_never_trusted() {
         .recipe(&three_levels_recipe())
         .file("input.txt", "hello\n");
     project.run(&[]).success();
-    let mut files: Vec<String> = std::fs::read_dir(project.path("artifacts/bundles"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|name| !name.ends_with(".tar.zst"))
-        .collect();
-    files.sort();
-    assert_eq!(files, ["index.jsonl"]);
-    let lines = index_lines(&project);
+    assert_eq!(project.beside_bundles(), ["index.jsonl"]);
+    let lines = project.index_lines();
     // Each of the 4 bundles: its commit, then its stamp once on disk.
     assert_eq!(lines.len(), 8, "{lines:?}");
     let commits: Vec<&serde_json::Value> =
@@ -338,7 +322,7 @@ fn bundle_records_are_lines_of_one_index_and_a_lost_record_is_never_trusted() {
     assert_eq!(run.targets_with("start").len(), 4);
 
     // An earlier version's layout: one record file per bundle, no index.
-    let lines = index_lines(&project);
+    let lines = project.index_lines();
     for line in lines.iter().filter(|l| l["sha256"].is_string()) {
         let key = line["key"].as_str().unwrap();
         project.file(
@@ -365,7 +349,8 @@ fn bundle_records_are_lines_of_one_index_and_a_lost_record_is_never_trusted() {
             .exists()
     );
     assert!(
-        index_lines(&project)
+        project
+            .index_lines()
             .iter()
             .any(|l| l["key"] == left.as_str())
     );
@@ -394,18 +379,18 @@ outputs = ["out_{i}.txt"]
         )
         .file("input.txt", "one\n");
     project.run(&["copy"]).success();
-    assert_eq!(index_lines(&project).len(), 120);
+    assert_eq!(project.index_lines().len(), 120);
     project.run(&["-B", "copy"]).success();
-    assert_eq!(index_lines(&project).len(), 240);
+    assert_eq!(project.index_lines().len(), 240);
     // 240 > 2 × 60 + 100: this build compacts the index to 60 lines before adding its own 120.
     project.run(&["-B", "copy"]).success();
-    assert_eq!(index_lines(&project).len(), 180);
+    assert_eq!(project.index_lines().len(), 180);
     project.run(&["-B", "copy"]).success();
-    assert_eq!(index_lines(&project).len(), 300);
+    assert_eq!(project.index_lines().len(), 300);
     let run = project.run(&["--json", "copy"]).success();
     assert!(run.targets_with("start").is_empty(), "{}", run.stdout);
     assert!(run.targets_with("corrupt").is_empty(), "{}", run.stdout);
-    let lines = index_lines(&project);
+    let lines = project.index_lines();
     assert_eq!(lines.len(), 60);
     assert!(
         lines.iter().all(|l| l["sha256"].is_string()
@@ -418,10 +403,10 @@ outputs = ["out_{i}.txt"]
         project.file("input.txt", contents);
         project.run(&["copy"]).success();
     }
-    assert_eq!(index_lines(&project).len(), 60 + 240);
+    assert_eq!(project.index_lines().len(), 60 + 240);
     let gc = project.run(&["gc"]).success();
     assert_contains(&gc.stdout, "removed 120 bundles");
-    let lines = index_lines(&project);
+    let lines = project.index_lines();
     assert_eq!(lines.len(), 60);
     let run = project.run(&["--json", "copy"]).success();
     assert!(run.targets_with("start").is_empty(), "{}", run.stdout);

@@ -135,6 +135,25 @@ impl Project {
         out.sort();
         out
     }
+
+    /// The lines of the bundles' index of the store `artifacts`, parsed.
+    pub fn index_lines(&self) -> Vec<serde_json::Value> {
+        self.read("artifacts/bundles/index.jsonl")
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect()
+    }
+
+    /// The names of the files in `artifacts/bundles` that are not bundles, sorted.
+    pub fn beside_bundles(&self) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(self.path("artifacts/bundles"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| !name.ends_with(".tar.zst"))
+            .collect();
+        names.sort();
+        names
+    }
 }
 
 /// A three-level recipe: `data` → `left`, `right` → `summary`, plus an unrelated `other`.

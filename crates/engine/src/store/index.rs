@@ -86,13 +86,87 @@ impl Line {
     }
 }
 
+/// How far an append-only file of lines has been read: which file (a compaction replaces it)
+/// and up to which byte (the end of the last complete line). Shared by the bundles' index and
+/// the `--explain` records.
+#[derive(Debug, Default)]
+pub(crate) struct Tail {
+    /// The inode of the file read.
+    inode: u64,
+    /// The bytes read.
+    read: u64,
+}
+
+/// What [`Tail::appended`] found.
+#[derive(Debug, Default)]
+pub(crate) struct Appended {
+    /// The file was replaced, shortened or removed: what was derived from the lines read
+    /// before is void (the lines below are the whole file's).
+    pub restart: bool,
+    /// The complete lines appended since the last call.
+    pub lines: Vec<String>,
+    /// Bytes after the last complete line (a line being written, or torn by a crash): read
+    /// again next time, with what follows them.
+    pub partial: bool,
+}
+
+impl Tail {
+    /// The lines appended to `path` since the last call.
+    pub(crate) fn appended(&mut self, path: &Path) -> Appended {
+        use std::os::unix::fs::MetadataExt;
+        // Opened before its length is read: on a network filesystem opening is what
+        // revalidates a file another machine appended to (a bare `stat` may answer from a
+        // cache, and a record missing from it would make a fresh bundle look corrupt).
+        let Ok(mut file) = std::fs::File::open(path) else {
+            *self = Tail::default();
+            return Appended {
+                restart: true,
+                ..Appended::default()
+            };
+        };
+        let Ok(metadata) = file.metadata() else {
+            return Appended::default();
+        };
+        let restart = metadata.ino() != self.inode || metadata.len() < self.read;
+        if restart {
+            *self = Tail {
+                inode: metadata.ino(),
+                read: 0,
+            };
+        }
+        let mut appended = Appended {
+            restart,
+            ..Appended::default()
+        };
+        if metadata.len() == self.read {
+            return appended;
+        }
+        let mut bytes = Vec::new();
+        let read = file
+            .seek(std::io::SeekFrom::Start(self.read))
+            .and_then(|_| file.read_to_end(&mut bytes));
+        if read.is_err() {
+            return appended;
+        }
+        let end = bytes
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |end| end + 1);
+        appended.partial = end < bytes.len();
+        appended.lines = bytes[..end]
+            .split_inclusive(|&b| b == b'\n')
+            .map(|line| String::from_utf8_lossy(&line[..line.len() - 1]).into_owned())
+            .collect();
+        self.read += end as u64;
+        appended
+    }
+}
+
 /// The index as read so far.
 #[derive(Debug, Default)]
 pub(crate) struct Index {
-    /// The inode of the file read (a compaction replaces the file).
-    inode: u64,
-    /// The bytes read: up to the end of the last complete line.
-    read: u64,
+    /// How far the file was read.
+    tail: Tail,
     /// Each key's record.
     records: HashMap<String, Record>,
     /// The lines read (whether they parsed or not).
@@ -109,41 +183,14 @@ impl Index {
     /// Reads what was appended to `path` since the last call (all of it, when the file was
     /// replaced or shortened).
     fn refresh(&mut self, path: &Path) {
-        use std::os::unix::fs::MetadataExt;
-        // Opened before its length is read: on a network filesystem opening is what
-        // revalidates a file another machine appended to (a bare `stat` may answer from a
-        // cache, and a record missing from it would make a fresh bundle look corrupt).
-        let Ok(mut file) = std::fs::File::open(path) else {
-            *self = Index::default();
-            return;
-        };
-        let Ok(metadata) = file.metadata() else {
-            return;
-        };
-        if metadata.ino() != self.inode || metadata.len() < self.read {
-            *self = Index {
-                inode: metadata.ino(),
-                ..Index::default()
-            };
+        let appended = self.tail.appended(path);
+        if appended.restart {
+            self.records.clear();
+            self.lines = 0;
         }
-        if metadata.len() == self.read {
-            return;
+        for line in appended.lines {
+            self.apply(&line);
         }
-        let mut appended = Vec::new();
-        let read = file
-            .seek(std::io::SeekFrom::Start(self.read))
-            .and_then(|_| file.read_to_end(&mut appended));
-        if read.is_err() {
-            return;
-        }
-        // A line still being written (or torn) is read again next time, with what follows it.
-        let Some(end) = appended.iter().rposition(|&b| b == b'\n') else {
-            return;
-        };
-        for line in appended[..end].split(|&b| b == b'\n') {
-            self.apply(&String::from_utf8_lossy(line));
-        }
-        self.read += end as u64 + 1;
     }
 
     fn apply(&mut self, line: &str) {

@@ -88,36 +88,45 @@ pub struct Store {
     index: std::sync::Arc<std::sync::Mutex<index::Index>>,
 }
 
-/// A profile's `--explain` records as read from `records/<profile>.jsonl`.
+/// A profile's `--explain` records as read from `records/<profile>.jsonl` so far.
 #[derive(Debug, Default)]
 struct Records {
-    /// The file's length when it was read.
-    length: u64,
+    /// How far the file was read.
+    tail: index::Tail,
     /// Each target's last record.
     last: std::collections::HashMap<String, Fingerprint>,
-    /// The file's lines that parsed.
+    /// The lines read.
     lines: usize,
+    /// The lines read that parsed.
+    parsed: usize,
+    /// Whether the file ends in an incomplete line.
+    partial: bool,
 }
 
 impl Records {
-    fn parse(text: &str) -> Records {
-        let mut records = Records {
-            length: text.len() as u64,
-            ..Records::default()
-        };
-        for line in text.lines() {
-            let Ok(mut value) = serde_json::from_str::<serde_json::Value>(line) else {
+    /// Reads what was appended to `path` since the last call (all of it, when the file was
+    /// replaced or shortened).
+    fn refresh(&mut self, path: &Path) {
+        let appended = self.tail.appended(path);
+        if appended.restart {
+            self.last.clear();
+            self.lines = 0;
+            self.parsed = 0;
+        }
+        self.partial = appended.partial;
+        for line in appended.lines {
+            self.lines += 1;
+            let Ok(mut value) = serde_json::from_str::<serde_json::Value>(&line) else {
                 continue;
             };
             let Some(target) = value["target"].as_str().map(str::to_string) else {
                 continue;
             };
             if let Ok(fingerprint) = serde_json::from_value(value["fingerprint"].take()) {
-                records.last.insert(target, fingerprint);
-                records.lines += 1;
+                self.last.insert(target, fingerprint);
+                self.parsed += 1;
             }
         }
-        records
     }
 }
 
@@ -776,8 +785,7 @@ impl Store {
         }
         remove_if_present(&self.sha_path(key))?;
         let index = self.index_path();
-        index::append(&index, &index::Line::commit(key, &actual, None))?;
-        std::fs::File::open(&index)
+        crate::util::fs::append_locked(&index, &index::Line::commit(key, &actual, None).text())
             .and_then(|file| file.sync_all())
             .map_err(|e| Error::io(&index, e))?;
         {
@@ -849,16 +857,12 @@ impl Store {
 
     /// The fingerprint last built for `target` under `profile`.
     pub fn read_record(&self, profile: &str, target: &str) -> Option<Fingerprint> {
-        let path = self.records_path(profile);
-        let length = std::fs::metadata(&path).map_or(0, |m| m.len());
         let mut cache = self
             .records
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let records = cache.entry(profile.to_string()).or_default();
-        if records.length != length {
-            *records = Records::parse(&std::fs::read_to_string(&path).unwrap_or_default());
-        }
+        records.refresh(&self.records_path(profile));
         if let Some(fingerprint) = records.last.get(target) {
             return Some(fingerprint.clone());
         }
@@ -883,7 +887,8 @@ impl Store {
     }
 
     /// Rewrites each `records/<profile>.jsonl` that holds more than twice as many lines as
-    /// targets with only each target's last line (the caller holds the store exclusively).
+    /// targets, or a line that does not parse or is incomplete, with only each target's last
+    /// line (the caller holds the store exclusively).
     fn compact_records(&self) -> Result<()> {
         let folder = self.root.join("records");
         for entry in std::fs::read_dir(&folder).into_iter().flatten().flatten() {
@@ -894,9 +899,12 @@ impl Store {
             {
                 continue;
             }
-            let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-            let records = Records::parse(&text);
-            if records.lines <= 2 * records.last.len() && records.lines == text.lines().count() {
+            let mut records = Records::default();
+            records.refresh(&path);
+            if records.lines <= 2 * records.last.len()
+                && records.parsed == records.lines
+                && !records.partial
+            {
                 continue;
             }
             let mut targets: Vec<_> = records.last.iter().collect();
