@@ -2,10 +2,13 @@
 //! checking inputs again after each command), side by side with running the same commands
 //! bare.
 //!
-//! Run with `cargo bench --bench commit_path`. It generates 1,000 trivial `cp` targets, then
-//! times in one run: a cold build with `-j 2`, the same 1,000 commands run by
-//! `xargs -P 2 sh -c`, a no-op build (everything fresh) and a build after one input changed.
-//! Times are printed, never asserted.
+//! Run with `cargo bench --bench commit_path` (optionally `CPBUILD_BENCH_ROUNDS=5`, default 3).
+//! It generates 1,000 trivial `cp` targets in one project per round, all made before anything
+//! is timed, then times each round's cold build with `-j 2` and the same 1,000 commands run by
+//! `xargs -P 2 sh -c`, alternating which goes first (odd rounds the bare commands, even rounds
+//! cpbuild) and deleting nothing until the end, so that both meet the same conditions. It
+//! prints every round and the median of the rounds' ratios, then a no-op build (everything
+//! fresh) and a build after one input changed. Times are printed, never asserted.
 
 use std::path::Path;
 use std::process::Command;
@@ -40,9 +43,8 @@ fn xargs(root: &Path) -> f64 {
     started.elapsed().as_secs_f64()
 }
 
-fn main() {
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let root = dir.path();
+/// A project of 1,000 `cp` targets with their inputs, and an empty `bare/` for `xargs`.
+fn project(root: &Path) {
     for sub in ["recipes", "inputs", "out", "bare"] {
         std::fs::create_dir_all(root.join(sub)).unwrap();
     }
@@ -50,29 +52,76 @@ fn main() {
     for i in 1..=TARGETS {
         std::fs::write(root.join(format!("inputs/{i}.txt")), format!("line {i}\n")).unwrap();
     }
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let middle = sorted.len() / 2;
+    if sorted.len() % 2 == 1 {
+        sorted[middle]
+    } else {
+        (sorted[middle - 1] + sorted[middle]) / 2.0
+    }
+}
+
+fn main() {
+    let rounds: usize = std::env::var("CPBUILD_BENCH_ROUNDS")
+        .ok()
+        .map(|text| {
+            text.parse()
+                .ok()
+                .filter(|&n| n > 0)
+                .expect("CPBUILD_BENCH_ROUNDS must be a whole number of rounds, at least 1")
+        })
+        .unwrap_or(3);
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let roots: Vec<_> = (1..=rounds)
+        .map(|round| dir.path().join(format!("round-{round}")))
+        .collect();
+    for root in &roots {
+        project(root);
+    }
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
-    println!("{TARGETS} `cp` targets, {cores} cores");
-    let bare = xargs(root);
-    let cold = common::timed(root, &["-j", "2", "copy"]);
+    println!(
+        "machine: {} ({cores} cores); {TARGETS} `cp` targets, {rounds} rounds",
+        cpbuild::engine::store::Machine::current().cpu
+    );
+    println!(
+        "| round | first | `xargs -P 2 sh -c 'cp …'` (bare), s | `cpbuild -j 2` cold, s | ratio |"
+    );
+    println!("|---|---|---|---|---|");
+    let mut ratios = Vec::new();
+    for (index, root) in roots.iter().enumerate() {
+        let bare_first = index % 2 == 0;
+        let (bare, cold) = if bare_first {
+            let bare = xargs(root);
+            (bare, common::timed(root, &["-j", "2", "copy"]))
+        } else {
+            let cold = common::timed(root, &["-j", "2", "copy"]);
+            (xargs(root), cold)
+        };
+        ratios.push(cold / bare);
+        println!(
+            "| {} | {} | {bare:.2} | {cold:.2} | {:.2}× |",
+            index + 1,
+            if bare_first { "bare" } else { "cpbuild" },
+            cold / bare
+        );
+    }
+    println!("median of the rounds' ratios: {:.2}×", median(&ratios));
+    let root = roots.last().expect("at least one round");
     let mut fresh = Vec::new();
     for _ in 0..5 {
         fresh.push(common::timed(root, &["-j", "2", "copy"]));
     }
-    fresh.sort_by(f64::total_cmp);
     std::fs::write(root.join("inputs/500.txt"), "changed\n").unwrap();
     let one = common::timed(root, &["-j", "2", "copy"]);
-    println!("| step | seconds |");
-    println!("|---|---|");
-    println!("| `xargs -P 2 sh -c 'cp …'` (bare commands) | {bare:.2} |");
     println!(
-        "| `cpbuild -j 2` cold build | {cold:.2} ({:.2}× the bare commands) |",
-        cold / bare
+        "no-op (everything fresh; median of 5): {:.3} s",
+        median(&fresh)
     );
-    println!(
-        "| no-op (everything fresh; median of 5) | {:.3} |",
-        fresh[2]
-    );
-    println!("| one input changed | {one:.3} |");
+    println!("one input changed: {one:.3} s");
 }
