@@ -66,15 +66,18 @@ fn median(values: &[f64]) -> f64 {
 }
 
 fn main() {
-    let rounds: usize = std::env::var("CPBUILD_BENCH_ROUNDS")
-        .ok()
-        .map(|text| {
-            text.parse()
-                .ok()
-                .filter(|&n| n > 0)
-                .expect("CPBUILD_BENCH_ROUNDS must be a whole number of rounds, at least 1")
-        })
-        .unwrap_or(3);
+    let rounds: usize = match std::env::var("CPBUILD_BENCH_ROUNDS") {
+        Err(_) => 3,
+        Ok(text) => match text.parse() {
+            Ok(n) if n > 0 => n,
+            _ => {
+                eprintln!(
+                    "error: CPBUILD_BENCH_ROUNDS is `{text}`: give a whole number of rounds, at least 1 (default 3)"
+                );
+                std::process::exit(2);
+            }
+        },
+    };
     let dir = tempfile::tempdir().expect("temporary directory");
     let roots: Vec<_> = (1..=rounds)
         .map(|round| dir.path().join(format!("round-{round}")))
