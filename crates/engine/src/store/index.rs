@@ -223,11 +223,10 @@ impl Index {
     }
 }
 
-/// Appends `line` to the index at `path` (see [`crate::util::fs::append_locked`]).
-pub(crate) fn append(path: &Path, line: &Line) -> Result<()> {
-    crate::util::fs::append_locked(path, &line.text())
-        .map(drop)
-        .map_err(|e| Error::io(path, e))
+/// Appends `line` to the index at `path` (see [`crate::util::fs::append_locked`]); returns
+/// the file appended to, for a caller that fsyncs it.
+pub(crate) fn append(path: &Path, line: &Line) -> Result<std::fs::File> {
+    crate::util::fs::append_locked(path, &line.text()).map_err(|e| Error::io(path, e))
 }
 
 /// Rewrites the index at `path` with one line per key for which `present` holds, when it has

@@ -785,8 +785,8 @@ impl Store {
         }
         remove_if_present(&self.sha_path(key))?;
         let index = self.index_path();
-        crate::util::fs::append_locked(&index, &index::Line::commit(key, &actual, None).text())
-            .and_then(|file| file.sync_all())
+        index::append(&index, &index::Line::commit(key, &actual, None))?
+            .sync_all()
             .map_err(|e| Error::io(&index, e))?;
         {
             use std::os::unix::fs::PermissionsExt;
