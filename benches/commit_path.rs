@@ -54,17 +54,6 @@ fn project(root: &Path) {
     }
 }
 
-fn median(values: &[f64]) -> f64 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let middle = sorted.len() / 2;
-    if sorted.len() % 2 == 1 {
-        sorted[middle]
-    } else {
-        (sorted[middle - 1] + sorted[middle]) / 2.0
-    }
-}
-
 fn main() {
     let rounds: usize = match std::env::var("CPBUILD_BENCH_ROUNDS") {
         Err(_) => 3,
@@ -114,17 +103,14 @@ fn main() {
             cold / bare
         );
     }
-    println!("median of the rounds' ratios: {:.2}×", median(&ratios));
+    println!(
+        "median of the rounds' ratios: {:.2}×",
+        common::median(&ratios)
+    );
     let root = roots.last().expect("at least one round");
-    let mut fresh = Vec::new();
-    for _ in 0..5 {
-        fresh.push(common::timed(root, &["-j", "2", "copy"]));
-    }
+    let fresh = common::timed_median(root, &["-j", "2", "copy"], 5);
     std::fs::write(root.join("inputs/500.txt"), "changed\n").unwrap();
     let one = common::timed(root, &["-j", "2", "copy"]);
-    println!(
-        "no-op (everything fresh; median of 5): {:.3} s",
-        median(&fresh)
-    );
+    println!("no-op (everything fresh; median of 5): {fresh:.3} s");
     println!("one input changed: {one:.3} s");
 }

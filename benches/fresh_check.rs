@@ -24,12 +24,7 @@ fn main() {
     );
     let dry = common::timed(dir.path(), &["-n", "grid"]);
     let cold = common::timed(dir.path(), &["grid"]);
-    let mut fresh = Vec::new();
-    for _ in 0..5 {
-        fresh.push(common::timed(dir.path(), &["grid"]));
-    }
-    fresh.sort_by(f64::total_cmp);
-    let fresh_median = fresh[fresh.len() / 2];
+    let fresh_median = common::timed_median(dir.path(), &["grid"], 5);
     println!("10,000 targets:");
     println!("  dry run (plan, empty store) {dry:>8.3} s");
     println!("  cold build (10,000 actions) {cold:>8.3} s");

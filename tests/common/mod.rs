@@ -107,3 +107,22 @@ pub fn timed(root: &Path, args: &[&str]) -> f64 {
     assert_eq!(code, 0, "cpbuild {args:?} failed: {stderr}");
     started.elapsed().as_secs_f64()
 }
+
+/// The median of `values` (the mean of the middle two for an even count).
+pub fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let middle = sorted.len() / 2;
+    if sorted.len() % 2 == 1 {
+        sorted[middle]
+    } else {
+        (sorted[middle - 1] + sorted[middle]) / 2.0
+    }
+}
+
+/// The median wall-clock seconds of `runs` runs of `cpbuild args` in `root` (each must
+/// succeed).
+pub fn timed_median(root: &Path, args: &[&str], runs: usize) -> f64 {
+    let times: Vec<f64> = (0..runs).map(|_| timed(root, args)).collect();
+    median(&times)
+}
